@@ -1,0 +1,56 @@
+// The `lameduck` command line: parses arguments and hands over to the subcommand.
+import { dirname } from "node:path";
+import { fileURLToPath } from "node:url";
+import { ConfigError, parseRunConfig, runUsage } from "./config.ts";
+import { version } from "./version.ts";
+
+const usage = `Usage: lameduck COMMAND [flags]
+
+Zero-downtime pod termination for every workload in a Kubernetes cluster.
+
+Commands:
+  run        run the admission webhook, the hook distributor and the drain oracle
+  version    print the version
+
+Run 'lameduck COMMAND --help' for a command's flags.
+`;
+
+export async function main(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): Promise<number> {
+  const [command, ...rest] = argv;
+  const out = (text: string): void => void process.stdout.write(text);
+  const err = (text: string): void => void process.stderr.write(text);
+  switch (command) {
+    case undefined:
+    case "help":
+    case "--help":
+    case "-h":
+      out(usage);
+      return command === undefined ? 2 : 0;
+    case "version":
+    case "--version":
+      out(`lameduck ${version}\n`);
+      return 0;
+    case "run": {
+      if (rest.includes("--help") || rest.includes("-h")) {
+        out(runUsage);
+        return 0;
+      }
+      try {
+        const config = parseRunConfig(rest, env, dirname(fileURLToPath(import.meta.url)));
+        out(`${JSON.stringify(config)}\n`);
+        return await Promise.resolve(0);
+      } catch (e) {
+        if (e instanceof ConfigError) {
+          err(`lameduck run: ${e.message}\n`);
+          return 2;
+        }
+        throw e;
+      }
+    }
+    default:
+      err(`lameduck: unknown command "${command}"\n\n${usage}`);
+      return 2;
+  }
+}
+
+
