@@ -1,3 +1,6 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { runHook } from "./run.ts";
 
@@ -31,5 +34,18 @@ describe("hook sleep", () => {
     const run = await runHook(["sleep", "0", "--log=/nonexistent-dir/log"], { noLog: true });
     expect(run.code).toBe(0);
     expect(run.stderr).toMatch(/^lameduck: slept 0, released at 0\.\d\ds\n$/);
+  });
+
+  it.concurrent("appends to its log target instead of overwriting what the container already logged", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "lameduck-log-"));
+    const log = join(dir, "main-process-output");
+    writeFileSync(log, "app: listening on :8080\napp: ready\n");
+    try {
+      const run = await runHook(["sleep", "0", `--log=${log}`], { noLog: true });
+      expect(run.code).toBe(0);
+      expect(readFileSync(log, "utf8")).toMatch(/^app: listening on :8080\napp: ready\nlameduck: slept 0, released at 0\.\d\ds\n$/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
