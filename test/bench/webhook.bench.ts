@@ -36,7 +36,10 @@ function post(port: number, ca: string, agent: Agent): Promise<void> {
       { host: "127.0.0.1", port, method: "POST", path: "/mutate", ca, agent, headers: { "Content-Type": "application/json", "Content-Length": review.length } },
       (res) => {
         res.resume();
-        res.on("end", () => { res.statusCode === 200 ? resolve() : reject(new Error(`status ${res.statusCode ?? 0}`)); });
+        res.on("end", () => {
+          if (res.statusCode === 200) resolve();
+          else reject(new Error(`status ${res.statusCode ?? 0}`));
+        });
       },
     );
     req.on("error", reject);
