@@ -1,11 +1,11 @@
-import { ApiException, CoreV1Api, V1ContainerStatus, V1PodCondition, V1PodIP, V1PodStatus, type KubeConfig } from "@kubernetes/client-node";
+import { ApiException, CoreV1Api, V1ContainerStatus, V1HostIP, V1PodCondition, V1PodIP, V1PodStatus, type KubeConfig } from "@kubernetes/client-node";
 
 // The few API calls the simulation's kubelet and Deployment driver make, as a real kubelet and
 // controller would make them.
 export interface SimApi {
   /** A ConfigMap's data and decoded binaryData; undefined when it does not exist. */
   readConfigMap(namespace: string, name: string): Promise<ReadonlyMap<string, Buffer> | undefined>;
-  setPodReady(namespace: string, name: string, ip: string): Promise<void>;
+  setPodReady(namespace: string, name: string, ip: string, hostIp: string): Promise<void>;
   /** Deletes the pod with grace 0, as the kubelet does once its containers have stopped. */
   finishPod(namespace: string, name: string): Promise<void>;
 }
@@ -31,7 +31,7 @@ export function makeSimApi(kc: KubeConfig): SimApi {
         throw new Error(`read ConfigMap ${namespace}/${name}: ${String(err)}`, { cause: err });
       }
     },
-    async setPodReady(namespace, name, ip) {
+    async setPodReady(namespace, name, ip, hostIp) {
       for (let attempt = 0; ; attempt++) {
         const pod = await core.readNamespacedPod({ namespace, name });
         const now = new Date();
@@ -43,7 +43,8 @@ export function makeSimApi(kc: KubeConfig): SimApi {
           phase: "Running",
           podIP: ip,
           podIPs: [Object.assign(new V1PodIP(), { ip })],
-          hostIP: ip,
+          hostIP: hostIp,
+          hostIPs: [Object.assign(new V1HostIP(), { ip: hostIp })],
           startTime: now,
           conditions: ["PodScheduled", "Initialized", "ContainersReady", "Ready"].map(condition),
           containerStatuses: containers,

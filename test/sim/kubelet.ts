@@ -43,6 +43,8 @@ export interface KubeletOptions {
   readonly namespace: string;
   readonly nodeName: string;
   readonly podIp: string;
+  /** The node's address, reported as the pod's hostIP. */
+  readonly hostIp: string;
   readonly rootDir: string;
   readonly children: Children;
   readonly appLatencyMs: number;
@@ -130,7 +132,7 @@ export async function startKubelet(options: KubeletOptions): Promise<Kubelet> {
     running.set(uid, { times: t, app, mounted, dir, terminating: false });
     await waitListening(app);
     emit({ type: "started", pod: name, port });
-    await api.setPodReady(options.namespace, name, options.podIp);
+    await api.setPodReady(options.namespace, name, options.podIp, options.hostIp);
     t.readyAt = now();
   };
 

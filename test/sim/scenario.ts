@@ -13,7 +13,7 @@ import { bucketize, startLoad, summarize, type Bucket, type LoadSummary } from "
 import { drawDelayMs, seededRandom, type Profile } from "./profile.ts";
 import { startProxy } from "./proxy.ts";
 import { makeRollout, type RolloutTimes, type Workload } from "./rollout.ts";
-import { startSimCluster } from "./simcluster.ts";
+import { simNodeIp, startSimCluster } from "./simcluster.ts";
 import { watchServiceSlices } from "./slicewatch.ts";
 
 export const Strategy = { none: "none", sleep5: "sleep 5", sleep20: "sleep 20", lameduck: "lameduck wait" } as const;
@@ -109,6 +109,7 @@ export async function runScenario(spec: ScenarioSpec, deps: ScenarioDeps): Promi
       namespace: cluster.namespace,
       nodeName: cluster.nodeName,
       podIp: "127.0.0.1",
+      hostIp: simNodeIp,
       rootDir: join(dir, "pods"),
       children,
       appLatencyMs: 5,
