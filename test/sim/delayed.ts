@@ -19,6 +19,8 @@ export const realTimers: Timers = {
 export interface DelayedView<T> {
   offer(value: T): void;
   current(): T;
+  /** Applies a value at once and drops the changes not applied yet: a consumer's full resync. */
+  reset(value: T): void;
   /** Changes offered but not applied yet. */
   pending(): number;
   close(): void;
@@ -52,6 +54,11 @@ export function makeDelayedView<T>(initial: T, drawDelayMs: () => number, onAppl
       arm();
     },
     current: () => value,
+    reset(next) {
+      queue.length = 0;
+      value = next;
+      onApply(next);
+    },
     pending: () => queue.length,
     close() {
       if (handle !== undefined) timers.clear(handle);

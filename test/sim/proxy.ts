@@ -20,7 +20,11 @@ export interface Proxy {
   readonly port: number;
   /** Feed the Service's full current set of EndpointSlices after every change. */
   offer(slices: readonly SliceLike[]): void;
+  /** Routes by these slices at once, as a kube-proxy that has been running all along would. */
+  syncNow(slices: readonly SliceLike[]): void;
   routed(): readonly Endpoint[];
+  /** Slice changes not applied yet. */
+  pending(): number;
   readonly stats: { accepted: number; rejected: number; upstreamErrors: number };
   close(): Promise<void>;
 }
@@ -64,7 +68,11 @@ export async function startProxy(options: ProxyOptions): Promise<Proxy> {
     offer: (slices) => {
       view.offer(routableEndpoints(slices, options.portName));
     },
+    syncNow: (slices) => {
+      view.reset(routableEndpoints(slices, options.portName));
+    },
     routed: () => view.current(),
+    pending: () => view.pending(),
     stats,
     close: () =>
       new Promise<void>((resolve) => {

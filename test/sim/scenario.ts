@@ -135,21 +135,24 @@ export async function runScenario(spec: ScenarioSpec, deps: ScenarioDeps): Promi
     progress(`starting ${String(spec.replicas)} web pods and ${String(spec.workerReplicas)} worker pods (v1)`);
     const oldWeb = await webRollout.createPods("v1", spec.replicas);
     const oldWorkers = await workerRollout.createPods("v1", spec.workerReplicas);
-    const routedAll = async (): Promise<void> => {
-      const deadline = now() + waitTimeoutMs + spec.profile.maxMs;
-      while (proxy.routed().length < spec.replicas) {
-        if (now() > deadline) throw new Error("the proxy never routed to all initial pods");
-        await sleep(50);
-      }
-    };
-    await routedAll();
+    // The rollout starts from a settled Service: the proxy has long known the initial pods.
+    const deadline = now() + waitTimeoutMs;
+    for (;;) {
+      proxy.syncNow(slices.current());
+      if (proxy.routed().length >= spec.replicas) break;
+      if (now() > deadline) throw new Error("the proxy never routed to all initial pods");
+      await sleep(50);
+    }
 
     progress(`load: ${String(spec.rps)} requests/s through the simulated kube-proxy, half on keep-alive connections`);
     const load = startLoad({ host: "127.0.0.1", port: proxy.port, rps: spec.rps, keepAliveShare: 0.5, timeoutMs: 5000 });
     await sleep(spec.warmupMs);
     progress(`rolling out v2 (maxSurge 25%, maxUnavailable 0) under ${spec.strategy}, ${spec.profile.name}`);
     const [webTimes, workerTimes] = await Promise.all([webRollout.rollTo("v2", oldWeb), workerRollout.rollTo("v2", oldWorkers)]);
-    progress(`rollout done in ${(( webTimes.endedAt - webTimes.startedAt) / 1000).toFixed(1)} s; keeping the load on for ${String(spec.tailMs / 1000)} s`);
+    progress(`rollout done in ${((webTimes.endedAt - webTimes.startedAt) / 1000).toFixed(1)} s; load continues until the proxy has caught up, then ${String(spec.tailMs / 1000)} s`);
+    // Requests keep failing until the slowest consumer has applied the last change.
+    const caughtUpBy = now() + waitTimeoutMs + spec.profile.maxMs;
+    while (proxy.pending() > 0 && now() < caughtUpBy) await sleep(50);
     await sleep(spec.tailMs);
     const records = await load.stop();
     const endMs = now() - load.startedAt;

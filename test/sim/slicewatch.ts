@@ -4,6 +4,7 @@
 import { DiscoveryV1Api, makeInformer, type KubeConfig, type V1EndpointSlice } from "@kubernetes/client-node";
 
 export interface SliceWatch {
+  current(): readonly V1EndpointSlice[];
   stop(): Promise<void>;
 }
 
@@ -35,6 +36,7 @@ export async function watchServiceSlices(
   });
   await informer.start();
   return {
+    current: () => informer.list(namespace),
     async stop() {
       stopped = true;
       await informer.stop();
