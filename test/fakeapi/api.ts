@@ -213,7 +213,12 @@ export function makeApi(deps: ApiDeps): Api {
     list(r, namespace, q) {
       const items = store.list(r, r.namespaced ? namespace : undefined).filter(q.matches);
       // etcd lists in key order: namespace, then name.
-      items.sort((a, b) => keyOf(a).localeCompare(keyOf(b)));
+      const keys = new Map(items.map((o) => [o, keyOf(o)]));
+      items.sort((a, b) => {
+        const ka = keys.get(a) ?? "";
+        const kb = keys.get(b) ?? "";
+        return ka < kb ? -1 : ka > kb ? 1 : 0;
+      });
       const listMeta: Obj = { resourceVersion: String(store.currentRv()) };
       let page = items;
       if (q.continueToken !== undefined && q.continueToken !== "") {
