@@ -144,16 +144,25 @@ export async function startKubelet(options: KubeletOptions): Promise<Kubelet> {
       const rewritten = rewriteCommand(original, r.mounted);
       const logFile = join(r.dir, "hook.log");
       // Options for this machine only go to the mounted hook binary, never to a user's own command.
-      const command = rewritten[0] !== original[0] ? hookOptions(rewritten, r.mounted[0]?.dir ?? r.dir, logFile) : rewritten;
+      // The volume the command runs from is the hook's own (the pod may mount others, such as the
+      // service-account token); only the mounted hook binary gets this machine's options.
+      const own = r.mounted.find((m) => original[0]?.startsWith(`${m.mountPath}/`));
+      const command = own ? hookOptions(rewritten, own.dir, logFile) : rewritten;
       r.times.preStop = `exec ${original.join(" ")}`;
       emit({ type: "preStop", pod: name, what: r.times.preStop });
       const [file, ...args] = command;
       if (file === undefined) return;
-      const hook = children.spawn(file, args, { stdio: ["ignore", "inherit", "inherit"] });
+      const hook = children.spawn(file, args, { stdio: ["ignore", "pipe", "pipe"] });
+      let output = "";
+      const collect = (chunk: Buffer): void => {
+        output += chunk.toString();
+      };
+      hook.stdout?.on("data", collect);
+      hook.stderr?.on("data", collect);
       const timer = setTimeout(() => children.signal(hook, "SIGKILL"), Math.max(0, deadline - now()));
       await children.exited(hook);
       clearTimeout(timer);
-      r.times.hookLog = (await readFile(logFile, "utf8").catch(() => "")).trim();
+      r.times.hookLog = `${(await readFile(logFile, "utf8").catch(() => "")).trim()} ${output.trim()}`.trim();
     } else if (preStop?.sleep) {
       r.times.preStop = `sleep ${String(preStop.sleep.seconds)}s`;
       emit({ type: "preStop", pod: name, what: r.times.preStop });
