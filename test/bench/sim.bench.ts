@@ -30,6 +30,7 @@ function rows(report: BenchReport, results: readonly ScenarioResult[]): void {
     report.row("requests sent", r.load.requests, "requests");
     report.row("p99 latency", r.load.p99LatencyMs, "ms");
     report.row("rollout time (first create to last old pod gone)", r.rolloutMs / 1000, "s");
+    report.row("mean delete to proxy caught up, web pods", r.meanProxyCatchUpMs / 1000, "s");
     report.row("mean delete to SIGTERM, web pods", r.meanDeleteToSigtermMs / 1000, "s");
     if (r.worker) {
       report.row("max delete to SIGTERM, worker pods", r.worker.maxDeleteToSigtermMs, "ms", r.strategy === Strategy.lameduck ? { target: 100 } : {});

@@ -7,7 +7,7 @@ import { fileURLToPath } from "node:url";
 import { killChildrenOnExit, makeChildren } from "./children.ts";
 import { bundlePath, hookDir } from "./controller.ts";
 import { runMatrix, writeChart } from "./matrix.ts";
-import { profiles } from "./profile.ts";
+import { profiles, type Profile } from "./profile.ts";
 import { Strategy, type ScenarioSpec, type Strategy as StrategyT } from "./scenario.ts";
 import { checkTargets, formatTable, formatTargets } from "./summary.ts";
 
@@ -25,34 +25,45 @@ async function main(): Promise<number> {
   const stamp = (m: string): void => {
     say(`[${((performance.now() - started) / 1000).toFixed(1).padStart(5)} s] ${m}`);
   };
-  say("lameduck demo: a rolling update of 4 web pods behind a Service, under steady load, twice.");
+  say("lameduck demo: rolling updates of 4 web pods behind a Service, under steady load (100 requests/s).");
   say("  - each pod is a real HTTP server process; a simulated kubelet runs its preStop, then SIGTERMs it;");
-  say("  - a simulated kube-proxy follows the Service's EndpointSlices 0.5-3 s late, as a real one does;");
-  say("  - first with no preStop hook (what most pods have), then with lameduck's webhook, oracle and hook.");
-  say("  Failed requests are requests a client saw fail (refused, reset, 5xx); keep-alive clients retry");
-  say("  only what Go and browsers retry. A worker Deployment (no Service) is rolled alongside.\n");
+  say("  - a simulated kube-proxy follows the Service's EndpointSlices late, as real load balancers do;");
+  say("  - 1 and 2: kube-proxy-like propagation (0.5-3 s), with no preStop (most pods today), then with lameduck;");
+  say("  - 3 and 4: a slower consumer (6-10 s), with a hand-written `preStop: sleep 5`, then with lameduck.");
+  say("  Failed: requests a client saw fail (refused, reset, 5xx). Keep-alive clients retry only what Go and");
+  say("  browsers retry. A worker Deployment (no Service selects it) is rolled alongside each time.\n");
 
   const haveLameduck = existsSync(bundlePath) && existsSync(join(hookDir, "hook-amd64"));
-  const strategies: StrategyT[] = haveLameduck ? [Strategy.none, Strategy.lameduck] : [Strategy.none, Strategy.sleep5];
-  if (!haveLameduck) say(`(dist/lameduck.mjs or dist/hook-amd64 is missing: run \`npm run build\`; showing a fixed sleep 5 instead)\n`);
-  const specs: ScenarioSpec[] = strategies.map((strategy, i) => ({
+  if (!haveLameduck) {
+    say("dist/lameduck.mjs or dist/hook-amd64 is missing: run `npm run demo` (it builds first).");
+    return 1;
+  }
+  const plan: [StrategyT, Profile][] = [
+    [Strategy.none, profiles.fast],
+    [Strategy.lameduck, profiles.fast],
+    [Strategy.sleep5, profiles.medium],
+    [Strategy.lameduck, profiles.medium],
+  ];
+  const specs: ScenarioSpec[] = plan.map(([strategy, profile], i) => ({
     strategy,
-    profile: profiles.fast,
+    profile,
     replicas: 4,
     workerReplicas: 2,
     rps: 100,
-    warmupMs: 2000,
-    tailMs: 3000,
+    warmupMs: 1500,
+    tailMs: 2000,
     seed: 42 + i,
   }));
   const results = await runMatrix(specs, { children, progress: stamp });
-  await writeChart(chartPath, "lameduck demo: requests and failures during a rolling update (fast propagation)", results);
+  await writeChart(chartPath, "lameduck demo: answered (grey) and failed (red) requests per 0.5 s during rolling updates", results);
 
   say(`\n${formatTable(results)}\n`);
   say(formatTargets(checkTargets(results)));
   const hookLine = results.flatMap((r) => r.hookLogs)[0];
   if (hookLine) say(`\nwhat one pod's hook said: ${hookLine}`);
-  say(`\nchart: ${chartPath} (grey: answered, red: failed, yellow band: the rollout)`);
+  say("\nproxy caught up: from a pod's deletion until the proxy stopped sending it new connections; lameduck");
+  say("releases a pod once that has happened and no new connection has arrived for 2 s, whatever it took.");
+  say(`chart: ${chartPath} (grey: answered, red: failed, yellow band: the rollout)`);
   say("the full matrix (fixed sleeps, a slow cloud-LB-like propagation) is `npm run bench`; README, \"The local demo\".");
   return 0;
 }

@@ -9,6 +9,8 @@ export interface Profile {
 export const profiles = {
   fast: { name: "fast (kube-proxy-like, 0.5-3 s)", minMs: 500, maxMs: 3000 },
   slow: { name: "slow (cloud-LB-like, 10-20 s)", minMs: 10_000, maxMs: 20_000 },
+  // The demo's shortened stand-in for a slow consumer: still longer than a fixed sleep 5.
+  medium: { name: "medium (ingress-like, 6-10 s)", minMs: 6000, maxMs: 10_000 },
 } as const satisfies Record<string, Profile>;
 
 export type Random = () => number;

@@ -8,9 +8,10 @@ import { join } from "node:path";
 import type { Children } from "./children.ts";
 import { startController, type RunningController } from "./controller.ts";
 import { makeSimApi } from "./api.ts";
-import { startKubelet, type Kubelet, type KubeletEvent } from "./kubelet.ts";
+import { startKubelet, type KubeletEvent } from "./kubelet.ts";
 import { bucketize, startLoad, summarize, type Bucket, type LoadSummary } from "./load.ts";
 import { drawDelayMs, seededRandom, type Profile } from "./profile.ts";
+import type { Endpoint } from "./endpoints.ts";
 import { startProxy } from "./proxy.ts";
 import { makeRollout, type RolloutTimes, type Workload } from "./rollout.ts";
 import { simNodeIp, startSimCluster } from "./simcluster.ts";
@@ -44,6 +45,9 @@ export interface ScenarioResult {
   readonly load: LoadSummary;
   readonly rolloutMs: number;
   readonly meanDeleteToSigtermMs: number;
+  /** From a web pod's deletion until the proxy stopped sending it new connections. */
+  readonly meanProxyCatchUpMs: number;
+  readonly maxProxyCatchUpMs: number;
   readonly worker: WorkerResult | undefined;
   readonly bucketMs: number;
   readonly buckets: readonly Bucket[];
@@ -66,11 +70,11 @@ const bucketMs = 500;
 const now = (): number => performance.now();
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-function deleteToSigterm(kubelet: Kubelet, times: RolloutTimes): number[] {
+function sinceDelete(times: RolloutTimes, at: (pod: string) => number | undefined): number[] {
   const out: number[] = [];
   for (const [pod, deletedAt] of times.deletedAt) {
-    const sigtermAt = kubelet.times.get(pod)?.sigtermAt;
-    if (sigtermAt !== undefined) out.push(sigtermAt - deletedAt);
+    const t = at(pod);
+    if (t !== undefined) out.push(t - deletedAt);
   }
   return out;
 }
@@ -118,7 +122,15 @@ export async function runScenario(spec: ScenarioSpec, deps: ScenarioDeps): Promi
     });
     cleanup.push(() => kubelet.stop());
     const random = seededRandom(spec.seed);
-    const proxy = await startProxy({ host: "127.0.0.1", portName: "http", drawDelayMs: () => drawDelayMs(spec.profile, random) });
+    // When the proxy stopped sending new connections to each pod: the propagation a preStop must outwait.
+    const unroutedAt = new Map<string, number>();
+    let routedPods = new Set<string>();
+    const onApply = (endpoints: readonly Endpoint[]): void => {
+      const current = new Set(endpoints.map((e) => e.pod));
+      for (const pod of routedPods) if (!current.has(pod) && !unroutedAt.has(pod)) unroutedAt.set(pod, now());
+      routedPods = current;
+    };
+    const proxy = await startProxy({ host: "127.0.0.1", portName: "http", drawDelayMs: () => drawDelayMs(spec.profile, random), onApply });
     cleanup.push(() => proxy.close());
     const slices = await watchServiceSlices(cluster.kc, cluster.namespace, cluster.service, (s) => {
       proxy.offer(s);
@@ -157,8 +169,10 @@ export async function runScenario(spec: ScenarioSpec, deps: ScenarioDeps): Promi
     const records = await load.stop();
     const endMs = now() - load.startedAt;
 
-    const webDelays = deleteToSigterm(kubelet, webTimes);
-    const workerDelays = deleteToSigterm(kubelet, workerTimes);
+    const sigtermAt = (pod: string): number | undefined => kubelet.times.get(pod)?.sigtermAt;
+    const webDelays = sinceDelete(webTimes, sigtermAt);
+    const workerDelays = sinceDelete(workerTimes, sigtermAt);
+    const catchUp = sinceDelete(webTimes, (pod) => unroutedAt.get(pod));
     const hookLogs = [...kubelet.times.values()].flatMap((t) => (t.hookLog ? [`${t.pod}: ${t.hookLog}`] : []));
     return {
       strategy: spec.strategy,
@@ -166,6 +180,8 @@ export async function runScenario(spec: ScenarioSpec, deps: ScenarioDeps): Promi
       load: summarize(records),
       rolloutMs: webTimes.endedAt - webTimes.startedAt,
       meanDeleteToSigtermMs: mean(webDelays),
+      meanProxyCatchUpMs: mean(catchUp),
+      maxProxyCatchUpMs: catchUp.length === 0 ? Number.NaN : Math.max(...catchUp),
       worker:
         workerDelays.length === 0
           ? undefined

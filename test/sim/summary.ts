@@ -7,7 +7,7 @@ const seconds = (ms: number): string => (Number.isFinite(ms) ? `${(ms / 1000).to
 const millis = (ms: number | undefined): string => (ms === undefined || !Number.isFinite(ms) ? "-" : `${ms.toFixed(0)} ms`);
 
 export function formatTable(results: readonly ScenarioResult[]): string {
-  const header = ["strategy", "propagation", "requests", "failed", "p99 latency", "rollout", "delete→SIGTERM", "worker delete→SIGTERM"];
+  const header = ["strategy", "propagation", "requests", "failed", "p99 latency", "rollout", "proxy caught up", "delete→SIGTERM", "worker delete→SIGTERM"];
   const rows = results.map((r) => [
     r.strategy,
     r.profile,
@@ -15,6 +15,7 @@ export function formatTable(results: readonly ScenarioResult[]): string {
     String(r.load.failed),
     millis(r.load.p99LatencyMs),
     seconds(r.rolloutMs),
+    `${seconds(r.meanProxyCatchUpMs)} (max ${seconds(r.maxProxyCatchUpMs)})`,
     seconds(r.meanDeleteToSigtermMs),
     r.worker ? `${millis(r.worker.meanDeleteToSigtermMs)} (max ${millis(r.worker.maxDeleteToSigtermMs)})` : "-",
   ]);
