@@ -26,4 +26,20 @@ describe("the local rollout simulation", () => {
     expect(result.worker?.pods).toBe(1);
     expect(children.size).toBe(0);
   }, 60_000);
+
+  it("with lameduck, the webhook injects the hook, web pods wait for the drain and the worker is released at once", async () => {
+    const result = await runScenario(
+      { strategy: Strategy.lameduck, profile: quick, replicas: 2, workerReplicas: 1, rps: 40, warmupMs: 500, tailMs: 500, seed: 2 },
+      { children, progress: () => undefined },
+    );
+    expect(result.warnings).toEqual([]);
+    expect(result.load).toMatchObject({ failed: 0 });
+    const web = result.hookLogs.filter((l) => l.startsWith("web-v1-"));
+    expect(web).toHaveLength(2);
+    for (const line of web) expect(line).toMatch(/lameduck: drained after .* quiet after/);
+    expect(result.hookLogs.filter((l) => l.startsWith("worker-v1-"))).toEqual([expect.stringMatching(/unselected/)]);
+    // Far below the hook's 10 s fallback sleep: the oracle answered.
+    expect(result.worker?.maxDeleteToSigtermMs).toBeLessThan(3000);
+    expect(children.size).toBe(0);
+  }, 60_000);
 });
