@@ -30,7 +30,8 @@ async function metricSum(port: number, name: string): Promise<number> {
   const text = await httpGet(port, "/metrics");
   let sum = 0;
   for (const line of text.split("\n")) {
-    if (line.startsWith(`${name} `) || line.startsWith(`${name}{`)) sum += Number(line.slice(line.lastIndexOf(" ") + 1));
+    // `name` may carry labels: lameduck_x{outcome="y"} matches that series only.
+    if (line.startsWith(`${name} `) || (!name.includes("{") && line.startsWith(`${name}{`))) sum += Number(line.slice(line.lastIndexOf(" ") + 1));
   }
   return sum;
 }
@@ -166,6 +167,7 @@ export async function run(report: BenchReport): Promise<void> {
     await sleep(3_000);
 
     // Release latency: one endpoint turns terminating; from the update request to the answer.
+    const firstDrain = performance.now();
     const latencies: number[] = [];
     for (let k = 0; k < latencySamples; k++) {
       const s = k % slicesCount;
@@ -204,6 +206,13 @@ export async function run(report: BenchReport): Promise<void> {
     const drained = answers.filter((a) => a.body.startsWith("drained")).length;
     report.row(`${remaining.length} waits released at once: last answer`, Math.round(massMs), "ms");
     report.row("of those answered drained", drained, "answers", { target: remaining.length, higherIsBetter: true });
+    // 10,000 pods drained within seconds: the Event rate limit (10/s, burst 50) must hold.
+    const recorded = await metricSum(metricsPort, 'lameduck_oracle_events_total{outcome="recorded"}');
+    const failed = await metricSum(metricsPort, 'lameduck_oracle_events_total{outcome="failed"}');
+    const dropped = await metricSum(metricsPort, 'lameduck_oracle_events_total{outcome="dropped"}');
+    const allowed = 50 + 10 * ((performance.now() - firstDrain) / 1000) + 1;
+    report.row("OutOfRotation Events recorded (rest dropped by the limit)", recorded, "events", { pass: recorded + failed <= allowed && dropped > 0 });
+    report.row("OutOfRotation Events dropped by the limit", dropped, "events");
 
     // Distributor: 1,000 new namespaces until each holds its ConfigMap.
     await until("the distributor to settle", async () => (await metricSum(metricsPort, "lameduck_distributor_queue_depth")) === 0, 10_000, 50);
