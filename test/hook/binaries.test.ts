@@ -36,7 +36,7 @@ describe.each([Arch.amd64, Arch.arm64])("the %s hook binary", (arch) => {
     const run = await runHook(["sleep", "300ms"], { arch });
     expect(run.code).toBe(0);
     expect(run.elapsedMs).toBeGreaterThanOrEqual(300);
-    expect(run.log).toMatch(/^lameduck: slept 300ms, released at 0\.3\ds\n$/);
+    expect(run.log).toMatch(/^lameduck: slept 300ms, released at 0\.[3-9]\ds\n$/);
   });
 
   it("rejects a bad duration with exit 2", async () => {
@@ -46,7 +46,7 @@ describe.each([Arch.amd64, Arch.arm64])("the %s hook binary", (arch) => {
   });
 
   it.each([
-    ["serving then drained", ["serving", "drained ports= node=10.0.0.7"], /^lameduck: drained after 0\.\d\ds, no serving ports, released at 0\.[3-9]\ds/],
+    ["serving then drained", ["serving", "drained ports= node=10.0.0.7"], /^lameduck: drained after \d\.\d\ds, no serving ports, released at \d\.\d\ds/],
     ["unselected", ["unselected"], /^lameduck: unselected \(no Service routes to this pod\), released at \d\.\d\ds of max 10s\n$/],
   ])("waits against the oracle: %s", async (_name, bodies, expected) => {
     const oracle = await startTestOracle(sequence(...bodies.map((body) => answer(body, 50))));
