@@ -136,6 +136,13 @@ describe.concurrent("the quiet phase over /proc/net/tcp fixtures", () => {
     expect(run.log).toContain(`quiet phase skipped (${proc.dir}/net/tcp: unexpected format)`);
   });
 
+  it("says when --max ends the settle delay before any new connection", async (context) => {
+    const proc = procCopy(context);
+    const run = await waitWithProc(context, proc.dir, drainedAnswer, "--max=1s", "--settle=20s", "--quiet=1s");
+    expect(run.elapsedMs).toBeGreaterThanOrEqual(1000);
+    expect(run.log).toMatch(/^lameduck: drained after \d\.\d\ds, max reached while settling, 4 connections open, released at 1\.\d\ds of max 1s\n$/);
+  });
+
   it("has no quiet phase with --quiet=0", async (context) => {
     const proc = procCopy(context);
     const run = await waitWithProc(context, proc.dir, drainedAnswer, "--max=10s", "--settle=0", "--quiet=0");
