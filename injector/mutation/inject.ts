@@ -1,0 +1,33 @@
+// Applying a plan: a new pod with the plan's fields added. Nothing else is touched, so the JSON Patch
+// diffed from it names exactly what lameduck changes.
+import { Annotation, Label } from "../names.ts";
+import type { Plan } from "./decide.ts";
+import type { Container, Pod } from "./pod.ts";
+import { hookVolume } from "./volume.ts";
+
+/**
+ * `original` with `plan` applied; `original` is not modified. Copy-on-write: only the objects on the
+ * way to a changed field are copied, unchanged subtrees (managedFields, other containers, …) are
+ * shared, which lets the diff skip them by identity instead of walking a deep clone. The added
+ * preStop is the plan's own object (the diff copies what it puts into the patch).
+ */
+export function inject(original: Pod, plan: Plan): Pod {
+  const metadata = { ...original.metadata };
+  if (plan.marker !== undefined) metadata.annotations = { ...metadata.annotations, [Annotation.injected]: plan.marker };
+  if (plan.hookLabel !== undefined) metadata.labels = { ...metadata.labels, [Label.hook]: plan.hookLabel };
+  const spec = { ...original.spec };
+  if (plan.gracePeriodSeconds !== undefined) spec.terminationGracePeriodSeconds = plan.gracePeriodSeconds;
+  const volume = plan.volume;
+  if (volume !== undefined && !volume.exists) {
+    // A pod without volumes needs the whole array added (`/spec/volumes/-` on a missing array fails).
+    spec.volumes = [...(spec.volumes ?? []), hookVolume(volume.name, volume.configMapName, volume.key)];
+  }
+  const target = (container: Container): Container => {
+    if (!plan.containers.includes(container.name)) return container;
+    const injected: Container = { ...container, lifecycle: { ...container.lifecycle, preStop: plan.preStop } };
+    if (volume !== undefined) injected.volumeMounts = [...(container.volumeMounts ?? []), { name: volume.name, mountPath: volume.mountPath, readOnly: true }];
+    return injected;
+  };
+  if (spec.containers !== undefined) spec.containers = spec.containers.map(target);
+  return { ...original, metadata, spec };
+}
