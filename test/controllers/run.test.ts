@@ -1,4 +1,4 @@
-import { AdmissionregistrationV1Api, CoreV1Api, type KubeConfig, type V1MutatingWebhookConfiguration, type V1Namespace } from "@kubernetes/client-node";
+import { AdmissionregistrationV1Api, CoreV1Api, type KubeConfig, type V1MutatingWebhookConfiguration, type V1Namespace, type V1Pod } from "@kubernetes/client-node";
 import { readFileSync } from "node:fs";
 import { request } from "node:https";
 import jsonpatch, { type Operation } from "fast-json-patch";
@@ -61,8 +61,8 @@ describe("lameduck run, all parts together", () => {
     await eventually("the ConfigMap in the webhook's facts", () => c.facts.hookConfigMap("shop")?.hash === hash);
     expect([...c.facts.nodeArchitectures()]).toEqual(["amd64"]);
     expect(c.facts.nativeSleep()).toBe(true);
-    // The fake API does not call webhooks yet: send it the AdmissionReview the API server would,
-    // trusting the CA that lameduck wrote into the webhook configuration.
+    // First the AdmissionReview the API server sends, trusting the CA lameduck wrote into the
+    // webhook configuration.
     const config = await kc.makeApiClient(AdmissionregistrationV1Api).readMutatingWebhookConfiguration({ name: "lameduck" });
     const ca = Buffer.from(config.webhooks?.[0]?.clientConfig.caBundle ?? "", "base64").toString();
     expect(config.webhooks?.[0]?.clientConfig.url).toBe(`https://127.0.0.1:${webhookPort}/mutate`);
@@ -79,6 +79,14 @@ describe("lameduck run, all parts together", () => {
     expect(pod.spec.containers[0]?.lifecycle?.preStop?.exec?.command?.slice(0, 3)).toEqual(["/.lameduck/hook", "wait", "--oracle=10.96.40.7:8080"]);
     const volume = pod.spec.volumes?.find((v) => v.name === "lameduck");
     expect(volume?.projected?.sources?.[0]?.configMap?.name).toBe(`lameduck-hook-${hash ?? ""}`);
+
+    // And through the API server, which calls the webhook itself.
+    const created = await core.createNamespacedPod({
+      namespace: "shop",
+      body: body<V1Pod>({ metadata: { generateName: "web-" }, spec: { containers: [{ name: "web", image: "web" }] } }),
+    });
+    expect(created.spec?.containers[0]?.lifecycle?.preStop?.exec?.command?.[0]).toBe("/.lameduck/hook");
+    expect(created.spec?.volumes?.find((v) => v.name === "lameduck")?.projected?.sources?.[0]?.configMap?.name).toBe(`lameduck-hook-${hash ?? ""}`);
   });
 });
 
