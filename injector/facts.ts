@@ -12,6 +12,13 @@ export interface ClusterFacts {
   readonly oracleAddress: () => string | undefined;
   /** The current hook ConfigMap of a namespace if it exists there now, else undefined. */
   readonly hookConfigMap: (namespace: string) => { readonly name: string; readonly hash: string } | undefined;
+  /**
+   * Content hash of the hook binaries this process distributes (the `<hash>` in
+   * `lameduck-hook-<hash>`), or undefined while unknown. The webhook names that ConfigMap (mounted
+   * with `optional: true`) for a pod created before its namespace's copy exists, on clusters without
+   * the native sleep action.
+   */
+  readonly currentHookHash: () => string | undefined;
   /** The namespace object (labels and annotations carry policy), if cached. */
   readonly namespace: (name: string) => V1Namespace | undefined;
 }

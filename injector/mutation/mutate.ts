@@ -1,0 +1,36 @@
+// Decide, then mutate, then diff, then guard: the whole admission mutation of one pod, as pure
+// functions of the raw request object. The patch is diffed against the raw JSON the API server sent
+// (never a typed round-trip, which drops unknown fields and yields spurious `remove` operations).
+import jsonpatch from "fast-json-patch";
+import type { Operation } from "fast-json-patch";
+import type { ClusterFacts } from "../facts.ts";
+import { decide, type Plan } from "./decide.ts";
+import { guardPatch, type Problem } from "./guard.ts";
+import { inject } from "./inject.ts";
+import { readPod } from "./pod.ts";
+import { SkipReason, type Policy } from "./policy.ts";
+
+export type Outcome =
+  | { readonly result: "skipped"; readonly reason: SkipReason; readonly detail?: string; readonly warnings: readonly string[] }
+  | { readonly result: "patched"; readonly plan: Plan; readonly ops: readonly Operation[]; readonly warnings: readonly string[] }
+  | { readonly result: "guarded"; readonly plan: Plan; readonly problems: readonly Problem[]; readonly warnings: readonly string[] };
+
+/** The checked JSON Patch that applies `plan` to `raw`. */
+export function patchFor(raw: unknown, plan: Plan, warnings: readonly string[] = []): Outcome {
+  const read = readPod(raw);
+  if (!read.ok) return { result: "skipped", reason: SkipReason.unreadablePod, detail: read.problem, warnings };
+  const ops = jsonpatch.compare(read.pod, inject(read.pod, plan));
+  if (ops.length === 0) return { result: "skipped", reason: SkipReason.alreadyInjected, warnings };
+  const guard = guardPatch(raw, ops);
+  if (!guard.ok) return { result: "guarded", plan, problems: guard.problems, warnings };
+  return { result: "patched", plan, ops, warnings };
+}
+
+/** Everything the webhook and `lameduck inject` do to one pod. */
+export function mutatePod(raw: unknown, namespace: string, facts: ClusterFacts, policy: Policy): Outcome {
+  const read = readPod(raw);
+  if (!read.ok) return { result: "skipped", reason: SkipReason.unreadablePod, detail: read.problem, warnings: [] };
+  const decision = decide(read.pod, namespace, facts, policy);
+  if (!decision.inject) return { result: "skipped", reason: decision.reason, warnings: decision.warnings };
+  return patchFor(raw, decision.plan, decision.warnings);
+}
