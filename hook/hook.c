@@ -1,3 +1,1287 @@
-/* Temporary minimal hook so the skeleton builds; replaced by the full hook (issue 2). */
+/*
+ * lameduck hook: the preStop hook that lameduck injects into every application container.
+ *
+ * The kubelet runs it before it sends SIGTERM to the container. `hook wait` holds the shutdown
+ * until lameduck's drain oracle says the pod is out of every Service's EndpointSlices, lets load
+ * balancers settle, then waits until no new inbound connection has arrived for a while; `hook
+ * sleep` is the plain fixed delay. The usage text below is the whole contract.
+ *
+ * Read top to bottom: limits and usage, output and clock helpers, the parsers for everything
+ * that comes from outside (durations, the oracle's answer, /proc/net/tcp lines; the last two are
+ * fuzzed by fuzz_response.c, which #includes this file with -DHOOK_FUZZ), the /proc sampler, the
+ * HTTP client, the two modes, main. There is no heap: every buffer is static and bounded, so the
+ * hook's memory is the same in the steady state as at start (it runs inside the container's own
+ * memory cgroup, during shutdown).
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
 #include <time.h>
-int main(void) { struct timespec t = {0, 0}; nanosleep(&t, 0); return 0; }
+#include <unistd.h>
+
+#define EXIT_DONE 0     /* the wait is over, whichever way it ended */
+#define EXIT_INTERNAL 1 /* the monotonic clock failed: the hook cannot keep time */
+#define EXIT_USAGE 2    /* bad command line; the message names the argument */
+
+#define RESPONSE_MAX 4096   /* an answer is one short line; anything longer is a broken oracle */
+#define PORTS_MAX 64
+#define CONN_MAX 4096       /* connections tracked per sample; more count as activity */
+#define ORACLE_WAIT_MAX 30  /* seconds the oracle may hold a request (DESIGN.md) */
+#define ASK_GRACE_MS 5000   /* on top of wait=: the oracle's own delay and the network */
+#define CONNECT_MS 2000     /* a ClusterIP answers a SYN at once or not at all */
+#define ASK_GAP_MS 100      /* guard against an oracle answering `serving` without holding */
+#define RETRY_WINDOW_MS 2000
+#define BACKOFF_MIN_MS 200
+#define BACKOFF_MAX_MS 1000
+#define SAMPLE_MS 100       /* /proc/net/tcp sampling period of the quiet phase */
+#define DAY_MS (24LL * 3600 * 1000)
+#define DIR_MAX 1024        /* --podinfo and --proc lengths, so that paths fit their buffers */
+
+static const char usage[] =
+"usage: hook sleep DURATION [--log=PATH]\n"
+"       hook wait --oracle=HOST:PORT --max=DURATION [options]\n"
+"       hook --help\n"
+"\n"
+"lameduck's preStop hook. The kubelet runs it in the application container before\n"
+"it sends SIGTERM; the container's shutdown waits until the hook exits.\n"
+"\n"
+"hook sleep DURATION\n"
+"  Sleep DURATION, then exit 0.\n"
+"\n"
+"hook wait\n"
+"  Ask lameduck's drain oracle whether this pod is still in load balancing. Plain\n"
+"  HTTP/1.1 over TCP, one request per connection, Connection: close:\n"
+"    GET /v1/pods/<uid>/drain?wait=<seconds> HTTP/1.1\n"
+"  <uid> is read from <podinfo>/pod/uid ([A-Za-z0-9_-], at most 64 characters);\n"
+"  wait = min(30, whole seconds left before --max). The oracle holds the request\n"
+"  until its answer is not `serving` or wait has passed, then answers 200 with one\n"
+"  line: a state, then optional space-separated key=value tokens:\n"
+"    ports=8080,8443   the pod's serving ports     node=<IPv4|IPv6>   the node\n"
+"  Other tokens are ignored. The body may be sent with Content-Length, chunked, or\n"
+"  up to the close; the whole response is at most 4096 bytes.\n"
+"    serving     ask again (at most one request per 100ms)\n"
+"    unselected  no Service routes to this pod: exit at once\n"
+"    drained     sleep --settle, then wait until no new inbound connection has\n"
+"                appeared for --quiet, and exit\n"
+"  Quiet phase: <proc>/net/tcp and <proc>/net/tcp6 are read every 100ms; a new\n"
+"  inbound connection is a socket that was not there in the previous reading, in\n"
+"  any connected state (established, syn-recv, closing or time-wait: short\n"
+"  connections count too), whose local port is one of ports= and whose remote\n"
+"  address is not node= (kubelet probes). Loopback is not ignored: sidecar proxies\n"
+"  deliver real traffic over it. The quiet period counts from the drained answer,\n"
+"  so with no traffic the hook exits right after --settle. No ports= token, or\n"
+"  --quiet=0: no quiet phase.\n"
+"  A refused or timed-out connection (connect: 2s; an answer: wait + 5s), a status\n"
+"  other than 200, a malformed or oversized answer: retry with backoff 200ms..1s\n"
+"  for 2s, then sleep --fallback. No readable pod UID: sleep --fallback at once.\n"
+"  Nothing waits past --max, counted from the hook's start: connect, send and\n"
+"  receive are bounded by it too, however slowly an oracle sends.\n"
+"\n"
+"  --oracle=HOST:PORT  the oracle: an IPv4 literal or an [IPv6] literal (no DNS;\n"
+"                      lameduck writes its Service's ClusterIP here)\n"
+"  --max=DURATION      deadline for everything, from the hook's start (required)\n"
+"  --settle=DURATION   after drained, for load balancers to catch up (default 2s)\n"
+"  --quiet=DURATION    quiet period for inbound connections (default 2s)\n"
+"  --fallback=DURATION sleep when the oracle cannot be asked (default 10s)\n"
+"  --podinfo=DIR       downward API volume holding pod/uid (default /.lameduck)\n"
+"  --proc=DIR          procfs showing the pod's network namespace (default /proc)\n"
+"\n"
+"Both modes:\n"
+"  --log=PATH          where the one summary line goes, opened for appending\n"
+"                      (default /proc/1/fd/1, the container's main process output,\n"
+"                      so it shows in kubectl logs); stderr if it cannot be written\n"
+"\n"
+"DURATION: 1 to 9 digits with an optional unit ms, s, m or h (15s, 1500ms, 2m); a\n"
+"bare number is seconds; at most 24h.\n"
+"\n"
+"The summary line, one of:\n"
+"  lameduck: drained after A, quiet after B, N connections open, released at T of max M\n"
+"  lameduck: drained after A, no serving ports, released at T of max M\n"
+"  lameduck: unselected (no Service routes to this pod), released at T of max M\n"
+"  lameduck: oracle HOST:PORT <problem>; fallback sleep, released at T of max M\n"
+"  lameduck: no pod UID (<podinfo>/pod/uid: <problem>); fallback sleep, released ...\n"
+"  lameduck: max reached <while doing what>, released at T of max M\n"
+"  lameduck: slept D, released at T\n"
+"(B counts from the drained answer and includes --settle.)\n"
+"\n"
+"Exit status:\n"
+"  0  the wait is over: released, unselected, fallback slept, or --max reached\n"
+"  1  internal error: the monotonic clock failed\n"
+"  2  usage error; the message names the bad argument\n"
+"No signal is handled: when the grace period ends the kubelet kills the container,\n"
+"hook included, which is the right outcome. SIGPIPE is blocked.\n";
+
+/* ---- output ---------------------------------------------------------------------------- */
+
+/* A line being composed; silently truncated at its size, which no line here reaches. */
+struct text {
+	char s[512];
+	size_t n;
+};
+
+static void put_n(struct text *t, const char *s, size_t n)
+{
+	while (n-- > 0 && t->n < sizeof t->s - 1)
+		t->s[t->n++] = *s++;
+}
+
+static void put(struct text *t, const char *s)
+{
+	put_n(t, s, strlen(s));
+}
+
+static void put_uint(struct text *t, unsigned long long v)
+{
+	char d[20];
+	size_t i = sizeof d;
+	do {
+		d[--i] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v > 0);
+	put_n(t, d + i, sizeof d - i);
+}
+
+/* Milliseconds as seconds with two decimals: "2.61s". */
+static void put_secs(struct text *t, long long ms)
+{
+	if (ms < 0)
+		ms = 0;
+	put_uint(t, (unsigned long long)(ms / 1000));
+	put(t, ".");
+	long long cs = (ms % 1000) / 10;
+	if (cs < 10)
+		put(t, "0");
+	put_uint(t, (unsigned long long)cs);
+	put(t, "s");
+}
+
+/*
+ * The few errors a log line can name, in words; strerror() would pull 2 KiB of messages into a
+ * binary that has to stay small (it is copied into every namespace and mapped in every pod).
+ */
+static void put_errno(struct text *t, int err)
+{
+	static const struct {
+		int err;
+		const char *what;
+	} words[] = {
+		{ECONNREFUSED, "connection refused"}, {ECONNRESET, "connection reset"},
+		{ETIMEDOUT, "timed out"}, {EHOSTUNREACH, "host unreachable"},
+		{ENETUNREACH, "network unreachable"}, {EADDRNOTAVAIL, "address not available"},
+		{ENOENT, "no such file or directory"}, {EACCES, "permission denied"},
+		{EPERM, "operation not permitted"}, {ENOTDIR, "not a directory"},
+		{EISDIR, "is a directory"}, {EMFILE, "too many open files"}, {ENOMEM, "out of memory"},
+		{EPIPE, "broken pipe"}, {EAFNOSUPPORT, "address family not supported"},
+	};
+	for (size_t i = 0; i < sizeof words / sizeof words[0]; i++) {
+		if (words[i].err == err) {
+			put(t, words[i].what);
+			return;
+		}
+	}
+	put(t, "errno ");
+	put_uint(t, (unsigned long long)err);
+}
+
+static int write_all(int fd, const char *s, size_t n)
+{
+	while (n > 0) {
+		ssize_t r = write(fd, s, n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return -1;
+		s += r;
+		n -= (size_t)r;
+	}
+	return 0;
+}
+
+static const char *log_path = "/proc/1/fd/1";
+
+/*
+ * The summary line goes to the container's main process output so that it shows in `kubectl
+ * logs`. O_APPEND: opening /proc/1/fd/1 on a regular file starts a new offset at 0, which would
+ * overwrite the log. O_NONBLOCK: a full pipe must not hold the hook; stderr then gets the line.
+ */
+static void emit(struct text *t)
+{
+	put(t, "\n");
+	int fd = open(log_path, O_WRONLY | O_APPEND | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	if (fd >= 0) {
+		int r = write_all(fd, t->s, t->n);
+		close(fd);
+		if (r == 0)
+			return;
+	}
+	(void)write_all(2, t->s, t->n);
+}
+
+static int usage_error(const char *what, const char *value, const char *problem)
+{
+	struct text t = {.n = 0};
+	put(&t, "hook: ");
+	put(&t, what);
+	if (value) {
+		put(&t, ": \"");
+		put(&t, value);
+		put(&t, "\"");
+	}
+	put(&t, " ");
+	put(&t, problem);
+	put(&t, " (see hook --help)\n");
+	(void)write_all(2, t.s, t.n);
+	return EXIT_USAGE;
+}
+
+/* ---- time ------------------------------------------------------------------------------ */
+
+static void die_clock(void)
+{
+	static const char msg[] = "hook: the monotonic clock failed\n";
+	(void)write_all(2, msg, sizeof msg - 1);
+	_exit(EXIT_INTERNAL);
+}
+
+/* CLOCK_MONOTONIC: a wall-clock step (NTP, a VM resume) must not shorten or stretch a wait. */
+static long long now_ms(void)
+{
+	struct timespec ts;
+	/* The system call rather than clock_gettime(): musl's vDSO lookup costs 1 KiB of binary. */
+	if (syscall(SYS_clock_gettime, CLOCK_MONOTONIC, &ts) != 0)
+		die_clock();
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void sleep_until(long long ms)
+{
+	struct timespec ts = {.tv_sec = (time_t)(ms / 1000), .tv_nsec = (long)(ms % 1000) * 1000000};
+	for (;;) {
+		int r = clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
+		if (r == 0)
+			return;
+		if (r != EINTR)
+			die_clock();
+	}
+}
+
+static long long min_ll(long long a, long long b)
+{
+	return a < b ? a : b;
+}
+
+/* ---- durations ------------------------------------------------------------------------- */
+
+/*
+ * The grammar of injector/duration.ts, so that a value the webhook accepts is one the hook
+ * accepts: 1-9 digits, optional ms|s|m|h (default s), at most 24h. 0, -1 (not a duration) or
+ * -2 (longer than 24h).
+ */
+static int parse_duration(const char *s, long long *ms)
+{
+	long long n = 0;
+	int digits = 0;
+	while (*s >= '0' && *s <= '9') {
+		if (++digits > 9)
+			return -1;
+		n = n * 10 + (*s++ - '0');
+	}
+	if (digits == 0)
+		return -1;
+	long long unit;
+	if (*s == 0 || strcmp(s, "s") == 0)
+		unit = 1000;
+	else if (strcmp(s, "ms") == 0)
+		unit = 1;
+	else if (strcmp(s, "m") == 0)
+		unit = 60 * 1000;
+	else if (strcmp(s, "h") == 0)
+		unit = 3600 * 1000;
+	else
+		return -1;
+	if (n * unit > DAY_MS)
+		return -2;
+	*ms = n * unit;
+	return 0;
+}
+
+/* ---- the oracle's answer --------------------------------------------------------------- */
+
+#define STATE_SERVING 1
+#define STATE_DRAINED 2
+#define STATE_UNSELECTED 3
+
+struct answer {
+	int status;                /* the HTTP status; the rest is set only for 200 */
+	int state;
+	size_t nports;
+	uint16_t ports[PORTS_MAX];
+	int has_node;
+	unsigned char node[16];    /* IPv6; IPv4 as ::ffff:a.b.c.d, as in /proc/net/tcp6 */
+};
+
+#define PARSE_OK 0
+#define PARSE_MORE 1           /* a valid prefix: read on */
+#define PARSE_BAD (-1)         /* parse_error says why */
+
+static const char *parse_error;
+
+static int bad(const char *why)
+{
+	parse_error = why;
+	return PARSE_BAD;
+}
+
+static int more(int eof, const char *why)
+{
+	return eof ? bad(why) : PARSE_MORE;
+}
+
+static int is_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+static int hex_value(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+static char lower(char c)
+{
+	return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
+}
+
+/* Case-insensitive equality of b[0..n) with a lower-case literal. */
+static int ieq(const char *b, size_t n, const char *lit)
+{
+	size_t i;
+	for (i = 0; i < n; i++)
+		if (lit[i] == 0 || lower(b[i]) != lit[i])
+			return 0;
+	return lit[i] == 0;
+}
+
+/* The line starting at `from`: its end without CR in *end, the next line's start in *next. */
+static int next_line(const char *b, size_t n, size_t from, size_t *end, size_t *next)
+{
+	const char *nl = from < n ? memchr(b + from, '\n', n - from) : NULL;
+	if (!nl)
+		return 0;
+	size_t k = (size_t)(nl - b);
+	*next = k + 1;
+	*end = k > from && b[k - 1] == '\r' ? k - 1 : k;
+	return 1;
+}
+
+static int parse_ports(const char *s, size_t n, struct answer *a)
+{
+	size_t i = 0;
+	a->nports = 0;
+	while (i < n) {
+		unsigned long v = 0;
+		size_t start = i;
+		while (i < n && is_digit(s[i]) && i - start < 6)
+			v = v * 10 + (unsigned long)(s[i++] - '0');
+		if (i == start || v == 0 || v > 65535)
+			return bad("bad port in ports=");
+		if (a->nports == PORTS_MAX)
+			return bad("too many ports in ports=");
+		a->ports[a->nports++] = (uint16_t)v;
+		if (i < n && (s[i] != ',' || ++i == n))
+			return bad("bad separator in ports=");
+	}
+	return PARSE_OK;
+}
+
+static int parse_node(const char *s, size_t n, struct answer *a)
+{
+	char ip[INET6_ADDRSTRLEN];
+	if (n == 0 || n >= sizeof ip)
+		return bad("bad address in node=");
+	memcpy(ip, s, n);
+	ip[n] = 0;
+	memset(a->node, 0, sizeof a->node);
+	if (memchr(ip, ':', n)) {
+		if (inet_pton(AF_INET6, ip, a->node) != 1)
+			return bad("bad address in node=");
+	} else {
+		a->node[10] = a->node[11] = 0xff;
+		if (inet_pton(AF_INET, ip, a->node + 12) != 1)
+			return bad("bad address in node=");
+	}
+	a->has_node = 1;
+	return PARSE_OK;
+}
+
+/* The body: one line, a state, then space-separated tokens. */
+static int parse_body(const char *s, size_t n, struct answer *a)
+{
+	if (n > 0 && s[n - 1] == '\n')
+		n--;
+	if (n > 0 && s[n - 1] == '\r')
+		n--;
+	if (memchr(s, '\n', n) || memchr(s, '\r', n) || memchr(s, 0, n))
+		return bad("answer is not one line");
+	size_t i = 0;
+	while (i < n) {
+		if (s[i] == ' ') {
+			i++;
+			continue;
+		}
+		size_t j = i;
+		while (j < n && s[j] != ' ')
+			j++;
+		const char *tok = s + i;
+		size_t len = j - i;
+		int r = PARSE_OK;
+		if (a->state == 0) {
+			if (len == 7 && memcmp(tok, "serving", 7) == 0)
+				a->state = STATE_SERVING;
+			else if (len == 7 && memcmp(tok, "drained", 7) == 0)
+				a->state = STATE_DRAINED;
+			else if (len == 10 && memcmp(tok, "unselected", 10) == 0)
+				a->state = STATE_UNSELECTED;
+			else
+				return bad("unknown state");
+		} else if (len >= 6 && memcmp(tok, "ports=", 6) == 0) {
+			r = parse_ports(tok + 6, len - 6, a);
+		} else if (len >= 5 && memcmp(tok, "node=", 5) == 0) {
+			r = parse_node(tok + 5, len - 5, a);
+		}
+		if (r != PARSE_OK)
+			return r;
+		i = j;
+	}
+	return a->state ? PARSE_OK : bad("empty answer");
+}
+
+/* Chunked bodies are reassembled here; an oracle written on Node's http module may send them. */
+static char chunk_body[RESPONSE_MAX];
+
+static int parse_chunked(const char *b, size_t n, size_t i, int eof, struct answer *a)
+{
+	size_t len = 0;
+	for (;;) {
+		size_t end, next, size = 0, k;
+		if (!next_line(b, n, i, &end, &next))
+			return more(eof, "truncated chunk");
+		for (k = i; k < end && hex_value(b[k]) >= 0; k++) {
+			if (k - i == 4)
+				return bad("chunk too large");
+			size = size * 16 + (size_t)hex_value(b[k]);
+		}
+		if (k == i || (k < end && b[k] != ';'))
+			return bad("bad chunk size");
+		i = next;
+		if (size == 0)
+			return parse_body(chunk_body, len, a);
+		if (size > sizeof chunk_body - len)
+			return bad("chunks too large");
+		if (n - i < size)
+			return more(eof, "truncated chunk");
+		memcpy(chunk_body + len, b + i, size);
+		len += size;
+		i += size;
+		if (i < n && b[i] == '\r')
+			i++;
+		if (i == n)
+			return more(eof, "truncated chunk");
+		if (b[i++] != '\n')
+			return bad("chunk not followed by CRLF");
+	}
+}
+
+/*
+ * The oracle's whole response so far, b[0..n); eof: the server has closed. PARSE_OK with *a
+ * filled (a->status != 200 is also PARSE_OK: the caller decides), PARSE_MORE, or PARSE_BAD.
+ * Nothing here reads past b[n) or relies on a terminating NUL: the fuzz target checks that.
+ */
+static int parse_response(const char *b, size_t n, int eof, struct answer *a)
+{
+	size_t end, i;
+	memset(a, 0, sizeof *a);
+	if (!next_line(b, n, 0, &end, &i))
+		return more(eof, "truncated status line");
+	if (end < 12 || memcmp(b, "HTTP/1.", 7) != 0 || !is_digit(b[7]) || b[8] != ' ' ||
+	    !is_digit(b[9]) || !is_digit(b[10]) || !is_digit(b[11]) || (end > 12 && b[12] != ' '))
+		return bad("bad status line");
+	a->status = (b[9] - '0') * 100 + (b[10] - '0') * 10 + (b[11] - '0');
+	if (a->status != 200)
+		return PARSE_OK;
+
+	long long length = -1;
+	int chunked = 0;
+	for (;;) {
+		size_t next;
+		if (!next_line(b, n, i, &end, &next))
+			return more(eof, "truncated headers");
+		if (end == i) {
+			i = next;
+			break;
+		}
+		const char *colon = memchr(b + i, ':', end - i);
+		if (!colon)
+			return bad("header without colon");
+		size_t name = (size_t)(colon - b), v = name + 1, ve = end;
+		while (v < ve && (b[v] == ' ' || b[v] == '\t'))
+			v++;
+		while (ve > v && (b[ve - 1] == ' ' || b[ve - 1] == '\t'))
+			ve--;
+		if (ieq(b + i, name - i, "content-length")) {
+			if (v == ve || ve - v > 9)
+				return bad("bad content-length");
+			length = 0;
+			for (; v < ve; v++) {
+				if (!is_digit(b[v]))
+					return bad("bad content-length");
+				length = length * 10 + (b[v] - '0');
+			}
+		} else if (ieq(b + i, name - i, "transfer-encoding")) {
+			if (!ieq(b + v, ve - v, "chunked"))
+				return bad("unsupported transfer-encoding");
+			chunked = 1;
+		}
+		i = next;
+	}
+	if (chunked)
+		return parse_chunked(b, n, i, eof, a);
+	if (length >= 0) {
+		if ((long long)(n - i) < length)
+			return more(eof, "truncated body");
+		return parse_body(b + i, (size_t)length, a);
+	}
+	return eof ? parse_body(b + i, n - i, a) : PARSE_MORE;
+}
+
+/* ---- /proc/net/tcp ----------------------------------------------------------------------- */
+
+/* One socket: addresses as 16 bytes (IPv4 as ::ffff:a.b.c.d), ports in host order. */
+struct conn {
+	unsigned char local[16], remote[16];
+	unsigned lport, rport, state;
+};
+
+#define TCP_ESTABLISHED 0x01
+#define TCP_CLOSE 0x07
+#define TCP_LISTEN 0x0A
+
+/* Exactly `digits` hex digits at s[*i]. */
+static int hex_field(const char *s, size_t n, size_t *i, size_t digits, uint32_t *v)
+{
+	if (n - *i < digits)
+		return -1;
+	*v = 0;
+	for (size_t k = 0; k < digits; k++) {
+		int h = hex_value(s[*i + k]);
+		if (h < 0)
+			return -1;
+		*v = *v * 16 + (uint32_t)h;
+	}
+	*i += digits;
+	return 0;
+}
+
+/*
+ * The kernel prints each 32-bit word of an address as the hex of its in-memory value
+ * (tcp4_seq_show: %08X of __be32), so copying the parsed word back in host order restores the
+ * network-order bytes. Correct wherever the hook runs on the kernel's own architecture.
+ */
+static int address_port(const char *s, size_t n, size_t *i, int v6, unsigned char *addr, unsigned *port)
+{
+	uint32_t w, p;
+	memset(addr, 0, 16);
+	if (v6) {
+		for (int k = 0; k < 4; k++) {
+			if (hex_field(s, n, i, 8, &w) != 0)
+				return -1;
+			memcpy(addr + 4 * k, &w, 4);
+		}
+	} else {
+		if (hex_field(s, n, i, 8, &w) != 0)
+			return -1;
+		addr[10] = addr[11] = 0xff;
+		memcpy(addr + 12, &w, 4);
+	}
+	if (*i >= n || s[(*i)++] != ':' || hex_field(s, n, i, 4, &p) != 0)
+		return -1;
+	*port = p;
+	return 0;
+}
+
+/* 1: a socket in *c; 0: the header line; -1: malformed. Lines: "  12: LLLL:PPPP RRRR:PPPP ST ..." */
+static int parse_tcp_line(const char *s, size_t n, int v6, struct conn *c)
+{
+	size_t i = 0;
+	uint32_t st;
+	while (i < n && s[i] == ' ')
+		i++;
+	if (i < n && s[i] == 's')
+		return 0;
+	size_t start = i;
+	while (i < n && is_digit(s[i]))
+		i++;
+	if (i == start || i >= n || s[i++] != ':')
+		return -1;
+	if (i >= n || s[i++] != ' ' || address_port(s, n, &i, v6, c->local, &c->lport) != 0)
+		return -1;
+	if (i >= n || s[i++] != ' ' || address_port(s, n, &i, v6, c->remote, &c->rport) != 0)
+		return -1;
+	if (i >= n || s[i++] != ' ' || hex_field(s, n, &i, 2, &st) != 0)
+		return -1;
+	if (i < n && s[i] != ' ')
+		return -1;
+	c->state = st;
+	return 1;
+}
+
+/* ---- the quiet phase's sampler ---------------------------------------------------------- */
+
+/* Two readings of the inbound connections' identities, sorted: the previous one and the next. */
+static uint64_t keys[2][CONN_MAX];
+static size_t nkeys[2];
+static int cur;
+static char proc_dir[DIR_MAX + 16];
+static char read_buf[4096];
+
+struct reading {
+	const struct answer *a;
+	size_t open;               /* established inbound connections */
+	int overflow;
+	struct text *why;          /* on error */
+};
+
+static uint64_t fnv1a(uint64_t h, const void *p, size_t n)
+{
+	const unsigned char *b = p;
+	while (n--)
+		h = (h ^ *b++) * 0x100000001b3ULL;
+	return h;
+}
+
+static void count_conn(struct reading *r, const struct conn *c)
+{
+	const struct answer *a = r->a;
+	size_t k;
+	if (c->state == TCP_LISTEN || c->state == TCP_CLOSE)
+		return;
+	for (k = 0; k < a->nports && a->ports[k] != c->lport; k++)
+		;
+	if (k == a->nports)
+		return;
+	if (a->has_node && memcmp(c->remote, a->node, 16) == 0)
+		return;
+	if (c->state == TCP_ESTABLISHED)
+		r->open++;
+	if (nkeys[cur] == CONN_MAX) {
+		r->overflow = 1;
+		return;
+	}
+	uint64_t h = 0xcbf29ce484222325ULL;
+	h = fnv1a(h, c->local, 16);
+	h = fnv1a(h, &c->lport, sizeof c->lport);
+	h = fnv1a(h, c->remote, 16);
+	h = fnv1a(h, &c->rport, sizeof c->rport);
+	keys[cur][nkeys[cur]++] = h;
+}
+
+/* 0, 1 when the file does not exist (no IPv6 in the kernel), -1 with r->why. */
+static int read_table(struct reading *r, const char *name, int v6)
+{
+	char path[sizeof proc_dir + 16];
+	size_t have = 0;
+	strcpy(path, proc_dir);
+	strcat(path, name);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		if (errno == ENOENT)
+			return 1;
+		put(r->why, path);
+		put(r->why, ": ");
+		put_errno(r->why, errno);
+		return -1;
+	}
+	for (;;) {
+		ssize_t got = read(fd, read_buf + have, sizeof read_buf - have);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0) {
+			put(r->why, path);
+			put(r->why, ": ");
+			put_errno(r->why, errno);
+			close(fd);
+			return -1;
+		}
+		have += (size_t)got;
+		size_t start = 0, end, next;
+		/* At the end of the file a last line without a newline still counts. */
+		if (got == 0 && have > 0 && read_buf[have - 1] != '\n') {
+			if (have == sizeof read_buf)
+				goto malformed;
+			read_buf[have++] = '\n';
+		}
+		while (next_line(read_buf, have, start, &end, &next)) {
+			struct conn c;
+			int p = parse_tcp_line(read_buf + start, end - start, v6, &c);
+			if (p < 0)
+				goto malformed;
+			if (p > 0)
+				count_conn(r, &c);
+			start = next;
+		}
+		memmove(read_buf, read_buf + start, have - start);
+		have -= start;
+		if (got == 0) {
+			close(fd);
+			return 0;
+		}
+		if (have == sizeof read_buf)
+			goto malformed;
+	}
+malformed:
+	put(r->why, path);
+	put(r->why, ": unexpected format");
+	close(fd);
+	return -1;
+}
+
+/* Shell sort: no recursion, no allocation, and a tenth of the size of libc's qsort. */
+static void sort_keys(uint64_t *k, size_t n)
+{
+	static const size_t gaps[] = {1750, 701, 301, 132, 57, 23, 10, 4, 1};
+	for (size_t g = 0; g < sizeof gaps / sizeof gaps[0]; g++) {
+		size_t gap = gaps[g];
+		for (size_t i = gap; i < n; i++) {
+			uint64_t v = k[i];
+			size_t j = i;
+			for (; j >= gap && k[j - gap] > v; j -= gap)
+				k[j] = k[j - gap];
+			k[j] = v;
+		}
+	}
+}
+
+/*
+ * Takes a reading into the next table and compares it with the previous one: the number of
+ * connections that are new (1 if there were too many to track: count that as activity), or -1.
+ */
+static long sample(struct reading *r)
+{
+	cur ^= 1;
+	nkeys[cur] = 0;
+	r->open = 0;
+	r->overflow = 0;
+	int v4 = read_table(r, "/net/tcp", 0);
+	if (v4 < 0)
+		return -1;
+	int v6 = read_table(r, "/net/tcp6", 1);
+	if (v6 < 0)
+		return -1;
+	if (v4 == 1 && v6 == 1) {
+		put(r->why, proc_dir);
+		put(r->why, "/net/tcp: no such file");
+		return -1;
+	}
+	sort_keys(keys[cur], nkeys[cur]);
+	const uint64_t *old = keys[cur ^ 1], *now = keys[cur];
+	size_t i = 0, j = 0, nold = nkeys[cur ^ 1];
+	long fresh = 0;
+	for (; i < nkeys[cur]; i++) {
+		while (j < nold && old[j] < now[i])
+			j++;
+		if (j == nold || old[j] != now[i])
+			fresh++;
+	}
+	return r->overflow && fresh == 0 ? 1 : fresh;
+}
+
+/* ---- asking the oracle ----------------------------------------------------------------- */
+
+static const char *oracle_text;  /* as given: also the Host header */
+static union {
+	struct sockaddr sa;
+	struct sockaddr_in in;
+	struct sockaddr_in6 in6;
+} oracle;
+static socklen_t oracle_len;
+static char pod_uid[66];        /* 64 characters, a newline, and one more to detect longer */
+static char response[RESPONSE_MAX + 1];
+
+static int parse_oracle(const char *s)
+{
+	char host[INET6_ADDRSTRLEN];
+	const char *port;
+	size_t hl;
+	memset(&oracle, 0, sizeof oracle);
+	if (*s == '[') {
+		const char *close = strchr(s, ']');
+		if (!close || close[1] != ':')
+			return -1;
+		hl = (size_t)(close - s - 1);
+		port = close + 2;
+		s++;
+	} else {
+		port = strchr(s, ':');
+		if (!port)
+			return -1;
+		hl = (size_t)(port - s);
+		port++;
+	}
+	if (hl == 0 || hl >= sizeof host)
+		return -1;
+	memcpy(host, s, hl);
+	host[hl] = 0;
+	unsigned long p = 0;
+	const char *d = port;
+	while (is_digit(*d) && d - port < 6)
+		p = p * 10 + (unsigned long)(*d++ - '0');
+	if (d == port || *d || p == 0 || p > 65535)
+		return -1;
+	if (port[-2] == ']') {
+		oracle.in6.sin6_family = AF_INET6;
+		oracle.in6.sin6_port = htons((uint16_t)p);
+		oracle_len = sizeof oracle.in6;
+		return inet_pton(AF_INET6, host, &oracle.in6.sin6_addr) == 1 ? 0 : -1;
+	}
+	oracle.in.sin_family = AF_INET;
+	oracle.in.sin_port = htons((uint16_t)p);
+	oracle_len = sizeof oracle.in;
+	return inet_pton(AF_INET, host, &oracle.in.sin_addr) == 1 ? 0 : -1;
+}
+
+/* 1 when fd is ready, 0 at the deadline, -1 on error. */
+static int wait_fd(int fd, short events, long long deadline)
+{
+	for (;;) {
+		long long left = deadline - now_ms();
+		if (left <= 0)
+			return 0;
+		struct pollfd p = {.fd = fd, .events = events};
+		int r = poll(&p, 1, (int)min_ll(left, 1000000));
+		if (r > 0)
+			return 1;
+		if (r < 0 && errno != EINTR)
+			return -1;
+	}
+}
+
+/*
+ * One request on one connection, everything bounded by `deadline`: the bytes' arrival rate
+ * cannot extend it. 0 with *a filled (status 200), or -1 with the problem in *why.
+ */
+static int ask(long long deadline, long wait_s, struct answer *a, struct text *why)
+{
+	struct text req = {.n = 0};
+	put(&req, "GET /v1/pods/");
+	put(&req, pod_uid);
+	put(&req, "/drain?wait=");
+	put_uint(&req, (unsigned long long)wait_s);
+	put(&req, " HTTP/1.1\r\nHost: ");
+	put(&req, oracle_text);
+	put(&req, "\r\nUser-Agent: lameduck-hook\r\nConnection: close\r\n\r\n");
+
+	int fd = socket(oracle.sa.sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		put(why, "socket: ");
+		put_errno(why, errno);
+		return -1;
+	}
+	int result = -1, err = 0;
+	size_t sent = 0, got = 0;
+	if (connect(fd, &oracle.sa, oracle_len) != 0) {
+		if (errno != EINPROGRESS && errno != EINTR) {
+			err = errno;
+			goto unreachable;
+		}
+		int w = wait_fd(fd, POLLOUT, min_ll(deadline, now_ms() + CONNECT_MS));
+		if (w == 0) {
+			put(why, "unreachable: connect timed out");
+			goto out;
+		}
+		socklen_t len = sizeof err;
+		if (w < 0)
+			err = errno;
+		else if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
+			err = errno;
+		if (err)
+			goto unreachable;
+	}
+	while (sent < req.n) {
+		ssize_t r = send(fd, req.s + sent, req.n - sent, MSG_NOSIGNAL);
+		if (r >= 0) {
+			sent += (size_t)r;
+		} else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+			if (wait_fd(fd, POLLOUT, deadline) == 0) {
+				put(why, "timed out sending");
+				goto out;
+			}
+		} else if (errno != EINTR) {
+			put(why, "send: ");
+			put_errno(why, errno);
+			goto out;
+		}
+	}
+	for (;;) {
+		ssize_t r = recv(fd, response + got, sizeof response - got, 0);
+		if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			if (wait_fd(fd, POLLIN, deadline) == 0) {
+				put(why, got ? "timed out reading the answer" : "no answer in time");
+				goto out;
+			}
+			continue;
+		}
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			put(why, "recv: ");
+			put_errno(why, errno);
+			goto out;
+		}
+		got += (size_t)r;
+		if (got > RESPONSE_MAX) {
+			put(why, "answered more than 4096 bytes");
+			goto out;
+		}
+		int p = parse_response(response, got, r == 0, a);
+		if (p == PARSE_MORE)
+			continue;
+		if (p == PARSE_BAD) {
+			put(why, "answered malformed (");
+			put(why, parse_error);
+			put(why, ")");
+		} else if (a->status != 200) {
+			put(why, "answered HTTP ");
+			put_uint(why, (unsigned long long)a->status);
+		} else {
+			result = 0;
+		}
+		goto out;
+	}
+unreachable:
+	put(why, "unreachable: ");
+	put_errno(why, err);
+out:
+	close(fd);
+	return result;
+}
+
+/* ---- the modes ------------------------------------------------------------------------- */
+
+static long long start_ms, deadline_ms;
+static const char *max_text;
+static long long settle_ms = 2000, quiet_ms = 2000, fallback_ms = 10000;
+static const char *podinfo_dir = "/.lameduck";
+
+static void release(struct text *t)
+{
+	put(t, "released at ");
+	put_secs(t, now_ms() - start_ms);
+	put(t, " of max ");
+	put(t, max_text);
+	emit(t);
+}
+
+/* The fallback: the oracle could not say, so behave like the folk fix, bounded by --max. */
+static int fallback(struct text *t)
+{
+	long long until = min_ll(now_ms() + fallback_ms, deadline_ms);
+	sleep_until(until);
+	put(t, until == deadline_ms ? "; fallback sleep cut short by max, " : "; fallback sleep, ");
+	release(t);
+	return EXIT_DONE;
+}
+
+static int read_uid(struct text *t)
+{
+	char path[DIR_MAX + 16];
+	size_t n = 0;
+	strcpy(path, podinfo_dir);
+	strcat(path, "/pod/uid");
+	put(t, "no pod UID (");
+	put(t, path);
+	put(t, ": ");
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		put_errno(t, errno);
+		put(t, ")");
+		return -1;
+	}
+	for (;;) {
+		ssize_t r = read(fd, pod_uid + n, sizeof pod_uid - 1 - n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			put_errno(t, errno);
+			put(t, ")");
+			close(fd);
+			return -1;
+		}
+		if (r == 0 || (n += (size_t)r) == sizeof pod_uid - 1)
+			break;
+	}
+	close(fd);
+	if (n > 0 && pod_uid[n - 1] == '\n')
+		n--;
+	pod_uid[n] = 0;
+	/* The UID goes into a URL path: only what a Kubernetes UID can hold, nothing like "/" or "..". */
+	size_t k;
+	for (k = 0; k < n; k++) {
+		char c = pod_uid[k];
+		if (!(is_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '-' || c == '_'))
+			break;
+	}
+	if (n == 0 || k < n || n > 64) {
+		put(t, "not a UID)");
+		return -1;
+	}
+	t->n = 0;
+	return 0;
+}
+
+static void put_oracle(struct text *t)
+{
+	put(t, "oracle ");
+	put(t, oracle_text);
+	put(t, " ");
+}
+
+/* After `drained`: --settle, then until no new inbound connection for --quiet (see usage). */
+static int drained(const struct answer *a)
+{
+	struct text t = {.n = 0};
+	long long drained_at = now_ms();
+	long long settled = min_ll(drained_at + settle_ms, deadline_ms);
+	put(&t, "lameduck: drained after ");
+	put_secs(&t, drained_at - start_ms);
+	put(&t, ", ");
+	if (a->nports == 0 || quiet_ms == 0) {
+		sleep_until(settled);
+		put(&t, a->nports == 0 ? "no serving ports, " : "quiet phase off, ");
+		if (settled == deadline_ms)
+			put(&t, "max reached while settling, ");
+		release(&t);
+		return EXIT_DONE;
+	}
+	struct text why = {.n = 0};
+	struct reading r = {.a = a, .why = &why};
+	long long last_new = drained_at;
+	long fresh = sample(&r); /* the baseline: what is open now is not new */
+	while (fresh >= 0) {
+		long long now = now_ms();
+		if (now >= settled && now - last_new >= quiet_ms)
+			break;
+		if (now >= deadline_ms) {
+			put(&t, "max reached before quiet (last new connection ");
+			put_secs(&t, now - last_new);
+			put(&t, " ago), ");
+			put_uint(&t, r.open);
+			put(&t, " connections open, ");
+			release(&t);
+			return EXIT_DONE;
+		}
+		long long release_at = settled > last_new + quiet_ms ? settled : last_new + quiet_ms;
+		sleep_until(min_ll(min_ll(now + SAMPLE_MS, release_at), deadline_ms));
+		fresh = sample(&r);
+		if (fresh > 0)
+			last_new = now_ms();
+	}
+	if (fresh < 0) {
+		sleep_until(settled);
+		put(&t, "quiet phase skipped (");
+		put_n(&t, why.s, why.n);
+		put(&t, "), ");
+		release(&t);
+		return EXIT_DONE;
+	}
+	put(&t, "quiet after ");
+	put_secs(&t, now_ms() - drained_at);
+	put(&t, ", ");
+	put_uint(&t, r.open);
+	put(&t, " connections open, ");
+	release(&t);
+	return EXIT_DONE;
+}
+
+static int run_wait(void)
+{
+	struct text t = {.n = 0};
+	if (read_uid(&t) != 0) {
+		struct text line = {.n = 0};
+		put(&line, "lameduck: ");
+		put_n(&line, t.s, t.n);
+		return fallback(&line);
+	}
+	struct answer a;
+	long long first_error = -1, backoff = BACKOFF_MIN_MS, last_ask = -ASK_GAP_MS;
+	const char *last_state = NULL;
+	for (;;) {
+		long long now = now_ms();
+		if (now >= deadline_ms)
+			break;
+		if (now < last_ask + ASK_GAP_MS) {
+			sleep_until(min_ll(last_ask + ASK_GAP_MS, deadline_ms));
+			continue;
+		}
+		last_ask = now;
+		long wait_s = (long)min_ll(ORACLE_WAIT_MAX, (deadline_ms - now) / 1000);
+		t.n = 0;
+		if (ask(min_ll(deadline_ms, now + wait_s * 1000 + ASK_GRACE_MS), wait_s, &a, &t) == 0) {
+			first_error = -1;
+			backoff = BACKOFF_MIN_MS;
+			if (a.state == STATE_DRAINED)
+				return drained(&a);
+			if (a.state == STATE_UNSELECTED) {
+				struct text line = {.n = 0};
+				put(&line, "lameduck: unselected (no Service routes to this pod), ");
+				release(&line);
+				return EXIT_DONE;
+			}
+			last_state = "oracle still answers serving";
+			continue;
+		}
+		now = now_ms();
+		if (now >= deadline_ms)
+			break;
+		if (first_error < 0)
+			first_error = last_ask;
+		if (now - first_error >= RETRY_WINDOW_MS) {
+			struct text line = {.n = 0};
+			put(&line, "lameduck: ");
+			put_oracle(&line);
+			put_n(&line, t.s, t.n);
+			return fallback(&line);
+		}
+		sleep_until(min_ll(now + backoff, deadline_ms));
+		backoff = min_ll(backoff * 2, BACKOFF_MAX_MS);
+	}
+	struct text line = {.n = 0};
+	put(&line, "lameduck: max reached, ");
+	if (t.n > 0) {
+		put_oracle(&line);
+		put_n(&line, t.s, t.n);
+	} else {
+		put(&line, last_state ? last_state : "oracle not asked");
+	}
+	put(&line, ", ");
+	release(&line);
+	return EXIT_DONE;
+}
+
+static int run_sleep(long long ms, const char *text)
+{
+	struct text t = {.n = 0};
+	sleep_until(start_ms + ms);
+	put(&t, "lameduck: slept ");
+	put(&t, text);
+	put(&t, ", released at ");
+	put_secs(&t, now_ms() - start_ms);
+	emit(&t);
+	return EXIT_DONE;
+}
+
+/* ---- command line ---------------------------------------------------------------------- */
+
+/* The value of "--name=value" when arg is that option, else NULL. */
+static const char *option(const char *arg, const char *name)
+{
+	size_t n = strlen(name);
+	return strncmp(arg, name, n) == 0 && arg[n] == '=' ? arg + n + 1 : NULL;
+}
+
+static int duration_option(const char *name, const char *value, long long *ms)
+{
+	int r = parse_duration(value, ms);
+	if (r == 0)
+		return 0;
+	return usage_error(name, value, r == -2 ? "is longer than 24h" : "is not a duration");
+}
+
+static int dir_option(const char *name, const char *value, const char **out)
+{
+	if (*value == 0 || strlen(value) > DIR_MAX)
+		return usage_error(name, value, "is not a usable directory");
+	*out = value;
+	return 0;
+}
+
+#ifndef HOOK_FUZZ
+int main(int argc, char **argv)
+{
+	sigset_t pipe;
+	const char *proc = "/proc", *v, *sleep_text = NULL;
+	int wait_mode, r = 0;
+
+	start_ms = now_ms();
+	/* A closed log pipe must give EPIPE, not kill the hook before it exits 0. Blocked rather than
+	 * ignored: the same effect for a process that execs nothing, with less of libc linked in. */
+	sigemptyset(&pipe);
+	sigaddset(&pipe, SIGPIPE);
+	sigprocmask(SIG_BLOCK, &pipe, NULL);
+	if (argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+	                  strcmp(argv[1], "help") == 0))
+		return write_all(1, usage, sizeof usage - 1) == 0 ? EXIT_DONE : EXIT_INTERNAL;
+	if (argc < 2)
+		return usage_error("a mode", NULL, "is required: sleep or wait");
+	if (strcmp(argv[1], "sleep") == 0)
+		wait_mode = 0;
+	else if (strcmp(argv[1], "wait") == 0)
+		wait_mode = 1;
+	else
+		return usage_error("mode", argv[1], "is not sleep or wait");
+
+	long long max_ms = -1, sleep_ms = -1;
+	for (int i = 2; i < argc && r == 0; i++) {
+		const char *arg = argv[i];
+		if ((v = option(arg, "--log")))
+			r = *v ? (log_path = v, 0) : usage_error("--log", v, "is empty");
+		else if (!wait_mode && arg[0] != '-' && !sleep_text)
+			r = duration_option("sleep", sleep_text = arg, &sleep_ms);
+		else if (!wait_mode)
+			r = usage_error("sleep", arg, "is not a duration or --log=PATH");
+		else if ((v = option(arg, "--oracle")))
+			r = parse_oracle(oracle_text = v) == 0 && strlen(v) < 128
+			        ? 0 : usage_error("--oracle", v, "is not IPv4:PORT or [IPv6]:PORT");
+		else if ((v = option(arg, "--max")))
+			r = duration_option("--max", max_text = v, &max_ms);
+		else if ((v = option(arg, "--settle")))
+			r = duration_option("--settle", v, &settle_ms);
+		else if ((v = option(arg, "--quiet")))
+			r = duration_option("--quiet", v, &quiet_ms);
+		else if ((v = option(arg, "--fallback")))
+			r = duration_option("--fallback", v, &fallback_ms);
+		else if ((v = option(arg, "--podinfo")))
+			r = dir_option("--podinfo", v, &podinfo_dir);
+		else if ((v = option(arg, "--proc")))
+			r = dir_option("--proc", v, &proc);
+		else
+			r = usage_error("wait", arg, "is not an option of wait");
+	}
+	if (r != 0)
+		return r;
+	if (!wait_mode) {
+		if (!sleep_text)
+			return usage_error("sleep", NULL, "needs a DURATION");
+		return run_sleep(sleep_ms, sleep_text);
+	}
+	if (!oracle_text)
+		return usage_error("--oracle", NULL, "is required");
+	if (max_ms < 0)
+		return usage_error("--max", NULL, "is required");
+	strcpy(proc_dir, proc);
+	deadline_ms = start_ms + max_ms;
+	return run_wait();
+}
+#endif

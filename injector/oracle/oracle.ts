@@ -1,7 +1,7 @@
 // The drain oracle's core, without HTTP: answers "is pod X still in rotation?", holds askers while
 // the answer is `serving`, and wakes exactly the askers of the pods a slice event touched.
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
-import type { SliceIndex } from "./index.ts";
+import type { SliceIndex } from "./slices.ts";
 import { DrainState, type Answer, type PodRef } from "./state.ts";
 
 export const WaitOutcome = {
