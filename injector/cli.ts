@@ -2,6 +2,7 @@
 import { dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ConfigError, parseRunConfig, runUsage } from "./config.ts";
+import { isOpsCommand, opsMain } from "./ops/commands.ts";
 import { version } from "./version.ts";
 
 const usage = `Usage: lameduck COMMAND [flags]
@@ -10,6 +11,9 @@ Zero-downtime pod termination for every workload in a Kubernetes cluster.
 
 Commands:
   run        run the admission webhook, the hook distributor and the drain oracle
+  check      check a cluster for lameduck: PASS/WARN/FAIL report
+  status     hook versions per namespace and injected pods per mode
+  uninstall  remove the webhook (and with --cleanup the controller's hook ConfigMaps)
   version    print the version
 
 Run 'lameduck COMMAND --help' for a command's flags.
@@ -48,6 +52,7 @@ export async function main(argv: readonly string[], env: Readonly<Record<string,
       }
     }
     default:
+      if (isOpsCommand(command)) return opsMain(command, rest, { out, err, hookDir: dirname(fileURLToPath(import.meta.url)) });
       err(`lameduck: unknown command "${command}"\n\n${usage}`);
       return 2;
   }
