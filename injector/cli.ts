@@ -1,7 +1,8 @@
 // The `lameduck` command line: parses arguments and hands over to the subcommand.
 import { dirname } from "node:path";
 import { fileURLToPath } from "node:url";
-import { ConfigError, parseRunConfig, runUsage } from "./config.ts";
+import { ConfigError, injectUsage, parseInjectConfig, parseRunConfig, runUsage } from "./config.ts";
+import { processIo, runInject } from "./inject/command.ts";
 import { isOpsCommand, opsMain } from "./ops/commands.ts";
 import { version } from "./version.ts";
 
@@ -11,6 +12,7 @@ Zero-downtime pod termination for every workload in a Kubernetes cluster.
 
 Commands:
   run        run the admission webhook, the hook distributor and the drain oracle
+  inject     add the preStop hook to manifests offline (no webhook needed)
   check      check a cluster for lameduck: PASS/WARN/FAIL report
   status     hook versions per namespace and injected pods per mode
   uninstall  remove the webhook (and with --cleanup the controller's hook ConfigMaps)
@@ -46,6 +48,21 @@ export async function main(argv: readonly string[], env: Readonly<Record<string,
       } catch (e) {
         if (e instanceof ConfigError) {
           err(`lameduck run: ${e.message}\n`);
+          return 2;
+        }
+        throw e;
+      }
+    }
+    case "inject": {
+      if (rest.includes("--help") || rest.includes("-h")) {
+        out(injectUsage);
+        return 0;
+      }
+      try {
+        return await runInject(parseInjectConfig(rest), processIo);
+      } catch (e) {
+        if (e instanceof ConfigError) {
+          err(`lameduck inject: ${e.message}\n\n${injectUsage}`);
           return 2;
         }
         throw e;

@@ -29,6 +29,8 @@ export interface RunConfig {
   readonly oracleAddress: string | undefined;
   readonly oracleService: string;
   readonly webhookConfigName: string;
+  /** Service in front of the webhook: its DNS names go into the serving certificate. */
+  readonly webhookService: string;
   /** Reach the webhook by URL instead of the in-cluster Service (for running from a laptop). */
   readonly webhookUrl: string | undefined;
   readonly tlsSecret: string;
@@ -48,7 +50,20 @@ export class ConfigError extends Error {
   override name = "ConfigError";
 }
 
+/** Flags `lameduck run` and `lameduck inject` share: the injection policy. */
+const policyOptions = {
+  "exclude-namespaces": { type: "string", default: "kube-system,kube-node-lease" },
+  mode: { type: "string", default: "wait" },
+  max: { type: "string", default: "30s" },
+  settle: { type: "string", default: "2s" },
+  quiet: { type: "string", default: "2s" },
+  fallback: { type: "string", default: "10s" },
+  sleep: { type: "string", default: "15s" },
+  "max-grace-period": { type: "string", default: "1h" },
+} as const;
+
 const options = {
+  ...policyOptions,
   kubeconfig: { type: "string" },
   namespace: { type: "string" },
   "webhook-port": { type: "string", default: "8443" },
@@ -58,20 +73,13 @@ const options = {
   "oracle-address": { type: "string" },
   "oracle-service": { type: "string", default: "lameduck-oracle" },
   "webhook-config-name": { type: "string", default: "lameduck" },
+  "webhook-service": { type: "string", default: "lameduck-webhook" },
   "webhook-url": { type: "string" },
   "tls-secret": { type: "string", default: "lameduck-webhook-tls" },
   "tls-cert-file": { type: "string" },
   "tls-key-file": { type: "string" },
   "hook-dir": { type: "string" },
   "namespace-selection": { type: "string", default: "opt-out" },
-  "exclude-namespaces": { type: "string", default: "kube-system,kube-node-lease" },
-  mode: { type: "string", default: "wait" },
-  max: { type: "string", default: "30s" },
-  settle: { type: "string", default: "2s" },
-  quiet: { type: "string", default: "2s" },
-  fallback: { type: "string", default: "10s" },
-  sleep: { type: "string", default: "15s" },
-  "max-grace-period": { type: "string", default: "1h" },
   "max-waits": { type: "string", default: "20000" },
   "log-level": { type: "string", default: "info" },
 } as const;
@@ -90,6 +98,7 @@ Flags:
   --oracle-address=HOST:PORT   oracle address written into hooks (default: ClusterIP of --oracle-service)
   --oracle-service=NAME        Service fronting the oracle (default lameduck-oracle)
   --webhook-config-name=NAME   MutatingWebhookConfiguration whose caBundle lameduck manages (default lameduck)
+  --webhook-service=NAME       Service in front of the webhook, named in its certificate (default lameduck-webhook)
   --webhook-url=URL            register the webhook by URL instead of Service (running outside the cluster)
   --tls-secret=NAME            Secret holding the webhook CA and serving certificate (default lameduck-webhook-tls)
   --tls-cert-file=PATH         serving certificate from a file (e.g. cert-manager); caBundle is then left alone
@@ -134,16 +143,9 @@ function hostPort(flag: string, text: string): string {
   return text;
 }
 
-/** Parses `lameduck run` flags. `env` supplies POD_NAMESPACE; nothing else is read from it. */
-export function parseRunConfig(args: readonly string[], env: Readonly<Record<string, string | undefined>>, defaultHookDir: string): RunConfig {
-  let values;
-  try {
-    ({ values } = parseArgs({ args: [...args], options, strict: true, allowPositionals: false }));
-  } catch (err) {
-    throw new ConfigError(err instanceof Error ? err.message : String(err));
-  }
-  const maxWaits = Number(values["max-waits"]);
-  if (!Number.isSafeInteger(maxWaits) || maxWaits < 1) throw new ConfigError(`--max-waits: "${values["max-waits"]}" is not a positive integer`);
+type PolicyValues = { [K in keyof typeof policyOptions]: string };
+
+function parsePolicyValues(values: PolicyValues): { defaults: Defaults; excludedNamespaces: readonly string[]; maxGracePeriodSeconds: number } {
   const maxGrace = duration("max-grace-period", values["max-grace-period"]);
   if (maxGrace < 1000) throw new ConfigError(`--max-grace-period: must be at least 1s`);
   const defaults: Defaults = Object.freeze({
@@ -154,6 +156,24 @@ export function parseRunConfig(args: readonly string[], env: Readonly<Record<str
     fallbackMs: duration("fallback", values.fallback),
     sleepMs: duration("sleep", values.sleep),
   });
+  return {
+    defaults,
+    excludedNamespaces: values["exclude-namespaces"].split(",").map((s) => s.trim()).filter((s) => s !== ""),
+    maxGracePeriodSeconds: Math.floor(maxGrace / 1000),
+  };
+}
+
+/** Parses `lameduck run` flags. `env` supplies POD_NAMESPACE; nothing else is read from it. */
+export function parseRunConfig(args: readonly string[], env: Readonly<Record<string, string | undefined>>, defaultHookDir: string): RunConfig {
+  let values;
+  try {
+    ({ values } = parseArgs({ args: [...args], options, strict: true, allowPositionals: false }));
+  } catch (err) {
+    throw new ConfigError(err instanceof Error ? err.message : String(err));
+  }
+  const maxWaits = Number(values["max-waits"]);
+  if (!Number.isSafeInteger(maxWaits) || maxWaits < 1) throw new ConfigError(`--max-waits: "${values["max-waits"]}" is not a positive integer`);
+  const policy = parsePolicyValues(values);
   if ((values["tls-cert-file"] === undefined) !== (values["tls-key-file"] === undefined)) {
     throw new ConfigError("--tls-cert-file and --tls-key-file must be given together");
   }
@@ -168,18 +188,102 @@ export function parseRunConfig(args: readonly string[], env: Readonly<Record<str
     oracleAddress: values["oracle-address"] === undefined ? undefined : hostPort("oracle-address", values["oracle-address"]),
     oracleService: values["oracle-service"],
     webhookConfigName: values["webhook-config-name"],
+    webhookService: values["webhook-service"],
     webhookUrl: values["webhook-url"],
     tlsSecret: values["tls-secret"],
     tlsCertFile: values["tls-cert-file"],
     tlsKeyFile: values["tls-key-file"],
     hookDir: values["hook-dir"] ?? defaultHookDir,
     namespaceSelection: oneOf("namespace-selection", values["namespace-selection"], [NamespaceSelection.optOut, NamespaceSelection.optIn]),
-    excludedNamespaces: Object.freeze([
-      ...new Set([namespace, ...values["exclude-namespaces"].split(",").map((s) => s.trim()).filter((s) => s !== "")]),
-    ]),
-    defaults,
-    maxGracePeriodSeconds: Math.floor(maxGrace / 1000),
+    excludedNamespaces: Object.freeze([...new Set([namespace, ...policy.excludedNamespaces])]),
+    defaults: policy.defaults,
+    maxGracePeriodSeconds: policy.maxGracePeriodSeconds,
     maxWaits,
     logLevel: oneOf("log-level", values["log-level"], ["debug", "info", "warn", "error"] as const),
+  });
+}
+
+export const InjectArch = { amd64: "amd64", arm64: "arm64", mixed: "mixed" } as const;
+export type InjectArch = (typeof InjectArch)[keyof typeof InjectArch];
+
+/** `lameduck inject`: the webhook's mutation offline, with the cluster described by flags. */
+export interface InjectConfig {
+  /** Files to read; "-" is stdin. */
+  readonly files: readonly string[];
+  /** Namespace of documents that name none (as kubectl apply would use). */
+  readonly namespace: string;
+  readonly defaults: Defaults;
+  readonly namespaceSelection: NamespaceSelection;
+  readonly excludedNamespaces: readonly string[];
+  readonly maxGracePeriodSeconds: number;
+  readonly oracleAddress: string | undefined;
+  readonly arch: InjectArch;
+  readonly nativeSleep: boolean;
+  /** Hash of the hook ConfigMap (`lameduck-hook-<hash>`) the pods mount, if given. */
+  readonly hookHash: string | undefined;
+}
+
+const injectOptions = {
+  ...policyOptions,
+  filename: { type: "string", short: "f", multiple: true },
+  namespace: { type: "string", short: "n", default: "default" },
+  oracle: { type: "string" },
+  arch: { type: "string", default: "amd64" },
+  "native-sleep": { type: "string", default: "true" },
+  "hook-configmap": { type: "string" },
+} as const;
+
+export const injectUsage = `Usage: lameduck inject -f FILE [flags]
+
+Injects lameduck's preStop hook into the pod templates of Kubernetes manifests, as the admission
+webhook would, for deploying without the webhook (GitOps). Reads YAML or JSON (multi-document, List
+kinds) with Pods, Deployments, StatefulSets, DaemonSets, ReplicaSets, Jobs and CronJobs; writes YAML
+to stdout; other documents pass through unchanged. Warnings go to stderr. Exit code 2 on bad input.
+
+Flags:
+  -f, --filename=FILE          manifest to read, "-" for stdin (repeatable)
+  -n, --namespace=NAME         namespace of documents that name none (default default)
+  --oracle=HOST:PORT           the drain oracle's address (the lameduck-oracle Service's ClusterIP:port);
+                               without it pods get a sleep instead of the drain wait
+  --arch=amd64|arm64|mixed     the cluster's node architecture (default amd64); mixed: unpinned pods
+                               get the native sleep
+  --native-sleep=true|false    the cluster serves lifecycle.preStop.sleep (Kubernetes >= 1.30) (default true)
+  --hook-configmap=NAME        the hook ConfigMap in the target namespaces, lameduck-hook-<hash>
+                               (kubectl get cm -l app.kubernetes.io/managed-by=lameduck); without it
+                               pods get the native sleep
+  --exclude-namespaces=LIST    never injected (default kube-system,kube-node-lease)
+  --mode=wait|sleep            default mode (default wait)
+  --max, --settle, --quiet, --fallback, --sleep, --max-grace-period
+                               as for 'lameduck run' (defaults 30s, 2s, 2s, 10s, 15s, 1h)
+`;
+
+export function parseInjectConfig(args: readonly string[]): InjectConfig {
+  let values;
+  try {
+    ({ values } = parseArgs({ args: [...args], options: injectOptions, strict: true, allowPositionals: false }));
+  } catch (err) {
+    throw new ConfigError(err instanceof Error ? err.message : String(err));
+  }
+  const files = values.filename ?? [];
+  if (files.length === 0) throw new ConfigError('-f: give a manifest file, or "-" for stdin');
+  const policy = parsePolicyValues(values);
+  const hookConfigMap = values["hook-configmap"];
+  let hookHash: string | undefined;
+  if (hookConfigMap !== undefined) {
+    const match = /^lameduck-hook-([a-z0-9]{1,40})$/.exec(hookConfigMap);
+    if (match === null) throw new ConfigError(`--hook-configmap: "${hookConfigMap}" is not lameduck-hook-<hash>`);
+    hookHash = match[1];
+  }
+  return Object.freeze({
+    files: Object.freeze([...files]),
+    namespace: values.namespace,
+    defaults: policy.defaults,
+    namespaceSelection: NamespaceSelection.optOut,
+    excludedNamespaces: Object.freeze([...policy.excludedNamespaces]),
+    maxGracePeriodSeconds: policy.maxGracePeriodSeconds,
+    oracleAddress: values.oracle === undefined ? undefined : hostPort("oracle", values.oracle),
+    arch: oneOf("arch", values.arch, [InjectArch.amd64, InjectArch.arm64, InjectArch.mixed]),
+    nativeSleep: oneOf("native-sleep", values["native-sleep"], ["true", "false"]) === "true",
+    hookHash,
   });
 }
