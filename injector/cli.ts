@@ -3,7 +3,9 @@ import { dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ConfigError, injectUsage, parseInjectConfig, parseRunConfig, runUsage } from "./config.ts";
 import { processIo, runInject } from "./inject/command.ts";
+import { makeLogger } from "./log.ts";
 import { isOpsCommand, opsMain } from "./ops/commands.ts";
+import { run } from "./run.ts";
 import { version } from "./version.ts";
 
 const usage = `Usage: lameduck COMMAND [flags]
@@ -43,8 +45,7 @@ export async function main(argv: readonly string[], env: Readonly<Record<string,
       }
       try {
         const config = parseRunConfig(rest, env, dirname(fileURLToPath(import.meta.url)));
-        out(`${JSON.stringify(config)}\n`);
-        return await Promise.resolve(0);
+        return await run(config, makeLogger(config.logLevel));
       } catch (e) {
         if (e instanceof ConfigError) {
           err(`lameduck run: ${e.message}\n`);

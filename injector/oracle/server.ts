@@ -28,8 +28,8 @@ export interface OracleServer {
 export const maxWaitSeconds = 30;
 
 const path = /^\/v1\/pods\/([^/]+)\/drain$/;
-// Pod UIDs are RFC 4122 UUIDs; anything longer or with other characters is not one.
-const uidPattern = /^[0-9A-Za-z][0-9A-Za-z-]{0,63}$/;
+// Pod UIDs are RFC 4122 UUIDs; the hook sends at most 64 of [A-Za-z0-9_-], so nothing else is one.
+const uidPattern = /^[0-9A-Za-z_-]{1,64}$/;
 const waitPattern = /^\d{1,6}(\.\d{1,3})?$/;
 
 export type ParsedRequest = { ok: true; uid: string; waitMs: number } | { ok: false; status: 400 | 404 | 405; message: string };

@@ -1,19 +1,18 @@
 // EndpointSlices indexed by the pods they list (targetRef.uid). Each add, update or delete touches
 // only the uids of that one slice, before and after, and reports which pods' answers may have
 // changed; a request never scans the slices.
-import type { V1EndpointSlice } from "@kubernetes/client-node";
-import { answerFrom, viewsOf, type Answer, type EndpointView } from "./state.ts";
+import { answerFrom, viewsOf, type Answer, type EndpointView, type SliceLike } from "./state.ts";
 
 export interface SliceIndex {
   /** Records a slice's new content; returns the uids whose views changed. */
-  upsert(slice: V1EndpointSlice): readonly string[];
-  remove(slice: V1EndpointSlice): readonly string[];
+  upsert(slice: SliceLike): readonly string[];
+  remove(slice: SliceLike): readonly string[];
   answer(uid: string): Answer;
   /** Pods listed by at least one slice. */
   pods(): number;
 }
 
-function keyOf(slice: V1EndpointSlice): string {
+function keyOf(slice: SliceLike): string {
   return `${slice.metadata?.namespace ?? ""}/${slice.metadata?.name ?? ""}`;
 }
 

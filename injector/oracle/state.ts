@@ -1,5 +1,15 @@
 // The oracle's answer about one pod, as a pure function of the EndpointSlice endpoints that list it.
-import type { V1EndpointSlice } from "@kubernetes/client-node";
+
+/** The fields of a discovery.k8s.io/v1 EndpointSlice the oracle reads (V1EndpointSlice fits). */
+export interface SliceLike {
+  readonly metadata?: { readonly name?: string; readonly namespace?: string };
+  readonly ports?: readonly { readonly port?: number }[];
+  readonly endpoints?: readonly {
+    readonly conditions?: { readonly ready?: boolean; readonly terminating?: boolean };
+    readonly nodeName?: string;
+    readonly targetRef?: { readonly namespace?: string; readonly name?: string; readonly uid?: string };
+  }[];
+}
 
 export const DrainState = { serving: "serving", drained: "drained", unselected: "unselected" } as const;
 export type DrainState = (typeof DrainState)[keyof typeof DrainState];
@@ -37,13 +47,8 @@ export function inRotation(conditions: { ready?: boolean; terminating?: boolean 
   return conditions?.ready !== false && conditions?.terminating !== true;
 }
 
-/** The view of `uid` in `slice`, or undefined when the slice does not list that pod. */
-export function viewOf(slice: V1EndpointSlice, uid: string): EndpointView | undefined {
-  return viewsOf(slice).get(uid);
-}
-
 /** Every pod a slice lists, keyed by targetRef.uid; several endpoints of one pod are merged. */
-export function viewsOf(slice: V1EndpointSlice): Map<string, EndpointView> {
+export function viewsOf(slice: SliceLike): Map<string, EndpointView> {
   const views = new Map<string, EndpointView>();
   const ports = [...new Set((slice.ports ?? []).flatMap((p) => (p.port === undefined ? [] : [p.port])))].sort((a, b) => a - b);
   for (const endpoint of slice.endpoints ?? []) {
