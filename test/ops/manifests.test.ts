@@ -8,7 +8,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { NamespaceSelection, parseRunConfig, type RunConfig } from "../../injector/config.ts";
 import { Label } from "../../injector/names.ts";
 import { podSecurityViolations } from "../../injector/ops/podsecurity.ts";
-import { webhookPath, webhookServiceName } from "./contracts.ts";
+import { mutatePath } from "../../injector/admission/server.ts";
 import { parseDockerfile } from "./dockerfile.ts";
 import { find, kustomizations, render, repoRoot, type K8sObject } from "./render.ts";
 
@@ -92,7 +92,7 @@ describe("every kustomization", () => {
           expect(containerPort(c, p.targetPort), `${s.metadata.name} port ${p.port}`).toBeDefined();
         }
       }
-      expect(containerPort(c, service(o, webhookServiceName).spec?.ports?.[0]?.targetPort)).toBe(config.webhookPort);
+      expect(containerPort(c, service(o, config.webhookService).spec?.ports?.[0]?.targetPort)).toBe(config.webhookPort);
       expect(containerPort(c, service(o, config.oracleService).spec?.ports?.[0]?.targetPort)).toBe(config.oraclePort);
       expect(service(o, config.oracleService).spec?.ports?.[0]?.port).toBe(config.oraclePort);
       for (const rule of (find(o, "NetworkPolicy") as unknown as V1NetworkPolicy).spec?.ingress ?? []) {
@@ -111,6 +111,7 @@ describe("every kustomization", () => {
       expect(config.namespace).toBe(d.metadata?.namespace);
       expect(find(o, "Namespace").metadata.name).toBe(config.namespace);
       expect(config.webhookConfigName).toBe(webhook(o).metadata?.name);
+      expect(config.tlsSecret).toBe("lameduck-webhook-tls");
       expect(podSpec(d).serviceAccountName).toBe(find(o, "ServiceAccount").metadata.name);
     });
 
@@ -129,7 +130,8 @@ describe("every kustomization", () => {
       expect(w?.timeoutSeconds).toBeLessThanOrEqual(5);
       const svc = w?.clientConfig.service;
       expect(svc?.namespace).toBe(config.namespace);
-      expect(svc?.path).toBe(webhookPath);
+      expect(svc?.path).toBe(mutatePath);
+      expect(svc?.name).toBe(config.webhookService);
       const target = service(o, svc?.name ?? "");
       expect(target.metadata?.namespace).toBe(svc?.namespace);
       expect((target.spec?.ports ?? []).map((p) => p.port)).toContain(svc?.port ?? 443);

@@ -99,8 +99,8 @@ describe("the rendered RBAC", () => {
 
   it("lets the controller change only its own MutatingWebhookConfiguration", () => {
     const mwc = { apiGroup: "admissionregistration.k8s.io", resource: "mutatingwebhookconfigurations" };
-    expect(rbac.allows(sa, { verb: "update", ...mwc, name: "lameduck" })).toBe(true);
-    expect(rbac.allows(sa, { verb: "update", ...mwc, name: "istio-sidecar-injector" })).toBe(false);
+    expect(rbac.allows(sa, { verb: "patch", ...mwc, name: "lameduck" })).toBe(true);
+    expect(rbac.allows(sa, { verb: "patch", ...mwc, name: "istio-sidecar-injector" })).toBe(false);
     expect(rbac.allows(sa, { verb: "delete", ...mwc, name: "lameduck" })).toBe(false);
     expect(rbac.allows(sa, { verb: "create", ...mwc })).toBe(false);
   });
