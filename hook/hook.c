@@ -1153,8 +1153,12 @@ static int run_wait(void)
 			continue;
 		}
 		now = now_ms();
-		if (now >= deadline_ms)
+		if (now >= deadline_ms) {
+			/* Cut by --max in the middle of a long poll: what counts is the last answer. */
+			if (last_state)
+				t.n = 0;
 			break;
+		}
 		if (first_error < 0)
 			first_error = last_ask;
 		if (now - first_error >= RETRY_WINDOW_MS) {

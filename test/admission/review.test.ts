@@ -1,0 +1,112 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { Writable } from "node:stream";
+import { describe, expect, it } from "vitest";
+import { makeLogger } from "../../injector/log.ts";
+import { applyOps, makeTestReviewer, patchOf, podReview, testFacts } from "../support/admission.ts";
+
+const realDir = join(import.meta.dirname, "..", "fixtures", "real");
+
+function recorded(name: string): Record<string, unknown> & { request: Record<string, unknown> } {
+  return JSON.parse(readFileSync(join(realDir, `admission-${name}.json`), "utf8")) as Record<string, unknown> & { request: Record<string, unknown> };
+}
+
+function captureLogger(): { logger: ReturnType<typeof makeLogger>; lines: () => Record<string, unknown>[] } {
+  const chunks: string[] = [];
+  const stream = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      chunks.push(chunk.toString());
+      done();
+    },
+  });
+  const logger = makeLogger("debug", stream);
+  return { logger, lines: () => chunks.join("").split("\n").filter((l) => l !== "").map((l) => JSON.parse(l) as Record<string, unknown>) };
+}
+
+const pod = { apiVersion: "v1", kind: "Pod", metadata: { generateName: "web-5d-", labels: { app: "web" } }, spec: { containers: [{ name: "web", image: "x" }] } };
+
+describe("reviewing AdmissionReviews", () => {
+  it("answers a dryRun create exactly like a real one", () => {
+    const { review } = makeTestReviewer();
+    const dry = recorded("dryrun");
+    expect(dry.request["dryRun"]).toBe(true);
+    const wet = { ...dry, request: { ...dry.request, dryRun: false } };
+    expect(patchOf(review(dry))).toEqual(patchOf(review(wet)));
+    expect(patchOf(review(dry)).length).toBeGreaterThan(0);
+  });
+
+  it("logs one line per decision naming the pod by generateName and the namespace", () => {
+    const { logger, lines } = captureLogger();
+    const { review } = makeTestReviewer(testFacts(), undefined, { logger });
+    review(podReview(pod, "shop"));
+    review(podReview({ ...pod, metadata: { name: "legacy", annotations: { "lameduck.dev/inject": "false" } } }, "shop"));
+    const logged = lines();
+    expect(logged).toHaveLength(2);
+    expect(logged[0]).toMatchObject({ pod: "web-5d-*", namespace: "shop", result: "patched", mode: "wait" });
+    expect(logged[1]).toMatchObject({ pod: "legacy", namespace: "shop", result: "skipped", reason: "pod-opt-out" });
+  });
+
+  it("admits pods unchanged, with a warning, until the caches are synced", () => {
+    let ready = false;
+    const { review } = makeTestReviewer(testFacts(), undefined, { isReady: () => ready });
+    const before = review(podReview(pod, "shop"));
+    expect(patchOf(before)).toEqual([]);
+    expect(before.status === 200 && before.review.response.warnings).toEqual(["lameduck: not injected: the webhook's caches are not synced yet"]);
+    ready = true;
+    expect(patchOf(review(podReview(pod, "shop"))).length).toBeGreaterThan(0);
+  });
+
+  it("answers a review without a uid with 400, the only answer that cannot carry a uid", () => {
+    const { review } = makeTestReviewer();
+    const body = podReview(pod, "shop");
+    expect(review({ ...body, request: { ...(body["request"] as object), uid: "" } }).status).toBe(400);
+    expect(review({ apiVersion: "admission.k8s.io/v1", kind: "AdmissionReview" }).status).toBe(400);
+    expect(review([1, 2]).status).toBe(400);
+    expect(review(null).status).toBe(400);
+  });
+
+  it("allows a review of another apiVersion with a warning and its uid", () => {
+    const { review } = makeTestReviewer();
+    const answer = review({ ...podReview(pod, "shop"), apiVersion: "admission.k8s.io/v1beta1" });
+    expect(answer.status).toBe(200);
+    if (answer.status !== 200) return;
+    expect(answer.review.response).toMatchObject({ uid: "00000000-0000-4000-8000-000000000001", allowed: true });
+    expect(answer.review.response.patch).toBeUndefined();
+    expect(answer.review.response.warnings).toHaveLength(1);
+  });
+
+  it("allows an unreadable pod unchanged rather than failing it", () => {
+    const { review } = makeTestReviewer();
+    const answer = review(podReview({ ...pod, spec: { containers: "web" } }, "shop"));
+    expect(answer.status).toBe(200);
+    expect(patchOf(answer)).toEqual([]);
+  });
+
+  it("keeps warnings short, single-line and few", () => {
+    const { review } = makeTestReviewer();
+    const annotations: Record<string, string> = {};
+    for (const key of ["mode", "max", "settle", "quiet", "sleep", "inject"]) annotations[`lameduck.dev/${key}`] = `bad\nvalue ${"y".repeat(200)}`;
+    const answer = review(podReview({ ...pod, metadata: { name: "x", annotations } }, "shop"));
+    if (answer.status !== 200) throw new Error("expected 200");
+    const warnings = answer.review.response.warnings ?? [];
+    expect(warnings.length).toBe(6);
+    for (const w of warnings) {
+      expect(w.length).toBeLessThan(120);
+      expect(w).not.toMatch(/[\n\r]/);
+    }
+  });
+
+  it("injects a container another webhook adds on reinvocation, reusing the volume", () => {
+    // The recorded sequence: lameduck first, a sidecar injector adds a container, lameduck again.
+    const { review } = makeTestReviewer(testFacts());
+    const first = recorded("reinvocation-1-lameduck");
+    const afterFirst = applyOps(first.request["object"], patchOf(review(first))) as { spec: { containers: Record<string, unknown>[] } };
+    const sidecar = { name: "injected-sidecar", image: "example.invalid/sidecar:1" };
+    const withSidecar = { ...afterFirst, spec: { ...afterFirst.spec, containers: [...afterFirst.spec.containers, sidecar] } };
+    const third = recorded("reinvocation-3-lameduck-reinvoked");
+    const ops = patchOf(review({ ...third, request: { ...third.request, object: withSidecar } }));
+    expect(ops.map((o) => `${o.op} ${o.path}`).sort()).toEqual(["add /spec/containers/1/lifecycle", "add /spec/containers/1/volumeMounts"]);
+    const final = applyOps(withSidecar, ops);
+    expect(patchOf(review({ ...third, request: { ...third.request, object: final } }))).toEqual([]);
+  });
+});
