@@ -1,6 +1,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { describeGrant, grantsOf, makeRbac, type Rbac } from "./rbac.ts";
 import { render } from "./render.ts";
+import { requestInfo } from "./requestinfo.ts";
 
 const sa = { namespace: "lameduck-system", name: "lameduck" };
 
@@ -113,5 +114,28 @@ describe("the rendered RBAC", () => {
       expect(rbac.allows(sa, { verb, apiGroup: "", resource: "pods", namespace: "shop", name: "web-0" })).toBe(false);
     }
     expect(rbac.allows(sa, { verb: "get", apiGroup: "", resource: "secrets", namespace: "shop", name: "db-password" })).toBe(false);
+  });
+});
+
+describe("reading a request as the authorizer does", () => {
+  const info = (method: string, url: string): unknown => requestInfo(method, url);
+  it("tells list, watch, get and deletecollection apart by name and the watch parameter", () => {
+    expect(info("GET", "/api/v1/namespaces/shop/configmaps?labelSelector=a%3Db")).toEqual({ kind: "resource", request: { verb: "list", apiGroup: "", resource: "configmaps", subresource: undefined, namespace: "shop", name: undefined } });
+    expect(info("GET", "/apis/discovery.k8s.io/v1/endpointslices?watch=true&resourceVersion=5")).toMatchObject({ request: { verb: "watch", apiGroup: "discovery.k8s.io", resource: "endpointslices", namespace: undefined } });
+    expect(info("GET", "/api/v1/namespaces/shop/pods/web-0")).toMatchObject({ request: { verb: "get", resource: "pods", name: "web-0" } });
+    expect(info("DELETE", "/api/v1/namespaces/shop/configmaps")).toMatchObject({ request: { verb: "deletecollection" } });
+  });
+  it("names the object of a list or watch that selects one by metadata.name", () => {
+    expect(info("GET", "/api/v1/namespaces/lameduck-system/secrets?fieldSelector=metadata.name%3Dlameduck-webhook-tls&watch=1")).toMatchObject({
+      request: { verb: "watch", resource: "secrets", namespace: "lameduck-system", name: "lameduck-webhook-tls" },
+    });
+  });
+  it("reads the Namespace object itself, subresources and cluster-scoped objects", () => {
+    expect(info("GET", "/api/v1/namespaces/shop")).toMatchObject({ request: { verb: "get", resource: "namespaces", name: "shop", namespace: "shop" } });
+    expect(info("PUT", "/api/v1/namespaces/shop/pods/web-0/status")).toMatchObject({ request: { verb: "update", resource: "pods", name: "web-0", subresource: "status" } });
+    expect(info("PATCH", "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/lameduck")).toMatchObject({
+      request: { verb: "patch", apiGroup: "admissionregistration.k8s.io", resource: "mutatingwebhookconfigurations", name: "lameduck", namespace: undefined },
+    });
+    expect(info("GET", "/version")).toEqual({ kind: "nonResource", path: "/version", verb: "get" });
   });
 });
