@@ -1,0 +1,129 @@
+// Fault knobs for tests: the failures informers and controllers must survive in production
+// (apiserver restarts drop watches, etcd compaction expires resourceVersions, overload delays and
+// 500s, a request that never returns). Shares are counted, not random, so tests are deterministic.
+
+export interface RequestInfo {
+  readonly verb: string;
+  readonly resource: string;
+  readonly subresource?: string;
+  readonly namespace?: string;
+  readonly name?: string;
+}
+
+export type RequestFilter = (req: RequestInfo) => boolean;
+
+export interface FaultKnobs {
+  /** Ends every open watch: "close" ends the response cleanly (like a server-side timeout), "reset" destroys the socket. Returns how many. */
+  dropWatches(mode?: "close" | "reset"): number;
+  /** The next `count` watches answer with a 410 Gone ERROR event and close, as for a compacted resourceVersion. */
+  goneOnNextWatch(count?: number): void;
+  /** Answer 500 to this share (0..1) of matching requests, counted deterministically. 0 turns it off. */
+  failShare(fraction: number, filter?: RequestFilter): void;
+  /** Delay this share of matching requests by `ms` before handling them. 0 turns it off. */
+  delayMs(ms: number, share?: number, filter?: RequestFilter): void;
+  /** Hold the next `count` matching requests without any answer until releaseStalled() or close(). */
+  stallNext(count?: number, filter?: RequestFilter): void;
+  releaseStalled(): void;
+  /** Turn every knob off and release stalled requests. */
+  reset(): void;
+}
+
+export interface FaultDecision {
+  readonly fail: boolean;
+  readonly delayMs: number;
+  /** Resolves when the stalled request may continue; undefined when not stalled. */
+  readonly stall: Promise<void> | undefined;
+}
+
+export interface Faults {
+  readonly knobs: FaultKnobs;
+  decide(req: RequestInfo): FaultDecision;
+  takeGone(): boolean;
+  trackWatch(end: (mode: "close" | "reset") => void): () => void;
+}
+
+const any: RequestFilter = () => true;
+
+/** True for `share` of the calls, spread evenly: call n fails when floor(n*share) advances. */
+function counter(): { share: number; filter: RequestFilter; n: number; hit(req: RequestInfo): boolean } {
+  return {
+    share: 0,
+    filter: any,
+    n: 0,
+    hit(req) {
+      if (this.share <= 0 || !this.filter(req)) return false;
+      this.n += 1;
+      return Math.floor(this.n * this.share) > Math.floor((this.n - 1) * this.share);
+    },
+  };
+}
+
+export function makeFaults(): Faults {
+  const watches = new Set<(mode: "close" | "reset") => void>();
+  let gone = 0;
+  const fail = counter();
+  const delay = { ...counter(), ms: 0 };
+  let stallCount = 0;
+  let stallFilter: RequestFilter = any;
+  let releases: (() => void)[] = [];
+
+  const knobs: FaultKnobs = {
+    dropWatches(mode = "close") {
+      const all = [...watches];
+      watches.clear();
+      for (const end of all) end(mode);
+      return all.length;
+    },
+    goneOnNextWatch(count = 1) {
+      gone = count;
+    },
+    failShare(fraction, filter = any) {
+      fail.share = fraction;
+      fail.filter = filter;
+      fail.n = 0;
+    },
+    delayMs(ms, share = 1, filter = any) {
+      delay.ms = ms;
+      delay.share = ms > 0 ? share : 0;
+      delay.filter = filter;
+      delay.n = 0;
+    },
+    stallNext(count = 1, filter = any) {
+      stallCount = count;
+      stallFilter = filter;
+    },
+    releaseStalled() {
+      const all = releases;
+      releases = [];
+      for (const r of all) r();
+    },
+    reset() {
+      gone = 0;
+      knobs.failShare(0);
+      knobs.delayMs(0);
+      stallCount = 0;
+      knobs.releaseStalled();
+    },
+  };
+
+  return {
+    knobs,
+    decide(req) {
+      let stall: Promise<void> | undefined;
+      if (stallCount > 0 && stallFilter(req)) {
+        stallCount -= 1;
+        stall = new Promise<void>((resolve) => releases.push(resolve));
+      }
+      return { fail: fail.hit(req), delayMs: delay.hit(req) ? delay.ms : 0, stall };
+    },
+    takeGone() {
+      if (gone <= 0) return false;
+      gone -= 1;
+      return true;
+    },
+    trackWatch(end) {
+      watches.add(end);
+      return () => watches.delete(end);
+    },
+  };
+}

@@ -1,0 +1,91 @@
+// Status bodies shaped like the real kube-apiserver's (k8s.io/apimachinery/pkg/api/errors), so a
+// client's error handling is exercised with the messages it will see in production.
+import type { ResourceDef } from "./resources.ts";
+import { qualifiedName } from "./resources.ts";
+import type { Obj } from "./objects.ts";
+
+export interface FieldError {
+  readonly type: "FieldValueInvalid" | "FieldValueRequired" | "FieldValueForbidden" | "FieldValueDuplicate" | "FieldValueNotSupported" | "FieldValueTooLong";
+  readonly field: string;
+  /** The part after the field path, e.g. `Invalid value: 31: must be ...`. */
+  readonly detail: string;
+}
+
+/** A request that fails with a Status body; thrown by the store and the rules, caught by the router. */
+export class ApiError extends Error {
+  readonly code: number;
+  readonly body: Obj;
+  constructor(code: number, body: Obj) {
+    super(typeof body["message"] === "string" ? body["message"] : `HTTP ${code}`);
+    this.code = code;
+    this.body = body;
+  }
+}
+
+function failure(code: number, reason: string, message: string, details?: Obj): ApiError {
+  const body: Obj = { kind: "Status", apiVersion: "v1", metadata: {}, status: "Failure", message, reason };
+  if (details !== undefined) body["details"] = details;
+  body["code"] = code;
+  return new ApiError(code, body);
+}
+
+function details(r: ResourceDef, name: string): Obj {
+  return r.group === "" ? { name, kind: r.plural } : { name, group: r.group, kind: r.plural };
+}
+
+export function notFound(r: ResourceDef, name: string): ApiError {
+  return failure(404, "NotFound", `${qualifiedName(r)} "${name}" not found`, details(r, name));
+}
+
+export function alreadyExists(r: ResourceDef, name: string, beingDeleted = false): ApiError {
+  const prefix = beingDeleted ? "object is being deleted: " : "";
+  return failure(409, "AlreadyExists", `${prefix}${qualifiedName(r)} "${name}" already exists`, details(r, name));
+}
+
+export function conflict(r: ResourceDef, name: string, why = "the object has been modified; please apply your changes to the latest version and try again"): ApiError {
+  return failure(409, "Conflict", `Operation cannot be fulfilled on ${qualifiedName(r)} "${name}": ${why}`, details(r, name));
+}
+
+export function invalid(r: ResourceDef, name: string, errors: readonly FieldError[]): ApiError {
+  const parts = errors.map((e) => (e.field === "" ? e.detail : `${e.field}: ${e.detail}`));
+  const joined = parts.length === 1 ? (parts[0] ?? "") : `[${parts.join(", ")}]`;
+  const d: Obj = { name, ...(r.group === "" ? {} : { group: r.group }), kind: r.kind,
+    causes: errors.map((e) => ({ reason: e.type, message: e.detail, field: e.field })) };
+  return failure(422, "Invalid", `${r.kind} "${name}" is invalid: ${joined}`, d);
+}
+
+export function forbidden(r: ResourceDef, name: string, why: string, cause?: Obj): ApiError {
+  const d = details(r, name);
+  if (cause !== undefined) d["causes"] = [cause];
+  return failure(403, "Forbidden", `${qualifiedName(r)} "${name}" is forbidden: ${why}`, d);
+}
+
+export function badRequest(message: string): ApiError {
+  return failure(400, "BadRequest", message);
+}
+
+export function methodNotAllowed(message = "the server does not allow this method on the requested resource"): ApiError {
+  return failure(405, "MethodNotAllowed", message, {});
+}
+
+export function pathNotFound(): ApiError {
+  return failure(404, "NotFound", "the server could not find the requested resource", {});
+}
+
+export function unsupportedMediaType(contentType: string): ApiError {
+  return failure(415, "UnsupportedMediaType", `the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml; got ${contentType}`);
+}
+
+export function internalError(message: string): ApiError {
+  return failure(500, "InternalError", `Internal error occurred: ${message}`, { causes: [{ message }] });
+}
+
+export function tooOldResourceVersion(requested: number, oldest: number): Obj {
+  return { kind: "Status", apiVersion: "v1", metadata: {}, status: "Failure",
+    message: `too old resource version: ${requested} (${oldest})`, reason: "Expired", code: 410 };
+}
+
+export function success(r: ResourceDef, name: string, uid: string): Obj {
+  return { kind: "Status", apiVersion: "v1", metadata: {}, status: "Success",
+    details: { ...details(r, name), uid } };
+}
