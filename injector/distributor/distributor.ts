@@ -8,7 +8,7 @@ import type { NamespacePolicy } from "../policy/namespace.ts";
 import type { DistributorApi } from "./api.ts";
 import type { HookSet } from "./hookset.ts";
 import { makeWorkQueue, type Schedule } from "./queue.ts";
-import { makeReconciler } from "./reconcile.ts";
+import { configMapIntact, makeReconciler } from "./reconcile.ts";
 
 export interface DistributorDeps {
   readonly hooks: HookSet;
@@ -47,7 +47,28 @@ export function makeDistributor(deps: DistributorDeps): Distributor {
     labelNames: ["outcome"] as const,
     registers: [deps.registry],
   });
+  // The informer caches every lameduck ConfigMap cluster-wide, and each carries both hook binaries
+  // (about 65 KB as base64): 5,000 namespaces would keep 325 MB of copies. So each version of a
+  // ConfigMap is judged once as it arrives, and the cached copy keeps only its metadata.
+  const verdicts = new Map<string, { readonly resourceVersion: string | undefined; readonly intact: boolean }>();
+  const digest = (cm: V1ConfigMap): void => {
+    const uid = cm.metadata?.uid;
+    if (uid === undefined) return;
+    verdicts.set(uid, { resourceVersion: cm.metadata?.resourceVersion, intact: configMapIntact(cm, hooks) });
+    delete cm.binaryData;
+    delete cm.data;
+  };
+  configMaps.onAdd(digest);
+  configMaps.onUpdate(digest);
+  configMaps.onDelete((cm) => {
+    verdicts.delete(cm.metadata?.uid ?? "");
+  });
+  const intact = (cm: V1ConfigMap): boolean => {
+    const verdict = verdicts.get(cm.metadata?.uid ?? "");
+    return verdict !== undefined && verdict.resourceVersion === cm.metadata?.resourceVersion ? verdict.intact : configMapIntact(cm, hooks);
+  };
   const reconcile = makeReconciler({
+    intact,
     hooks,
     policy: deps.policy,
     api: deps.api,

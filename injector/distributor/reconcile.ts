@@ -16,6 +16,8 @@ export interface ReconcileDeps {
   readonly namespace: (name: string) => V1Namespace | undefined;
   /** lameduck-managed ConfigMaps of a namespace, from the informer cache. */
   readonly configMaps: (namespace: string) => readonly V1ConfigMap[];
+  /** Whether a cached ConfigMap holds the current hook intact (default: configMapIntact). */
+  readonly intact?: (cm: V1ConfigMap) => boolean;
 }
 
 export type ReconcileResult =
@@ -61,6 +63,7 @@ function hashOf(cm: V1ConfigMap): string {
 
 export function makeReconciler(deps: ReconcileDeps): (namespace: string) => Promise<ReconcileResult> {
   const { hooks, api } = deps;
+  const intact = deps.intact ?? ((cm: V1ConfigMap) => configMapIntact(cm, hooks));
   const log = deps.logger.child({ component: "distributor" });
 
   const create = async (ns: string): Promise<void> => {
@@ -101,7 +104,7 @@ export function makeReconciler(deps: ReconcileDeps): (namespace: string) => Prom
     }
     const current = ours.find((cm) => cm.metadata?.name === hooks.configMapName);
     if (current === undefined) await create(ns);
-    else if (!configMapIntact(current, hooks)) await replace(ns, current);
+    else if (!intact(current)) await replace(ns, current);
 
     const inUse: string[] = [];
     for (const old of ours) {
