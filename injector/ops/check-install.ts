@@ -31,7 +31,9 @@ export function installedPolicy(deployment: V1Deployment | undefined, webhook: V
 
 export function judgeController(read: Read<V1Deployment>, names: InstallNames): Finding[] {
   const area = "controller";
-  if (!read.ok) return read.status === 404 ? [fail(area, `Deployment ${names.namespace}/${names.deployment} not found: lameduck is not installed here`)] : [warn(area, `could not read the controller (${read.error})`)];
+  // Without the Deployment (a renamed one, or the controller running outside the cluster with
+  // --webhook-url) the webhook's endpoints and the oracle's answer below still tell whether it runs.
+  if (!read.ok) return [warn(area, read.status === 404 ? `Deployment ${names.namespace}/${names.deployment} not found; judging the controller by its Service endpoints below` : `could not read the controller (${read.error})`)];
   const want = read.value.spec?.replicas ?? 1;
   const ready = read.value.status?.readyReplicas ?? 0;
   if (ready === 0) return [fail(area, `no ready replica of ${names.namespace}/${names.deployment} (0/${want}): pods are created without hooks and hooks fall back to sleeping`)];

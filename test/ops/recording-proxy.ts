@@ -27,6 +27,8 @@ export async function startRecordingProxy(upstream: string): Promise<RecordingPr
     const up = request({ host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers }, (upRes) => {
       entry.status = upRes.statusCode ?? 0;
       res.writeHead(upRes.statusCode ?? 502, upRes.headers);
+      // A watch answers headers first and events later; clients wait for the headers.
+      res.flushHeaders();
       upRes.pipe(res);
     });
     up.on("error", () => {
