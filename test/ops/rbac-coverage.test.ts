@@ -4,7 +4,7 @@
 // allowed by the rendered Roles and bindings for its ServiceAccount, and every grant must be used.
 import { request } from "node:http";
 import { setTimeout as sleep } from "node:timers/promises";
-import { CoreV1Api, KubernetesObjectApi, type KubeConfig, type KubernetesObject, type V1ConfigMap, type V1Namespace, type V1Pod, type V1Secret, type V1Service } from "@kubernetes/client-node";
+import { CoreV1Api, KubernetesObjectApi, type KubeConfig, type V1ConfigMap, type V1Namespace, type V1Pod, type V1Service } from "@kubernetes/client-node";
 import { Registry } from "prom-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startAdmission, type Admission } from "../../injector/admission/start.ts";
