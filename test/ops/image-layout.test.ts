@@ -80,6 +80,15 @@ describe("the image's runtime layout", () => {
     expect(copied).toEqual(["hook-amd64", "hook-arm64", "lameduck.mjs"]);
   });
 
+  it("gives the build stage every source file the bundle and the hooks are built from", async () => {
+    const copied = (buildStage?.copies ?? []).filter((c) => c.from === undefined).flatMap((c) => c.sources.map((s) => s.replace(/\/$/, "")));
+    const result = await build({ absWorkingDir: root, entryPoints: [join(root, "injector", "main.ts")], bundle: true, write: false, platform: "node", format: "esm", metafile: true, logLevel: "silent" });
+    const inputs = Object.keys(result.metafile.inputs).filter((i) => !i.startsWith("node_modules/"));
+    const outside = inputs.filter((i) => !copied.some((c) => i === c || i.startsWith(`${c}/`)));
+    expect(outside).toEqual([]);
+    for (const needed of ["package.json", "package-lock.json", "build", "hook", "injector"]) expect(copied).toContain(needed);
+  }, 60_000);
+
   it("runs as the non-root user the Deployment's securityContext names", () => {
     expect(runtime.user).toBe("65532:65532");
     expect(runtime.image).toMatch(/:nonroot$/);
