@@ -61,7 +61,7 @@ export function judgeNodes(read: Read<readonly V1Node[]>, version: ServerVersion
   }
   const summary = [...byArch].map(([arch, count]) => `${arch} (${count})`).join(", ");
   const findings: Finding[] = [];
-  if (read.value.length === 0) findings.push(warn(area, "no nodes: architectures unknown, pods are not injected until nodes register"));
+  if (read.value.length === 0) findings.push(warn(area, "no nodes yet: the webhook cannot tell which hook binary new pods need"));
   const unsupported = [...byArch.keys()].filter((a) => !Object.hasOwn(HookKey, a));
   if (unsupported.length > 0) {
     findings.push(warn(area, `no hook binary for ${unsupported.join(", ")}: pods pinned there get the native sleep action, or nothing before 1.30`));

@@ -51,5 +51,13 @@ export async function probeOracle(probe: OracleProbe, get: typeof httpGet = http
   }
   const state = result.body.trim().split(/\s+/)[0] ?? "";
   if (result.status === 200 && states.has(state)) return pass(area, `oracle at ${probe.address} answers: ${result.body.trim()}`);
-  return fail(area, `oracle at ${probe.address} answered ${result.status} "${result.body.trim().slice(0, 120)}"`, result.status === 503 ? ["503: its EndpointSlice cache is not synced yet, or too many hooks are waiting"] : []);
+  // The oracle answers 200 with a state, or 503 when not synced or too busy. Anything else at a
+  // ClusterIP dialled from outside the cluster is some other server on that route (a VPN, a proxy).
+  const oracle503 = result.status === 503 && /^(not ready|busy)\b/.test(result.body);
+  if (!probe.explicit && !oracle503) {
+    return warn(area, `no oracle answer at ${probe.address} from here (HTTP ${result.status}); a ClusterIP is usually only reachable inside the cluster`, [
+      "to check it from here: kubectl -n lameduck-system port-forward svc/lameduck-oracle 8080 & lameduck check --oracle=127.0.0.1:8080",
+    ]);
+  }
+  return fail(area, `oracle at ${probe.address} answered ${result.status} "${result.body.trim().slice(0, 120)}"`, oracle503 ? ["503: its EndpointSlice cache is not synced yet, or too many hooks are waiting"] : []);
 }

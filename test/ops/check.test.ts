@@ -148,9 +148,14 @@ describe("the oracle probe", () => {
     const address = await serve(200, "serving ports=8443\n");
     expect((await probeOracle({ address, explicit: false, uid: "u", timeoutMs: 5000 })).level).toBe("PASS");
   });
-  it("fails on a 503 or a body that is no answer", async () => {
-    const address = await serve(503, "not ready\n");
+  it("fails when the oracle answers 503", async () => {
+    const address = await serve(503, "not ready: EndpointSlice cache not synced\n");
     expect((await probeOracle({ address, explicit: false, uid: "u", timeoutMs: 5000 })).level).toBe("FAIL");
+  });
+  it("takes another server answering at the ClusterIP for an unreachable oracle, but not at an address the operator gave", async () => {
+    const address = await serve(404, "<html>proxy</html>");
+    expect((await probeOracle({ address, explicit: false, uid: "u", timeoutMs: 5000 })).level).toBe("WARN");
+    expect((await probeOracle({ address, explicit: true, uid: "u", timeoutMs: 5000 })).level).toBe("FAIL");
   });
   it("only warns when the ClusterIP cannot be reached from here, but fails for an address the operator gave", async () => {
     const address = await serve(200, "unselected\n");
