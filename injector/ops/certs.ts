@@ -2,6 +2,7 @@
 // must hold a CA that signed the serving certificate in the Secret, for the Service's DNS name, and
 // neither may be expired or about to expire.
 import { X509Certificate } from "node:crypto";
+import { isIP } from "node:net";
 import { fail, pass, warn, type Finding } from "./report.ts";
 
 const area = "tls";
@@ -26,7 +27,7 @@ export interface CertificateInputs {
   readonly caBundle: string | undefined;
   /** tls.crt of the Secret, PEM; undefined when the Secret is absent (certificates from files). */
   readonly servingCert: string | undefined;
-  /** DNS name the API server dials: <service>.<namespace>.svc */
+  /** What the API server dials: <service>.<namespace>.svc, or the --webhook-url host (a name or an IP). */
   readonly host: string;
   readonly now: Date;
 }
@@ -62,7 +63,8 @@ export function judgeCertificates(input: CertificateInputs): Finding[] {
   if (!cas.some((ca) => serving.checkIssued(ca) && serving.verify(ca.publicKey))) {
     findings.push(fail(area, "the serving certificate is not signed by a CA in the caBundle: the API server rejects the webhook and pods get no hook"));
   }
-  if (serving.checkHost(input.host) === undefined) findings.push(fail(area, `the serving certificate is not valid for ${input.host}`));
+  const named = isIP(input.host) === 0 ? serving.checkHost(input.host) : serving.checkIP(input.host);
+  if (named === undefined) findings.push(fail(area, `the serving certificate is not valid for ${input.host}`));
   const e = expiry("the serving certificate", serving, input.now);
   if (e !== undefined) findings.push(e);
   if (!findings.some((f) => f.level !== "PASS")) {

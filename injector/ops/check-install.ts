@@ -88,7 +88,8 @@ export function judgeWebhook(input: WebhookInputs): Finding[] {
     ...judgeCertificates({
       caBundle: hook.clientConfig.caBundle,
       servingCert: crt === undefined ? undefined : Buffer.from(crt, "base64").toString("utf8"),
-      host: `${svc?.name ?? names.webhookService}.${svc?.namespace ?? names.namespace}.svc`,
+      // Registered by URL (--webhook-url, a controller outside the cluster): the certificate names its host.
+      host: hook.clientConfig.url === undefined ? `${svc?.name ?? names.webhookService}.${svc?.namespace ?? names.namespace}.svc` : new URL(hook.clientConfig.url).hostname.replace(/^\[(.*)\]$/, "$1"),
       now: input.now,
     }),
   );

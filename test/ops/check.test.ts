@@ -86,6 +86,11 @@ describe("the webhook's certificates", () => {
     expect(judgeCertificates({ caBundle: b64(other.cert), servingCert: serving.cert, host, now }).map((f) => f.message).join()).toContain("not signed by a CA in the caBundle");
     expect(judgeCertificates({ caBundle: b64(ca.cert), servingCert: serving.cert, host: "other.lameduck-system.svc", now }).map((f) => f.level)).toContain("FAIL");
   });
+  it("check an IP address against the certificate's IP names (webhook registered by URL)", async () => {
+    const byIp = await issueServing(ca, servingNames("lameduck-webhook", "lameduck-system", "https://127.0.0.1:8443/mutate"), now);
+    expect(levels(judgeCertificates({ caBundle: b64(ca.cert), servingCert: byIp.cert, host: "127.0.0.1", now }))).toEqual(["PASS"]);
+    expect(levels(judgeCertificates({ caBundle: b64(ca.cert), servingCert: serving.cert, host: "127.0.0.1", now }))).toEqual(["FAIL"]);
+  });
   it("warn shortly before the serving certificate expires and fail after", () => {
     const validTo = new Date(new X509(serving.cert).validTo).getTime();
     expect(levels(judgeCertificates({ caBundle: b64(ca.cert), servingCert: serving.cert, host, now: new Date(validTo - 10 * day) }))).toEqual(["WARN"]);
