@@ -10,7 +10,7 @@ import type { Matcher } from "./selectors.ts";
 import { alreadyExists, ApiError, badRequest, conflict, forbidden, invalid, notFound, success } from "./status.ts";
 import type { FieldError } from "./status.ts";
 import { validateObject, validateUpdate, normaliseSecret } from "./kinds.ts";
-import { defaultNamespace, defaultPod, defaultService, qosClass } from "./defaults.ts";
+import { applyDefaults, namespaceNameLabel, qosClass } from "./defaults.ts";
 import { applyPatch, PatchType } from "./patch.ts";
 import { randomSuffix } from "./names.ts";
 import { deletePod } from "./pods.ts";
@@ -24,6 +24,10 @@ export interface UserInfo {
 export interface RequestContext {
   readonly dryRun: boolean;
   readonly user: UserInfo;
+  /** CreateOptions fields the client sent (`fieldManager`, `fieldValidation`), shown to webhooks. */
+  readonly options?: Readonly<Record<string, string>>;
+  /** Receives admission warnings; the HTTP layer returns them as `Warning: 299` headers. */
+  readonly warn?: (message: string) => void;
 }
 
 /** Mutating admission for a CREATE: returns the (possibly patched) object or throws an ApiError. */
@@ -86,20 +90,10 @@ export function makeApi(deps: ApiDeps): Api {
     }
   }
 
-  function defaults(r: ResourceDef, o: Obj): Obj {
-    if (r.group !== "") return o;
-    switch (r.plural) {
-      case "pods": return defaultPod(o);
-      case "services": return defaultService(o, deps.allocateIp);
-      case "namespaces": return defaultNamespace(o);
-      case "secrets": return normaliseSecret(o);
-      default: return o;
-    }
-  }
-
   /** What the registry strategies reset at creation, after admission (PrepareForCreate). */
   function prepareForCreate(r: ResourceDef, o: Obj): Obj {
     if (r.group === "" && r.plural === "pods") return { ...o, status: { phase: "Pending", qosClass: qosClass(o) } };
+    if (r.group === "" && r.plural === "namespaces") return namespaceNameLabel(o);
     return o;
   }
 
@@ -142,6 +136,7 @@ export function makeApi(deps: ApiDeps): Api {
       next["status"] = old["status"];
     }
     if (r.plural === "secrets") next = normaliseSecret(next);
+    if (r === Res.namespaces) next = namespaceNameLabel(next);
     return write(r, old, next, ctx, subresource === "status" ? "keep" : "auto");
   }
 
@@ -161,7 +156,7 @@ export function makeApi(deps: ApiDeps): Api {
       throw invalid(r, "", [{ type: "FieldValueRequired", field: "metadata.name", detail: "Required value: name or generateName is required" }]);
     }
     checkNamespace(r, namespace, name);
-    o = defaults(r, o);
+    o = applyDefaults(r, o, deps.allocateIp);
     o = await deps.admit(r, o, { ...ctx, namespace });
     checkNamespace(r, namespace, name);
     for (let attempt = 0; ; attempt++) {

@@ -5,6 +5,8 @@
 import type { Obj } from "./objects.ts";
 import { arr, isObj, obj, objs, str } from "./objects.ts";
 import { randomSuffix } from "./names.ts";
+import type { ResourceDef } from "./resources.ts";
+import { normaliseSecret } from "./kinds.ts";
 
 function probe(p: unknown): unknown {
   if (!isObj(p)) return p;
@@ -54,10 +56,15 @@ export function defaultPod(pod: Obj): Obj {
   const sa = str(spec["serviceAccountName"]) ?? str(spec["serviceAccount"]) ?? "default";
   let volumes = arr(spec["volumes"]);
   let mount: Obj | undefined;
-  if (spec["automountServiceAccountToken"] !== false) {
+  // Idempotent, because defaulting runs again after every webhook's patch: a pod that already
+  // mounts the token path keeps its volumes.
+  const saPath = "/var/run/secrets/kubernetes.io/serviceaccount";
+  const mounted = [...objs(spec["containers"]), ...objs(spec["initContainers"])].some((c) => objs(c["volumeMounts"]).some((m) => m["mountPath"] === saPath));
+  if (spec["automountServiceAccountToken"] !== false && !mounted) {
     const v = serviceAccountVolume();
-    volumes = [v, ...volumes];
-    mount = { name: v["name"], readOnly: true, mountPath: "/var/run/secrets/kubernetes.io/serviceaccount" };
+    // The ServiceAccount admission plugin appends its volume, and the mount to every container.
+    volumes = [...volumes, v];
+    mount = { name: v["name"], readOnly: true, mountPath: saPath };
   }
   const tolerations = objs(spec["tolerations"]);
   for (const key of defaultTolerations) {
@@ -86,6 +93,18 @@ export function defaultPod(pod: Obj): Obj {
   return { ...pod, spec: out, status: pod["status"] ?? {} };
 }
 
+/** Defaulting by kind, run before admission and again after each webhook's patch, as the real server does. */
+export function applyDefaults(r: ResourceDef, o: Obj, allocateIp: () => string): Obj {
+  if (r.group !== "") return o;
+  switch (r.plural) {
+    case "pods": return defaultPod(o);
+    case "services": return defaultService(o, allocateIp);
+    case "namespaces": return defaultNamespace(o);
+    case "secrets": return normaliseSecret(o);
+    default: return o;
+  }
+}
+
 export function defaultService(svc: Obj, allocateIp: () => string): Obj {
   const spec = obj(svc["spec"]);
   const type = str(spec["type"]) ?? "ClusterIP";
@@ -111,14 +130,13 @@ export function defaultService(svc: Obj, allocateIp: () => string): Obj {
 }
 
 export function defaultNamespace(ns: Obj): Obj {
+  return { ...ns, spec: { finalizers: ["kubernetes"], ...obj(ns["spec"]) }, status: { phase: "Active" } };
+}
+
+/** The immutable `kubernetes.io/metadata.name` label, set once the name is known (also for generateName). */
+export function namespaceNameLabel(ns: Obj): Obj {
   const m = obj(ns["metadata"]);
-  const name = str(m["name"]) ?? "";
-  return {
-    ...ns,
-    metadata: { ...m, labels: { ...obj(m["labels"]), "kubernetes.io/metadata.name": name } },
-    spec: { finalizers: ["kubernetes"], ...obj(ns["spec"]) },
-    status: { phase: "Active" },
-  };
+  return { ...ns, metadata: { ...m, labels: { ...obj(m["labels"]), "kubernetes.io/metadata.name": str(m["name"]) ?? "" } } };
 }
 
 function hasQuantities(c: Obj, field: "requests" | "limits"): Obj {

@@ -7,10 +7,13 @@
 // - one placeholder slice (endpoints and ports null) for a selector that matches nothing, reused
 //   when endpoints appear; removing an endpoint is an update of the slice, never a delete;
 // - existing endpoints keep their place, new ones are appended, at most 100 per slice.
+// - `endpoints.kubernetes.io/last-change-trigger-time` is the earliest Ready-condition transition
+//   (or the Service's creation, when first seen) among the changes behind an update, and is absent
+//   when no such change caused it (a pod's deletion, recorded as an update without the annotation).
 // The controller acts a few milliseconds after the change (the recordings show 24-31 ms from a
 // DELETE call), never inside the request that caused it.
 import type { Obj } from "./objects.ts";
-import { arr, isObj, jsonEqual, labelsOf, meta, nameOf, namespaceOf, obj, objs, str, timestamp, uidOf } from "./objects.ts";
+import { arr, isObj, jsonEqual, labelsOf, meta, nameOf, namespaceOf, obj, objs, omit, str, timestamp, uidOf } from "./objects.ts";
 import { Res } from "./resources.ts";
 import type { Store } from "./store.ts";
 import { labelSelectorObject } from "./selectors.ts";
@@ -82,12 +85,24 @@ function endpointFor(pod: Obj, svc: Obj, node: Obj, ip: string): Obj {
   return ep;
 }
 
+function readyTransition(pod: Obj): string | undefined {
+  return str(objs(obj(pod["status"])["conditions"]).find((c) => c["type"] === "Ready")?.["lastTransitionTime"]);
+}
+
+function earliest(a: string | undefined, b: string | undefined): string | undefined {
+  if (a === undefined) return b;
+  if (b === undefined) return a;
+  return Date.parse(a) <= Date.parse(b) ? a : b;
+}
+
 function targetUid(ep: unknown): string {
   return str(obj(obj(ep)["targetRef"])["uid"]) ?? "";
 }
 
 export function startEndpointSliceController(store: Store, options: { delayMs: number }): EndpointSliceController {
   const queue = new Set<string>();
+  // Per Service: the Ready transition time last seen for each selected pod (the trigger-time tracker).
+  const seen = new Map<string, Map<string, string>>();
   let timer: NodeJS.Timeout | undefined;
 
   function slicesOf(ns: string, svcName: string): Obj[] {
@@ -108,6 +123,7 @@ export function startEndpointSliceController(store: Store, options: { delayMs: n
     const existing = slicesOf(ns, svcName);
     const selector = svc === undefined ? undefined : obj(svc["spec"])["selector"];
     if (svc === undefined || !isObj(selector) || Object.keys(selector).length === 0) {
+      seen.delete(`${ns}/${svcName}`);
       // Slices of a deleted Service are garbage-collected through their ownerReference.
       if (svc === undefined) for (const s of existing) store.remove(Res.endpointslices, ns, nameOf(s));
       return;
@@ -116,8 +132,17 @@ export function startEndpointSliceController(store: Store, options: { delayMs: n
     const matches = labelSelectorObject({ matchLabels: selector });
     // Desired endpoints, grouped by their port list (pods with different ports go to different slices).
     const desired = new Map<string, { ports: Obj[]; endpoints: Map<string, Obj> }>();
+    const before = seen.get(`${ns}/${svcName}`);
+    const now = new Map<string, string>();
+    let trigger = before === undefined ? str(meta(svc)["creationTimestamp"]) : undefined;
     for (const pod of store.list(Res.pods, ns)) {
-      if (!matches(pod) || !countsAsEndpoint(pod)) continue;
+      if (!matches(pod)) continue;
+      const transition = readyTransition(pod);
+      if (transition !== undefined) {
+        now.set(uidOf(pod), transition);
+        if (before?.get(uidOf(pod)) !== transition) trigger = earliest(trigger, transition);
+      }
+      if (!countsAsEndpoint(pod)) continue;
       const ip = podIp(pod, family);
       const nodeName = str(obj(pod["spec"])["nodeName"]);
       const node = nodeName === undefined ? undefined : store.get(Res.nodes, "", nodeName);
@@ -157,6 +182,8 @@ export function startEndpointSliceController(store: Store, options: { delayMs: n
         target.endpoints.push(ep);
       }
     }
+    seen.set(`${ns}/${svcName}`, now);
+    const triggerTime = trigger === undefined ? undefined : timestamp(Date.parse(trigger));
     // With nothing to publish, one placeholder slice stays (reusing an existing one).
     if (plan.length === 0) plan.push({ slice: unused.shift(), ports: null, endpoints: [] });
     for (const s of unused) store.remove(Res.endpointslices, ns, nameOf(s));
@@ -165,17 +192,20 @@ export function startEndpointSliceController(store: Store, options: { delayMs: n
         store.remove(Res.endpointslices, ns, nameOf(p.slice));
         continue;
       }
-      write(svc, family, p.slice, p.ports, p.endpoints);
+      write(svc, family, p.slice, p.ports, p.endpoints, triggerTime);
     }
   }
 
-  function write(svc: Obj, family: string, slice: Obj | undefined, ports: Obj[] | null, endpoints: Obj[]): void {
+  function write(svc: Obj, family: string, slice: Obj | undefined, ports: Obj[] | null, endpoints: Obj[], triggerTime: string | undefined): void {
+    const triggerKey = "endpoints.kubernetes.io/last-change-trigger-time";
     const body = { addressType: family, endpoints: endpoints.length === 0 ? null : endpoints, ports: ports === null || endpoints.length === 0 ? null : ports };
     const labels = sliceLabels(svc);
     if (slice !== undefined) {
       if (jsonEqual(labelsOf(slice), labels) && jsonEqual(slice["endpoints"] ?? null, body.endpoints) && jsonEqual(slice["ports"] ?? null, body.ports)) return;
       const m = meta(slice);
-      store.replace(Res.endpointslices, { ...slice, metadata: { ...m, labels, annotations: { ...obj(m["annotations"]), "endpoints.kubernetes.io/last-change-trigger-time": timestamp() } }, ...body });
+      const annotations = omit(obj(m["annotations"]), [triggerKey]);
+      if (triggerTime !== undefined) annotations[triggerKey] = triggerTime;
+      store.replace(Res.endpointslices, { ...slice, metadata: { ...omit(m, ["annotations"]), labels, ...(Object.keys(annotations).length > 0 ? { annotations } : {}) }, ...body });
       return;
     }
     const svcName = nameOf(svc);
@@ -184,7 +214,7 @@ export function startEndpointSliceController(store: Store, options: { delayMs: n
     store.create(Res.endpointslices, {
       kind: "EndpointSlice", apiVersion: "discovery.k8s.io/v1",
       metadata: { name, generateName: `${svcName}-`, namespace: namespaceOf(svc), labels,
-        annotations: { "endpoints.kubernetes.io/last-change-trigger-time": timestamp() },
+        ...(triggerTime === undefined ? {} : { annotations: { [triggerKey]: triggerTime } }),
         ownerReferences: [{ apiVersion: "v1", kind: "Service", name: svcName, uid: uidOf(svc), controller: true, blockOwnerDeletion: true }] },
       ...body,
     });

@@ -14,10 +14,15 @@ import { bootstrapNamespaces, startNamespaceController } from "./namespaces.ts";
 import { makeHandler } from "./server.ts";
 import type { RecordedRequest } from "./server.ts";
 import { makeStore } from "./store.ts";
+import { makeAdmission } from "./admission.ts";
+import type { ServiceRef } from "./admission.ts";
+import { validatePod } from "./validation.ts";
+import { Res } from "./resources.ts";
 import type { Store } from "./store.ts";
 
 export type { FaultKnobs, RequestFilter, RequestInfo } from "./faults.ts";
 export type { RecordedRequest } from "./server.ts";
+export type { ServiceRef } from "./admission.ts";
 
 export interface FakeApiOptions {
   host?: string;
@@ -33,6 +38,8 @@ export interface FakeApiOptions {
   endpointSliceDelayMs?: number;
   /** Replaces the admission chain (the default calls registered MutatingWebhookConfigurations). */
   admit?: Admit;
+  /** Maps a webhook's clientConfig.service to an https URL; without it only clientConfig.url works. */
+  resolveService?: (ref: ServiceRef) => string;
 }
 
 export interface FakeApi {
@@ -58,8 +65,8 @@ export async function startFakeApi(options: FakeApiOptions = {}): Promise<FakeAp
     ipCounter += 1;
     return `10.96.${Math.floor(ipCounter / 250)}.${(ipCounter % 250) + 2}`;
   };
-  const admit: Admit = options.admit ?? ((_r, o) => Promise.resolve(o));
-  const validate: Validate = () => [];
+  const admit: Admit = options.admit ?? makeAdmission({ store, allocateIp, resolveService: options.resolveService });
+  const validate: Validate = (r, o) => (r === Res.pods ? validatePod(o) : []);
   const api = makeApi({ store, admit, validate, allocateIp });
   const namespaces = startNamespaceController(store, api, fakeRootCa);
   bootstrapNamespaces(store);

@@ -161,7 +161,13 @@ async function handle(deps: ServerDeps, req: IncomingMessage, res: ServerRespons
     }
     if (rt === undefined) throw pathNotFound();
     const namespace = rt.namespace ?? "";
-    const ctx: RequestContext = { dryRun: q.getAll("dryRun").includes("All"), user: admin };
+    const warnings: string[] = [];
+    const options: Record<string, string> = {};
+    for (const k of ["fieldManager", "fieldValidation"]) {
+      const v = q.get(k);
+      if (v !== null && v !== "") options[k] = v;
+    }
+    const ctx: RequestContext = { dryRun: q.getAll("dryRun").includes("All"), user: admin, options, warn: (m) => { warnings.push(m); } };
     const label = parseLabelSelector(q.get("labelSelector") ?? "");
     const field = parseFieldSelector(q.get("fieldSelector") ?? "", rt.res);
     const matches = (o: Obj): boolean => label(o) && field(o);
@@ -176,6 +182,8 @@ async function handle(deps: ServerDeps, req: IncomingMessage, res: ServerRespons
     }
     const [code, body] = await dispatch(deps, rt, info.verb, namespace, q, req, text, ctx, matches);
     logAs(code);
+    // Warnings travel as RFC 7234 Warning headers with code 299, as the real server sends them.
+    if (warnings.length > 0) res.setHeader("Warning", warnings.map((w) => `299 - ${JSON.stringify(w)}`));
     send(res, code, wantsTable(req) && (info.verb === "list" || info.verb === "get") ? tableOf(rt.res, body) : body);
   } catch (e) {
     const err = e instanceof ApiError ? e : internalError(e instanceof Error ? e.message : String(e));

@@ -5,7 +5,7 @@ import { qualifiedName } from "./resources.ts";
 import type { Obj } from "./objects.ts";
 
 export interface FieldError {
-  readonly type: "FieldValueInvalid" | "FieldValueRequired" | "FieldValueForbidden" | "FieldValueDuplicate" | "FieldValueNotSupported" | "FieldValueTooLong";
+  readonly type: "FieldValueInvalid" | "FieldValueRequired" | "FieldValueForbidden" | "FieldValueDuplicate" | "FieldValueNotFound" | "FieldValueNotSupported" | "FieldValueTooLong";
   readonly field: string;
   /** The part after the field path, e.g. `Invalid value: 31: must be ...`. */
   readonly detail: string;

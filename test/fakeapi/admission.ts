@@ -1,0 +1,208 @@
+// Mutating admission as kube-apiserver runs it for a CREATE: the registered
+// MutatingWebhookConfigurations in name order, each webhook matched by rules, namespaceSelector,
+// objectSelector and matchConditions, called with an AdmissionReview v1 shaped like the recorded
+// ones (test/fixtures/real/admission-*.json); its JSON Patch applied and the object defaulted
+// again; reinvocationPolicy IfNeeded honoured once. failurePolicy Ignore forgives only a failed
+// call; a patch that does not apply or yields a wrongly typed object fails the request (500).
+import { randomUUID } from "node:crypto";
+import fastJsonPatch from "fast-json-patch";
+import type { Admit, RequestContext } from "./api.ts";
+import type { Obj } from "./objects.ts";
+import { isObj, jsonEqual, meta, num, obj, objs, str } from "./objects.ts";
+import type { ResourceDef } from "./resources.ts";
+import { Res } from "./resources.ts";
+import type { Store } from "./store.ts";
+import { labelSelectorObject } from "./selectors.ts";
+import { ApiError, badRequest, internalError } from "./status.ts";
+import { applyDefaults } from "./defaults.ts";
+import { CallError, callWebhook, webhookUrl } from "./webhookcall.ts";
+import { CelError, CelUnsupported, compileCel } from "./cel.ts";
+import { typeErrors } from "./decoding.ts";
+
+export interface ServiceRef {
+  readonly namespace: string;
+  readonly name: string;
+  readonly port: number;
+  readonly path: string;
+}
+
+export interface AdmissionDeps {
+  readonly store: Store;
+  readonly allocateIp: () => string;
+  /** Maps a webhook's clientConfig.service to an https URL (the fake has no service network). */
+  readonly resolveService?: ((ref: ServiceRef) => string) | undefined;
+}
+
+interface Hook {
+  readonly key: string;
+  readonly name: string;
+  readonly webhook: Obj;
+}
+
+function hooks(store: Store): Hook[] {
+  const configs = store.list(Res.mutatingwebhooks).sort((a, b) => String(meta(a)["name"]).localeCompare(String(meta(b)["name"])));
+  return configs.flatMap((c) => objs(c["webhooks"]).map((w, i) => ({ key: `${String(meta(c)["uid"])}/${String(i)}`, name: str(w["name"]) ?? "", webhook: w })));
+}
+
+function listMatches(values: unknown, wanted: string): boolean {
+  const list = Array.isArray(values) ? values.map(String) : [];
+  return list.includes("*") || list.includes(wanted);
+}
+
+function resourceMatches(patterns: unknown, r: ResourceDef): boolean {
+  // Only main-resource CREATEs reach here: `*/*`, `*`, the plural itself, and `pods/*`-style
+  // patterns do not match (the last ones name subresources only).
+  const list = Array.isArray(patterns) ? patterns.map(String) : [];
+  return list.some((p) => p === "*" || p === "*/*" || p === r.plural);
+}
+
+function rulesMatch(w: Obj, r: ResourceDef): boolean {
+  return objs(w["rules"]).some((rule) => {
+    const scope = str(rule["scope"]) ?? "*";
+    if ((scope === "Namespaced" && !r.namespaced) || (scope === "Cluster" && r.namespaced)) return false;
+    return listMatches(rule["operations"], "CREATE") && listMatches(rule["apiGroups"], r.group)
+      && listMatches(rule["apiVersions"], r.version) && resourceMatches(rule["resources"], r);
+  });
+}
+
+export function makeAdmission(deps: AdmissionDeps): Admit {
+  const { store } = deps;
+
+  function namespaceLabelsMatch(w: Obj, r: ResourceDef, o: Obj, namespace: string): boolean {
+    if (!r.namespaced && r !== Res.namespaces) return true;
+    const ns = r === Res.namespaces ? o : store.get(Res.namespaces, "", namespace);
+    return ns === undefined || labelSelectorObject(w["namespaceSelector"])(ns);
+  }
+
+  function review(r: ResourceDef, o: Obj, ctx: RequestContext, namespace: string): Obj {
+    const gvk = { group: r.group, version: r.version, kind: r.kind };
+    const gvr = { group: r.group, version: r.version, resource: r.plural };
+    const name = str(meta(o)["name"]);
+    const user: Obj = { username: ctx.user.username, ...(ctx.user.uid === undefined ? {} : { uid: ctx.user.uid }), groups: ctx.user.groups };
+    return {
+      kind: "AdmissionReview", apiVersion: "admission.k8s.io/v1",
+      request: {
+        uid: randomUUID(), kind: gvk, resource: gvr, requestKind: gvk, requestResource: gvr,
+        ...(name === undefined || name === "" ? {} : { name }),
+        ...(r.namespaced ? { namespace } : {}),
+        operation: "CREATE", userInfo: user, object: o, oldObject: null, dryRun: ctx.dryRun,
+        options: { kind: "CreateOptions", apiVersion: "meta.k8s.io/v1", ...(ctx.dryRun ? { dryRun: ["All"] } : {}), ...ctx.options },
+      },
+    };
+  }
+
+  function conditionsMatch(h: Hook, body: Obj): boolean {
+    const request = obj(body["request"]);
+    const vars = { object: request["object"], oldObject: null, request };
+    for (const c of objs(h.webhook["matchConditions"])) {
+      const expression = str(c["expression"]) ?? "";
+      try {
+        if (!compileCel(expression)(vars)) return false;
+      } catch (e) {
+        if (e instanceof CelUnsupported) throw internalError(`fakeapi: matchCondition "${str(c["name"]) ?? ""}" of webhook "${h.name}" uses CEL the fake does not evaluate: ${e.message}`);
+        if (e instanceof CelError) throw new CallError(`failed to evaluate match condition "${str(c["name"]) ?? ""}": ${e.message}`);
+        throw e;
+      }
+    }
+    return true;
+  }
+
+  function target(h: Hook): { url: string; caBundle: string | undefined } {
+    const cc = obj(h.webhook["clientConfig"]);
+    const timeout = num(h.webhook["timeoutSeconds"]) ?? 10;
+    const caBundle = str(cc["caBundle"]);
+    const url = str(cc["url"]);
+    if (url !== undefined) return { url: webhookUrl(url, timeout), caBundle };
+    const svc = obj(cc["service"]);
+    if (deps.resolveService === undefined) throw new CallError(`fakeapi: webhook "${h.name}" uses clientConfig.service; start the fake with resolveService to reach it`);
+    const ref = { namespace: str(svc["namespace"]) ?? "", name: str(svc["name"]) ?? "", port: num(svc["port"]) ?? 443, path: str(svc["path"]) ?? "/" };
+    return { url: webhookUrl(deps.resolveService(ref), timeout), caBundle };
+  }
+
+  async function call(h: Hook, body: Obj): Promise<Obj> {
+    const { url, caBundle } = target(h);
+    const answer = await callWebhook(url, caBundle, num(h.webhook["timeoutSeconds"]) ?? 10, body);
+    if (answer["apiVersion"] !== "admission.k8s.io/v1" || answer["kind"] !== "AdmissionReview") {
+      throw new CallError(`expected webhook response of admission.k8s.io/v1, Kind=AdmissionReview, got ${String(answer["apiVersion"])}, Kind=${String(answer["kind"])}`);
+    }
+    const response = answer["response"];
+    if (!isObj(response)) throw new CallError("webhook response was absent");
+    const uid = obj(body["request"])["uid"];
+    if (response["uid"] !== uid) throw new CallError(`expected response.uid="${String(uid)}", got "${String(response["uid"])}"`);
+    if (response["patch"] !== undefined && response["patchType"] !== "JSONPatch") throw new CallError(`webhook returned an invalid patchType: ${String(response["patchType"])}`);
+    return response;
+  }
+
+  function applyResponse(h: Hook, r: ResourceDef, o: Obj, response: Obj): Obj {
+    if (response["allowed"] !== true) {
+      const status = obj(response["status"]);
+      const code = num(status["code"]) ?? 400;
+      const message = `admission webhook "${h.name}" denied the request: ${str(status["message"]) ?? "without explanation"}`;
+      throw new ApiError(code >= 400 ? code : 400, { kind: "Status", apiVersion: "v1", metadata: {}, status: "Failure", message, ...(status["reason"] === undefined ? {} : { reason: status["reason"] }), code: code >= 400 ? code : 400 });
+    }
+    const patch = str(response["patch"]);
+    if (patch === undefined) return o;
+    let ops: unknown;
+    try {
+      ops = JSON.parse(Buffer.from(patch, "base64").toString("utf8"));
+    } catch (e) {
+      throw internalError(`invalid character in the webhook's JSON patch: ${e instanceof Error ? e.message : String(e)}`);
+    }
+    if (!Array.isArray(ops)) throw internalError("json: cannot unmarshal object into Go value of type jsonpatch.Patch");
+    let patched: unknown;
+    try {
+      patched = fastJsonPatch.applyPatch(structuredClone(o), ops as fastJsonPatch.Operation[], true, false).newDocument;
+    } catch (e) {
+      throw internalError(describePatchError(e));
+    }
+    if (!isObj(patched)) throw internalError("the patched object is not an object");
+    const wrong = typeErrors(r, patched);
+    if (wrong !== undefined) throw internalError(wrong);
+    return applyDefaults(r, patched, deps.allocateIp);
+  }
+
+  return async (r, o, ctx) => {
+    const all = hooks(store);
+    let current = o;
+    const reinvocable = new Set<string>();
+    const reinvoke = new Set<string>();
+    for (const pass of [1, 2]) {
+      for (const h of all) {
+        if (pass === 2 && !reinvoke.has(h.key)) continue;
+        const w = h.webhook;
+        if (!rulesMatch(w, r) || !namespaceLabelsMatch(w, r, current, ctx.namespace) || !labelSelectorObject(w["objectSelector"])(current)) continue;
+        const body = review(r, current, ctx, ctx.namespace);
+        const ignore = w["failurePolicy"] === "Ignore";
+        let response: Obj;
+        try {
+          if (!conditionsMatch(h, body)) continue;
+          const sideEffects = str(w["sideEffects"]);
+          if (ctx.dryRun && sideEffects !== "None" && sideEffects !== "NoneOnDryRun") throw badRequest(`admission webhook "${h.name}" does not support dry run`);
+          response = await call(h, body);
+        } catch (e) {
+          if (!(e instanceof CallError)) throw e;
+          if (ignore) continue;
+          throw internalError(`failed calling webhook "${h.name}": ${e.message}`);
+        }
+        for (const warning of Array.isArray(response["warnings"]) ? response["warnings"] : []) ctx.warn?.(String(warning));
+        const next = applyResponse(h, r, current, response);
+        if (pass === 1 && !jsonEqual(next, current)) for (const k of reinvocable) reinvoke.add(k);
+        if (pass === 1 && w["reinvocationPolicy"] === "IfNeeded") reinvocable.add(h.key);
+        current = next;
+      }
+      if (reinvoke.size === 0) break;
+    }
+    return current;
+  };
+}
+
+function describePatchError(e: unknown): string {
+  if (e instanceof fastJsonPatch.JsonPatchError) {
+    const op = isObj(e.operation) ? String(e.operation["op"]) : "patch";
+    const path = isObj(e.operation) ? String(e.operation["path"]) : "";
+    if (e.name === "TEST_OPERATION_FAILED") return `testing value ${path} failed: test failed`;
+    if (op === "add") return `add operation does not apply: doc is missing path: "${path}": missing value`;
+    return `${op} operation does not apply: doc is missing key: ${path}: missing value`;
+  }
+  return e instanceof Error ? e.message : String(e);
+}
