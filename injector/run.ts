@@ -3,6 +3,7 @@
 import { hostname } from "node:os";
 import { KubeConfig } from "@kubernetes/client-node";
 import { collectDefaultMetrics, Registry } from "prom-client";
+import { startAdmission, type Admission } from "./admission/start.ts";
 import type { RunConfig } from "./config.ts";
 import { makeDistributorApi } from "./distributor/api.ts";
 import { makeDistributor, type Distributor } from "./distributor/distributor.ts";
@@ -27,16 +28,20 @@ export interface ControllerDeps {
   readonly informerDelay?: Delay;
   readonly resyncMs?: number;
   readonly gcRetryMs?: number;
+  /** false: no admission webhook (tests of the other parts); default true. */
+  readonly admission?: boolean;
 }
 
 export interface Controller {
   readonly oraclePort: number;
   readonly metricsPort: number;
+  /** Undefined when started without the webhook. */
+  readonly webhookPort: number | undefined;
   readonly informers: ClusterInformers;
   readonly facts: ClusterFacts;
   readonly distributor: Distributor;
   isReady(): boolean;
-  /** Graceful: not ready, answer held long-polls, close servers, stop informers. */
+  /** Graceful: not ready, answer held long-polls, close the servers, stop the informers. */
   stop(): Promise<void>;
 }
 
@@ -96,16 +101,24 @@ export async function startController(config: RunConfig, deps: ControllerDeps): 
   distributor.start();
   void version.start();
 
-  // TODO(webhook): start the admission webhook here with startAdmission({ config, facts, logger,
-  // registry, kc, isReady: cachesReady }) from the `webhook` branch once it exports it, close it in
-  // stop(), and make isReady() also require its TLS to be loaded. Until then this process runs no
-  // webhook and /readyz covers the caches only.
   const cachesReady = (): boolean => informers.hasSynced() && version.get() !== undefined;
   let stopping = false;
-  const isReady = (): boolean => !stopping && cachesReady();
+  let admission: Admission | undefined;
+  const isReady = (): boolean => !stopping && cachesReady() && (admission !== undefined || deps.admission === false);
 
   const health = await startHealthServer({ registry, isReady, host: config.bindAddress, port: config.metricsPort });
-  logger.info({ oraclePort: oracle.port, metricsPort: health.port }, "lameduck running");
+  // The webhook admits pods without injection until the caches are synced (isReady), so it can
+  // listen at once; /readyz waits for its certificate to be loaded as well.
+  if (deps.admission !== false) {
+    try {
+      admission = await startAdmission({ config, facts, logger, registry, kc, isReady: cachesReady });
+    } catch (err) {
+      await Promise.allSettled([oracle.close(), distributor.stop(), informers.stop(), health.close()]);
+      version.stop();
+      throw new Error(`starting the admission webhook: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    }
+  }
+  logger.info({ oraclePort: oracle.port, metricsPort: health.port, webhookPort: admission?.port }, "lameduck running");
 
   void Promise.all(informers.all.map((i) => i.synced())).then(() => {
     logger.info("all caches synced");
@@ -114,6 +127,7 @@ export async function startController(config: RunConfig, deps: ControllerDeps): 
   return {
     oraclePort: oracle.port,
     metricsPort: health.port,
+    webhookPort: admission?.port,
     informers,
     facts,
     distributor,
@@ -122,7 +136,7 @@ export async function startController(config: RunConfig, deps: ControllerDeps): 
       if (stopping) return;
       stopping = true;
       logger.info({ activeWaits: oracle.oracle.activeWaits() }, "shutting down: answering held long-polls");
-      await oracle.close();
+      await Promise.all([oracle.close(), admission?.close()]);
       version.stop();
       await distributor.stop();
       await informers.stop();

@@ -10,6 +10,8 @@ import type { Logger } from "../log.ts";
 
 export type Delay = (ms: number) => Promise<void>;
 
+const reconnectCapMs = 2_000;
+
 export interface InformerSpec<T extends KubernetesObject> {
   /** Label value of lameduck_informer_restarts_total{resource}. */
   readonly resource: string;
@@ -67,7 +69,11 @@ export function makeInformer<T extends KubernetesObject>(spec: InformerSpec<T>, 
     attempt = 0;
     return result;
   };
-  const lw = new ListWatch<T>(spec.path, new Watch(deps.kc), list, false, spec.labelSelector, undefined, { delayFn: delay });
+  // client-node also waits before reconnecting a watch that closed cleanly without any event in
+  // between, doubling from 1 s to 30 s. An EndpointSlice change held back 30 s keeps hooks waiting
+  // that long, so its wait is capped: closes that lose nothing need no long backoff.
+  const reconnect: Delay = (ms) => delay(Math.min(ms, reconnectCapMs));
+  const lw = new ListWatch<T>(spec.path, new Watch(deps.kc), list, false, spec.labelSelector, undefined, { delayFn: reconnect });
 
   const markSynced = (): void => {
     if (synced || !listedOnce) return;

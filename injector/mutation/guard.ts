@@ -183,6 +183,38 @@ export function podProblems(pod: unknown): Problem[] {
   return problems;
 }
 
+function pointerSegments(pointer: string): string[] {
+  const segments = pointer.split("/").slice(1);
+  return pointer.includes("~") ? segments.map((s) => s.replace(/~1/g, "/").replace(/~0/g, "~")) : segments;
+}
+
+function shallowCopy(value: unknown): unknown {
+  if (Array.isArray(value)) return [...(value as unknown[])];
+  if (isObject(value)) return { ...value };
+  return value;
+}
+
+/**
+ * Applies `ops` to `doc` as the API server would, validating each operation, without modifying
+ * `doc`: the containers on each operation's path are copied first (copy-on-write), which is far
+ * cheaper than cloning a pod whose managedFields alone are kilobytes.
+ */
+function applyPatchCopy(doc: unknown, ops: readonly Operation[]): unknown {
+  const root = shallowCopy(doc);
+  for (const op of ops) {
+    let parent = root;
+    for (const segment of pointerSegments(op.path).slice(0, -1)) {
+      if (!Array.isArray(parent) && !isObject(parent)) break;
+      const container = parent as Record<string, unknown>;
+      const copy = shallowCopy(container[segment]);
+      container[segment] = copy;
+      parent = copy;
+    }
+    jsonpatch.applyOperation(root, op, true, true, true);
+  }
+  return root;
+}
+
 export type GuardResult = { readonly ok: true; readonly pod: unknown } | { readonly ok: false; readonly problems: readonly Problem[] };
 
 /**
@@ -193,13 +225,15 @@ export type GuardResult = { readonly ok: true; readonly pod: unknown } | { reado
 export function guardPatch(before: unknown, ops: readonly Operation[]): GuardResult {
   let after: unknown;
   try {
-    after = jsonpatch.applyPatch(structuredClone(before), [...ops], true, true, true).newDocument;
+    after = applyPatchCopy(before, ops);
   } catch (err) {
     return { ok: false, problems: [{ reason: GuardReason.patchFailed, message: `the patch does not apply: ${err instanceof Error ? err.message.split("\n")[0] ?? "" : String(err)}` }] };
   }
   const identity = (o: unknown): string => `${String(record(o)["apiVersion"])} ${String(record(o)["kind"])}`;
   if (identity(after) !== identity(before)) return { ok: false, problems: [{ reason: GuardReason.patchFailed, message: "the patch changes apiVersion or kind" }] };
+  const problems = podProblems(after);
+  if (problems.length === 0) return { ok: true, pod: after };
   const existing = new Set(podProblems(before).map((p) => p.message));
-  const introduced = podProblems(after).filter((p) => !existing.has(p.message));
+  const introduced = problems.filter((p) => !existing.has(p.message));
   return introduced.length === 0 ? { ok: true, pod: after } : { ok: false, problems: introduced };
 }

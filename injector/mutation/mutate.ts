@@ -7,7 +7,7 @@ import type { ClusterFacts } from "../facts.ts";
 import { decide, type Plan } from "./decide.ts";
 import { guardPatch, type Problem } from "./guard.ts";
 import { inject } from "./inject.ts";
-import { readPod } from "./pod.ts";
+import { readPod, type Pod } from "./pod.ts";
 import { SkipReason, type Policy } from "./policy.ts";
 
 export type Outcome =
@@ -15,13 +15,11 @@ export type Outcome =
   | { readonly result: "patched"; readonly plan: Plan; readonly ops: readonly Operation[]; readonly warnings: readonly string[] }
   | { readonly result: "guarded"; readonly plan: Plan; readonly problems: readonly Problem[]; readonly warnings: readonly string[] };
 
-/** The checked JSON Patch that applies `plan` to `raw`. */
-export function patchFor(raw: unknown, plan: Plan, warnings: readonly string[] = []): Outcome {
-  const read = readPod(raw);
-  if (!read.ok) return { result: "skipped", reason: SkipReason.unreadablePod, detail: read.problem, warnings };
-  const ops = jsonpatch.compare(read.pod, inject(read.pod, plan));
+/** The checked JSON Patch that applies `plan` to `pod` (the raw request object). */
+export function patchFor(pod: Pod, plan: Plan, warnings: readonly string[] = []): Outcome {
+  const ops = jsonpatch.compare(pod, inject(pod, plan));
   if (ops.length === 0) return { result: "skipped", reason: SkipReason.alreadyInjected, warnings };
-  const guard = guardPatch(raw, ops);
+  const guard = guardPatch(pod, ops);
   if (!guard.ok) return { result: "guarded", plan, problems: guard.problems, warnings };
   return { result: "patched", plan, ops, warnings };
 }
@@ -32,5 +30,5 @@ export function mutatePod(raw: unknown, namespace: string, facts: ClusterFacts, 
   if (!read.ok) return { result: "skipped", reason: SkipReason.unreadablePod, detail: read.problem, warnings: [] };
   const decision = decide(read.pod, namespace, facts, policy);
   if (!decision.inject) return { result: "skipped", reason: decision.reason, warnings: decision.warnings };
-  return patchFor(raw, decision.plan, decision.warnings);
+  return patchFor(read.pod, decision.plan, decision.warnings);
 }

@@ -2,6 +2,8 @@
 // with time shortened: reconnect and restart delays capped at 50 ms.
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
+import { request } from "node:http";
+import { createServer } from "node:net";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { KubeConfig } from "@kubernetes/client-node";
@@ -27,16 +29,18 @@ export function fakeHookDir(tag = "v1"): string {
 
 export async function startTestController(
   kc: KubeConfig,
-  options: { hookDir: string; args?: readonly string[]; gcRetryMs?: number; resyncMs?: number; logger?: Logger },
+  options: { hookDir: string; args?: readonly string[]; gcRetryMs?: number; resyncMs?: number; logger?: Logger; admission?: boolean; webhookPort?: number },
 ): Promise<TestController> {
   const parsed = parseRunConfig(["--hook-dir", options.hookDir, "--bind-address", "127.0.0.1", ...(options.args ?? [])], {}, options.hookDir);
-  const config: RunConfig = { ...parsed, oraclePort: 0, metricsPort: 0 };
+  const config: RunConfig = { ...parsed, oraclePort: 0, metricsPort: 0, webhookPort: options.webhookPort ?? 0 };
   const registry = new Registry();
   const controller = await startController(config, {
     kc,
     logger: options.logger ?? silentLogger,
     registry,
     instance: "test",
+    // The webhook has its own suites; these test the controllers unless a test asks for it.
+    admission: options.admission ?? false,
     informerDelay: (ms) => sleep(Math.min(ms, 50)),
     ...(options.gcRetryMs === undefined ? {} : { gcRetryMs: options.gcRetryMs }),
     ...(options.resyncMs === undefined ? {} : { resyncMs: options.resyncMs }),
@@ -78,3 +82,36 @@ export async function eventually<T>(what: string, check: () => Promise<T | undef
 export function body<T extends object>(json: { readonly [K in keyof T]?: unknown }): T {
   return json as T;
 }
+
+/** "<status> <body>" of a GET on loopback. */
+export function httpGet(port: number, path: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    request({ host: "127.0.0.1", port, path, agent: false }, (res) => {
+      let body = "";
+      res.setEncoding("utf8");
+      res.on("data", (c: string) => {
+        body += c;
+      });
+      res.on("end", () => {
+        resolve(`${res.statusCode ?? 0} ${body}`);
+      });
+    })
+      .on("error", reject)
+      .end();
+  });
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      const port = typeof address === "object" && address !== null ? address.port : 0;
+      server.close(() => {
+        resolve(port);
+      });
+    });
+  });
+}
+

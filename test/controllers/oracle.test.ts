@@ -1,7 +1,6 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { request } from "node:http";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -9,7 +8,7 @@ import { CoreV1Api, DiscoveryV1Api, type KubeConfig, type V1Namespace, type V1Po
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { startFakeApi, type FakeApi } from "../fakeapi/index.ts";
 import { createNode, finishPod, runPod, setPodReady } from "../support/cluster.ts";
-import { body, eventually, fakeHookDir, startTestController, type TestController } from "./harness.ts";
+import { body, eventually, fakeHookDir, freePort, httpGet, startTestController, type TestController } from "./harness.ts";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
 const hookBinary = join(root, "dist", "hook-amd64");
@@ -170,31 +169,19 @@ describe("the drain oracle against the API", () => {
   });
 });
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      const port = typeof address === "object" && address !== null ? address.port : 0;
-      server.close(() => {
-        resolve(port);
-      });
-    });
-  });
-}
-
 describe("lameduck run", () => {
   it("on SIGTERM answers the held long-polls at once with the current state and exits 0", async () => {
     const pods = await service("web", 1);
+    // Where the webhook keeps its certificate Secret, as in a real install.
+    await core.createNamespace({ body: body<V1Namespace>({ metadata: { name: "lameduck-system" } }) });
     const dir = mkdtempSync(join(tmpdir(), "lameduck-run-"));
     const kubeconfig = join(dir, "kubeconfig");
     writeFileSync(kubeconfig, api.kubeconfigYaml());
-    const [oraclePort, metricsPort] = [await freePort(), await freePort()];
+    const [oraclePort, metricsPort, webhookPort] = [await freePort(), await freePort(), await freePort()];
     let output = "";
     const child = spawn(
       process.execPath,
-      [join(root, "injector", "main.ts"), "run", `--kubeconfig=${kubeconfig}`, `--hook-dir=${fakeHookDir()}`, "--bind-address=127.0.0.1", `--oracle-port=${oraclePort}`, `--metrics-port=${metricsPort}`],
+      [join(root, "injector", "main.ts"), "run", `--kubeconfig=${kubeconfig}`, `--hook-dir=${fakeHookDir()}`, "--bind-address=127.0.0.1", `--oracle-port=${oraclePort}`, `--metrics-port=${metricsPort}`, `--webhook-port=${webhookPort}`, "--webhook-url=https://127.0.0.1/mutate"],
       { stdio: ["ignore", "pipe", "pipe"] },
     );
     children.push(child);
@@ -202,22 +189,10 @@ describe("lameduck run", () => {
     child.stderr.on("data", (d: Buffer) => (output += d.toString()));
     const exited = new Promise<number | null>((resolve) => child.on("exit", resolve));
     const uid = pods[0]?.uid ?? "";
+    await eventually("ready (caches synced, webhook certificate loaded)", async () => (await httpGet(metricsPort, "/readyz")).startsWith("200"), 20_000);
     await eventually("serving", async () => (await ask(oraclePort, uid, 0)).startsWith("serving"), 20_000);
     const held = [ask(oraclePort, uid, 30), ask(oraclePort, uid, 30)];
-    await eventually("two held questions", async () => {
-      const metrics = await new Promise<string>((resolve, reject) => {
-        request({ host: "127.0.0.1", port: metricsPort, path: "/metrics", agent: false }, (res) => {
-          let body = "";
-          res.on("data", (c: Buffer) => (body += c.toString()));
-          res.on("end", () => {
-            resolve(body);
-          });
-        })
-          .on("error", reject)
-          .end();
-      });
-      return /lameduck_oracle_active_waits 2\b/.test(metrics);
-    });
+    await eventually("two held questions", async () => /lameduck_oracle_active_waits 2\b/.test(await httpGet(metricsPort, "/metrics")));
     const signalled = Date.now();
     child.kill("SIGTERM");
     expect(await Promise.all(held)).toEqual(["serving ports=8080 node=192.168.1.10\n", "serving ports=8080 node=192.168.1.10\n"]);

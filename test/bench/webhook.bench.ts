@@ -1,0 +1,118 @@
+// Admission webhook throughput and latency over keep-alive HTTPS, against a no-op HTTPS responder
+// with the same certificate, measured in the same run. Targets: p99 <= 5 ms, throughput >= 70% of the
+// no-op responder's.
+import { readFileSync } from "node:fs";
+import { Agent, createServer, request, type Server } from "node:https";
+import type { AddressInfo } from "node:net";
+import { join } from "node:path";
+import { makeWebhookServer } from "../../injector/admission/server.ts";
+import { silentLogger } from "../../injector/log.ts";
+import { makeTestReviewer } from "../support/admission.ts";
+import { testPki } from "../support/https.ts";
+import type { BenchReport } from "./report.ts";
+
+const clients = 4;
+/** Alternating short rounds of both servers, so that load from other processes hits both alike. */
+const rounds = 8;
+const warmupMs = 200;
+const roundMs = 750;
+const review = readFileSync(join(import.meta.dirname, "..", "fixtures", "real", "admission-deployment-pod.json"));
+const uid = (JSON.parse(review.toString()) as { request: { uid: string } }).request.uid;
+
+function listen(server: Server): Promise<number> {
+  return new Promise((resolve) => server.listen(0, "127.0.0.1", () => { resolve((server.address() as AddressInfo).port); }));
+}
+
+function close(server: Server): Promise<void> {
+  return new Promise((resolve) => {
+    server.close(() => { resolve(); });
+    server.closeAllConnections();
+  });
+}
+
+function post(port: number, ca: string, agent: Agent): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      { host: "127.0.0.1", port, method: "POST", path: "/mutate", ca, agent, headers: { "Content-Type": "application/json", "Content-Length": review.length } },
+      (res) => {
+        res.resume();
+        res.on("end", () => {
+          if (res.statusCode === 200) resolve();
+          else reject(new Error(`status ${res.statusCode ?? 0}`));
+        });
+      },
+    );
+    req.on("error", reject);
+    req.end(review);
+  });
+}
+
+interface Round {
+  readonly perSecond: number;
+  readonly latencies: number[];
+}
+
+async function measure(port: number, ca: string, agent: Agent): Promise<Round> {
+  const latencies: number[] = [];
+  const measureFrom = performance.now() + warmupMs;
+  const end = measureFrom + roundMs;
+  const loop = async (): Promise<void> => {
+    for (;;) {
+      const t0 = performance.now();
+      if (t0 >= end) return;
+      await post(port, ca, agent);
+      if (t0 >= measureFrom) latencies.push(performance.now() - t0);
+    }
+  };
+  await Promise.all(Array.from({ length: clients }, loop));
+  return { perSecond: latencies.length / (roundMs / 1000), latencies };
+}
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
+}
+
+function percentile(values: number[], q: number): number {
+  values.sort((a, b) => a - b);
+  return values[Math.min(values.length - 1, Math.floor(q * values.length))] ?? Number.NaN;
+}
+
+export async function run(report: BenchReport): Promise<void> {
+  const pki = await testPki();
+  const { review: reviewer, metrics } = makeTestReviewer();
+  const webhook = makeWebhookServer({ tls: pki.serving, review: reviewer, metrics, logger: silentLogger });
+  const fixed = JSON.stringify({ apiVersion: "admission.k8s.io/v1", kind: "AdmissionReview", response: { uid, allowed: true } });
+  // The no-op responder reads the whole body too: only the review itself differs.
+  const noop = createServer({ cert: pki.serving.cert, key: pki.serving.key, keepAliveTimeout: 120_000 }, (req, res) => {
+    req.resume();
+    req.on("end", () => {
+      res.writeHead(200, { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(fixed) });
+      res.end(fixed);
+    });
+  });
+  const [webhookPort, noopPort] = await Promise.all([listen(webhook), listen(noop)]);
+  try {
+    const agents = { noop: new Agent({ keepAlive: true, maxSockets: clients }), webhook: new Agent({ keepAlive: true, maxSockets: clients }) };
+    const noopRounds: Round[] = [];
+    const webhookRounds: Round[] = [];
+    for (let i = 0; i < rounds; i++) {
+      noopRounds.push(await measure(noopPort, pki.ca.cert, agents.noop));
+      webhookRounds.push(await measure(webhookPort, pki.ca.cert, agents.webhook));
+    }
+    agents.noop.destroy();
+    agents.webhook.destroy();
+    const ratio = median(webhookRounds.map((w, i) => w.perSecond / (noopRounds[i]?.perSecond ?? Number.NaN)));
+    const webhookLatencies = webhookRounds.flatMap((r) => r.latencies);
+    const noopLatencies = noopRounds.flatMap((r) => r.latencies);
+    report.section(`Admission webhook (keep-alive HTTPS, ${clients} concurrent clients, ${review.length}-byte Deployment pod review, median of ${rounds} alternating rounds)`);
+    report.row("no-op HTTPS responder", median(noopRounds.map((r) => r.perSecond)), "reviews/s");
+    report.row("webhook", median(webhookRounds.map((r) => r.perSecond)), "reviews/s", { ratio, baseline: "no-op", pass: ratio >= 0.7 });
+    report.row("webhook p50 latency", percentile(webhookLatencies, 0.5), "ms");
+    report.row("webhook p99 latency", percentile(webhookLatencies, 0.99), "ms", { target: 5 });
+    report.row("no-op p50 latency", percentile(noopLatencies, 0.5), "ms");
+    report.row("no-op p99 latency", percentile(noopLatencies, 0.99), "ms");
+  } finally {
+    await Promise.all([close(webhook), close(noop)]);
+  }
+}
