@@ -107,7 +107,7 @@ static const char usage[] =
 "  lameduck: unselected (no Service routes to this pod), released at T of max M\n"
 "  lameduck: oracle HOST:PORT <problem>; fallback sleep, released at T of max M\n"
 "  lameduck: no pod UID (<podinfo>/pod/uid: <problem>); fallback sleep, released ...\n"
-"  lameduck: max reached <while doing what>, released at T of max M\n"
+"  lameduck: [drained after A, ]max reached <where, why>, released at T of max M\n"
 "  lameduck: slept D, released at T\n"
 "(B counts from the drained answer and includes --settle.)\n"
 "\n"
@@ -1084,9 +1084,13 @@ static int drained(const struct answer *a)
 		if (now >= settled && now - last_new >= quiet_ms)
 			break;
 		if (now >= deadline_ms) {
-			put(&t, "max reached before quiet (last new connection ");
-			put_secs(&t, now - last_new);
-			put(&t, " ago), ");
+			if (last_new == drained_at) {
+				put(&t, "max reached while settling, ");
+			} else {
+				put(&t, "max reached before quiet (last new connection ");
+				put_secs(&t, now - last_new);
+				put(&t, " ago), ");
+			}
 			put_uint(&t, r.open);
 			put(&t, " connections open, ");
 			release(&t);
