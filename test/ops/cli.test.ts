@@ -4,7 +4,6 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { CoreV1Api, KubernetesObjectApi, type KubeConfig, type V1ConfigMap, type V1Namespace, type V1Pod } from "@kubernetes/client-node";
 import { Registry } from "prom-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startAdmission, type Admission } from "../../injector/admission/start.ts";
 import { parseRunConfig } from "../../injector/config.ts";
 import { loadHookSet } from "../../injector/distributor/hookset.ts";
 import { silentLogger } from "../../injector/log.ts";
@@ -24,7 +23,6 @@ let rendered: K8sObject[];
 let hookDir: string;
 let hash: string;
 let controller: Controller | undefined;
-let admission: Admission | undefined;
 
 let clock = (): Date => new Date();
 
@@ -53,9 +51,7 @@ async function pod(ns: string, name: string, annotations: Record<string, string>
 }
 
 async function stopController(): Promise<void> {
-  await admission?.close();
   await controller?.stop();
-  admission = undefined;
   controller = undefined;
 }
 
@@ -81,7 +77,6 @@ beforeAll(async () => {
   const registry = new Registry();
   const started = await startController(config, { kc: admin, logger: silentLogger, registry, instance: "cli-test", informerDelay: (ms) => sleep(Math.min(ms, 50)) });
   controller = started;
-  admission = await startAdmission({ config, facts: started.facts, logger: silentLogger, registry, kc: admin, isReady: () => started.isReady() });
   // The controller's own pod, as the Deployment would run it: it makes the webhook and oracle
   // Services' endpoints.
   await pod(namespace, "lameduck-0", {}, deployment.spec?.template?.metadata?.labels ?? {}, "10.1.0.2");

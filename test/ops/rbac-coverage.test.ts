@@ -7,7 +7,6 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { CoreV1Api, KubernetesObjectApi, type KubeConfig, type V1ConfigMap, type V1Namespace, type V1Pod, type V1Service } from "@kubernetes/client-node";
 import { Registry } from "prom-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startAdmission, type Admission } from "../../injector/admission/start.ts";
 import { parseRunConfig, type RunConfig } from "../../injector/config.ts";
 import { loadHookSet } from "../../injector/distributor/hookset.ts";
 import { silentLogger } from "../../injector/log.ts";
@@ -43,24 +42,23 @@ function controllerConfig(): RunConfig {
   return { ...parsed, webhookPort: 0, oraclePort: 0, metricsPort: 0 };
 }
 
-interface Running {
-  readonly controller: Controller;
-  readonly admission: Admission;
-}
-
-async function startAll(): Promise<Running> {
-  const kc = proxy.kubeConfig();
-  const config = controllerConfig();
-  const registry = new Registry();
-  const controller = await startController(config, { kc, logger: silentLogger, registry, instance: "rbac-test", informerDelay: (ms) => sleep(Math.min(ms, 50)), gcRetryMs: 200, resyncMs: 60_000 });
-  const admission = await startAdmission({ config, facts: controller.facts, logger: silentLogger, registry, kc, isReady: () => controller.isReady() });
+/** `lameduck run` as injector/run.ts wires it: informers, distributor, oracle and the admission webhook. */
+async function startAll(): Promise<Controller> {
+  const controller = await startController(controllerConfig(), {
+    kc: proxy.kubeConfig(),
+    logger: silentLogger,
+    registry: new Registry(),
+    instance: "rbac-test",
+    informerDelay: (ms) => sleep(Math.min(ms, 50)),
+    gcRetryMs: 200,
+    resyncMs: 60_000,
+  });
   await eventually("the controller is ready", () => controller.isReady(), 20_000);
-  return { controller, admission };
+  return controller;
 }
 
-async function stopAll(r: Running): Promise<void> {
-  await r.admission.close();
-  await r.controller.stop();
+async function stopAll(controller: Controller): Promise<void> {
+  await controller.stop();
 }
 
 async function configMaps(ns: string): Promise<V1ConfigMap[]> {
@@ -119,7 +117,7 @@ beforeAll(async () => {
 
   // First start: no certificate Secret yet.
   const first = await startAll();
-  const { controller } = first;
+  const controller = first;
   await namespaceWith("shop");
   await eventually("the hook ConfigMap in shop", async () => (await configMaps("shop")).length === 1);
   await eventually("the tampered ConfigMap replaced", async () => (await configMaps("tampered")).some((c) => c.metadata?.labels?.[Label.hook] === hash));
