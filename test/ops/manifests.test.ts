@@ -1,10 +1,11 @@
 // The rendered manifests, checked against each other and against the code: selectors and ports line up,
 // the webhook points at a Service and path that exist, the Deployment's flags are ones `lameduck run`
 // accepts, and the pod meets the `restricted` Pod Security level it claims.
-import { readFileSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import type { V1Container, V1Deployment, V1MutatingWebhookConfiguration, V1NetworkPolicy, V1PodSpec, V1Service } from "@kubernetes/client-node";
 import { beforeAll, describe, expect, it } from "vitest";
+import { parse } from "yaml";
 import { NamespaceSelection, parseRunConfig, type RunConfig } from "../../injector/config.ts";
 import { Label } from "../../injector/names.ts";
 import { podSecurityViolations } from "../../injector/ops/podsecurity.ts";
@@ -59,6 +60,16 @@ const packageVersion = (JSON.parse(readFileSync(join(repoRoot, "package.json"), 
 describe("every kustomization", () => {
   it("is found: the install, its base and the opt-in overlay", () => {
     expect(dirs).toEqual(["manifests", "manifests/base", "manifests/overlays/opt-in"]);
+  });
+
+  it("uses only what kustomize v2.0 renders (Debian's kubectl 1.20): files under resources, directories under bases", () => {
+    const v2Fields = new Set(["apiVersion", "kind", "resources", "bases", "images", "patchesJson6902", "patchesStrategicMerge", "namespace", "commonLabels", "commonAnnotations", "namePrefix", "nameSuffix"]);
+    for (const dir of dirs) {
+      const k = parse(readFileSync(join(repoRoot, dir, "kustomization.yaml"), "utf8")) as Record<string, unknown>;
+      expect(Object.keys(k).filter((f) => !v2Fields.has(f)), dir).toEqual([]);
+      for (const r of (k["resources"] ?? []) as string[]) expect(statSync(join(repoRoot, dir, r)).isFile(), `${dir}: ${r}`).toBe(true);
+      for (const b of (k["bases"] ?? []) as string[]) expect(statSync(join(repoRoot, dir, b)).isDirectory(), `${dir}: ${b}`).toBe(true);
+    }
   });
 
   it("renders the same objects from manifests/ as from manifests/base", () => {
