@@ -234,3 +234,15 @@ describe("namespaces and discovery", () => {
     await objects.delete(read);
   });
 });
+
+describe("pod updates", () => {
+  it("may change a container image but not the rest of the spec", async () => {
+    const created = await core.createNamespacedPod({ namespace: ns, body: pod("immutable") });
+    const spec = created.spec ?? { containers: [] };
+    const renamed = await core.replaceNamespacedPod({ namespace: ns, name: "immutable", body: { ...created, spec: { ...spec, containers: spec.containers.map((c) => ({ ...c, image: "registry.example.invalid/app:2.0" })) } } });
+    expect(renamed.spec?.containers[0]?.image).toBe("registry.example.invalid/app:2.0");
+    const f = await failureOf(core.replaceNamespacedPod({ namespace: ns, name: "immutable", body: { ...renamed, spec: { ...spec, hostname: "changed" } } }));
+    expect(f.code).toBe(422);
+    expect(String(f.status["message"])).toMatch(/^Pod "immutable" is invalid: spec: Forbidden: pod updates may not change fields other than `spec\.containers\[\*\]\.image`/);
+  });
+});

@@ -84,7 +84,10 @@ export async function startFakeApi(options: FakeApiOptions = {}): Promise<FakeAp
     bookmarkIntervalMs: options.bookmarkIntervalMs ?? 60_000,
     serverAddress: () => address,
   }));
-  server.keepAliveTimeout = 60_000;
+  // client-node opens a new connection (a new undici Agent) per request and leaves it idle; with a
+  // long keep-alive, 10,000 creates hold 20,000 descriptors (client and server side) and hit the
+  // process limit. Node's default of 5 s keeps that bounded.
+  server.keepAliveTimeout = 5_000;
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(options.port ?? 0, host, () => { resolve(); });
