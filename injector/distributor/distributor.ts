@@ -27,7 +27,7 @@ export interface DistributorDeps {
 }
 
 export interface Distributor {
-  /** The current version's ConfigMap in a namespace, if the cache holds it now. */
+  /** The current version's ConfigMap in a namespace, if the cache holds it intact now. */
   currentIn(namespace: string): { readonly name: string; readonly hash: string } | undefined;
   readonly hash: string;
   start(): void;
@@ -124,8 +124,9 @@ export function makeDistributor(deps: DistributorDeps): Distributor {
   return {
     hash: hooks.hash,
     currentIn(ns) {
+      // An altered copy is about to be replaced; until then it does not count as present.
       const cm = configMaps.get(hooks.configMapName, ns);
-      return cm === undefined ? undefined : { name: hooks.configMapName, hash: hooks.hash };
+      return cm === undefined || !intact(cm) ? undefined : { name: hooks.configMapName, hash: hooks.hash };
     },
     start() {
       if (started) return;
