@@ -114,4 +114,24 @@ describe("startAdmission against the local API server", () => {
     }
     expect(after).not.toBe(before);
   });
+
+  it("injects a Deployment-style pod (generateName only) created through the API, and a dryRun create stores nothing", async () => {
+    const { kc } = cluster;
+    await createWebhookConfiguration(kc);
+    await start(await freePort());
+    const core = kc.makeApiClient(CoreV1Api);
+    await core.createNamespace({ body: { metadata: { name: "shop" } } });
+    const body = { metadata: { generateName: "web-56d4bc6bfb-", labels: { app: "web" } }, spec: { containers: [{ name: "web", image: "registry.example/web:1" }] } };
+    const created = await core.createNamespacedPod({ namespace: "shop", body });
+    expect(created.metadata?.annotations?.["lameduck.dev/injected"]).toBe("v1 wait");
+    expect(created.metadata?.labels?.["lameduck.dev/hook"]).toBe("3f2a9c1e");
+    expect(created.spec?.terminationGracePeriodSeconds).toBe(60);
+    expect(created.spec?.containers[0]?.lifecycle?.preStop?.exec?.command?.[0]).toBe("/.lameduck/hook");
+    expect(created.spec?.volumes?.some((v) => v.name === "lameduck")).toBe(true);
+
+    const before = (await core.listNamespacedPod({ namespace: "shop" })).items.length;
+    const dry = await core.createNamespacedPod({ namespace: "shop", body: { ...body, metadata: { ...body.metadata, generateName: "dry-" } }, dryRun: "All" });
+    expect(dry.metadata?.annotations?.["lameduck.dev/injected"]).toBe("v1 wait");
+    expect((await core.listNamespacedPod({ namespace: "shop" })).items.length).toBe(before);
+  });
 });
