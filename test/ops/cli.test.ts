@@ -4,9 +4,10 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { CoreV1Api, KubernetesObjectApi, type KubeConfig, type V1ConfigMap, type V1Namespace, type V1Pod } from "@kubernetes/client-node";
 import { Registry } from "prom-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { parseRunConfig } from "../../injector/config.ts";
+import { Mode, parseRunConfig } from "../../injector/config.ts";
 import { loadHookSet } from "../../injector/distributor/hookset.ts";
 import { silentLogger } from "../../injector/log.ts";
+import { markerVersion } from "../../injector/mutation/decide.ts";
 import { Annotation, Label, managedByValue } from "../../injector/names.ts";
 import { opsMain, type OpsCommand } from "../../injector/ops/commands.ts";
 import { startController, type Controller } from "../../injector/run.ts";
@@ -131,9 +132,12 @@ describe("lameduck check", () => {
 
 describe("lameduck status", () => {
   it("counts injected pods per mode and hook version, per namespace", async () => {
-    await pod("shop", "a", { [Annotation.injected]: "v1 wait" }, { [Label.hook]: hash }, "10.1.0.10");
-    await pod("shop", "b", { [Annotation.injected]: "v1 wait" }, { [Label.hook]: hash }, "10.1.0.11");
-    await pod("shop", "c", { [Annotation.injected]: "v1 sleep" }, {}, "10.1.0.12");
+    // The marker exactly as the webhook writes it (the fake cannot reach the webhook by Service name
+    // with a certificate for that name, so these pods carry what an injection leaves).
+    const marker = (mode: string): string => `${markerVersion} ${mode}`;
+    await pod("shop", "a", { [Annotation.injected]: marker(Mode.wait) }, { [Label.hook]: hash }, "10.1.0.10");
+    await pod("shop", "b", { [Annotation.injected]: marker(Mode.wait) }, { [Label.hook]: hash }, "10.1.0.11");
+    await pod("shop", "c", { [Annotation.injected]: marker(Mode.sleep) }, {}, "10.1.0.12");
     await pod("shop", "d", {}, {}, "10.1.0.13");
     const { code, out } = await lameduck("status");
     expect(code).toBe(0);
