@@ -3,20 +3,24 @@
 import { X509Certificate as X509 } from "node:crypto";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import type { V1ConfigMap, V1Namespace, V1Node } from "@kubernetes/client-node";
+import type { V1ConfigMap, V1Deployment, V1MutatingWebhookConfiguration, V1Namespace, V1Node } from "@kubernetes/client-node";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { NamespaceSelection } from "../../injector/config.ts";
 import { injectedSamples, judgeNodes, judgePodSecurity, judgeVersion } from "../../injector/ops/check-cluster.ts";
-import { judgeCoverage } from "../../injector/ops/check-install.ts";
+import { installedPolicy, judgeCoverage } from "../../injector/ops/check-install.ts";
+import { defaultInstallNames } from "../../injector/ops/snapshot.ts";
 import { judgeCertificates } from "../../injector/ops/certs.ts";
 import { probeOracle } from "../../injector/ops/oracle-probe.ts";
 import { exitCode, formatReport, type Finding } from "../../injector/ops/report.ts";
 import { createCa, issueServing, servingNames, type KeyPairPem } from "../../injector/tls/certs.ts";
+import { find, render } from "./render.ts";
 
 // API objects as the server sends them: plain JSON, which client-node's classes describe.
 const asNode = (json: object): V1Node => json;
 const asNamespace = (json: object): V1Namespace => json;
 const asConfigMap = (json: object): V1ConfigMap => json;
+const asDeployment = (json: object): V1Deployment => json;
+const asWebhook = (json: object): V1MutatingWebhookConfiguration => json;
 const levels = (findings: readonly Finding[]): string[] => findings.map((f) => f.level);
 const ok = <T,>(value: T): { ok: true; value: T } => ({ ok: true, value });
 const now = new Date("2026-11-21T12:00:00Z");
@@ -182,5 +186,22 @@ describe("the report", () => {
     expect(exitCode(findings)).toBe(0);
     expect(exitCode([...findings, { level: "FAIL", area: "c", message: "broken" }])).toBe(1);
     expect(formatReport(findings)).toBe("PASS  a   fine\nWARN  bb  hmm\n          why\n\n1 passed, 1 warnings, 0 failed\n");
+  });
+});
+
+describe("the installed namespace policy", () => {
+  it("comes from the controller's flags, else from the webhook's namespaceSelector, for both overlays", async () => {
+    for (const [dir, selection] of [["manifests", "opt-out"], ["manifests/overlays/opt-in", "opt-in"]] as const) {
+      const objects = await render(dir);
+      const deployment = asDeployment(find(objects, "Deployment", "lameduck"));
+      const webhook = asWebhook(find(objects, "MutatingWebhookConfiguration", "lameduck"));
+      const fromFlags = installedPolicy(deployment, webhook, defaultInstallNames);
+      expect(fromFlags.source).toBe("Deployment lameduck-system/lameduck");
+      expect(fromFlags.policy.namespaceSelection).toBe(selection);
+      const fromWebhook = installedPolicy(undefined, webhook, defaultInstallNames);
+      expect(fromWebhook.source).toBe("MutatingWebhookConfiguration lameduck");
+      expect(fromWebhook.policy.namespaceSelection).toBe(selection);
+      expect([...fromWebhook.policy.excludedNamespaces].sort()).toEqual([...fromFlags.policy.excludedNamespaces].sort());
+    }
   });
 });
