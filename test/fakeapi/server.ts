@@ -12,7 +12,7 @@ import { ApiError, badRequest, internalError, methodNotAllowed, pathNotFound, su
 import { apiGroup, apiGroupList, apiResourceList, apiVersions, versionInfo } from "./discovery.ts";
 import { checkWatch, serveWatch } from "./watch.ts";
 import type { WatchDeps } from "./watch.ts";
-import { parsePatchBody } from "./patch.ts";
+import { parsePatchBody, PatchType } from "./patch.ts";
 import { toTable } from "./table.ts";
 
 export interface RecordedRequest extends RequestInfo {
@@ -261,6 +261,11 @@ async function dispatch(deps: ServerDeps, rt: Route, verb: string, namespace: st
     case "update":
       return [200, api.update(rt.res, namespace, name, parseJson(text), sub, ctx)];
     case "patch": {
+      if (contentType === PatchType.apply && (q.get("fieldManager") ?? "") === "") {
+        throw new ApiError(422, { kind: "Status", apiVersion: "v1", metadata: {}, status: "Failure",
+          message: 'PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: is required for apply patch',
+          reason: "Invalid", details: { group: "meta.k8s.io", kind: "PatchOptions", causes: [{ reason: "FieldValueRequired", message: "Required value: is required for apply patch", field: "fieldManager" }] }, code: 422 });
+      }
       return [200, await api.patch(rt.res, namespace, name, contentType, parsePatchBody(contentType, text), sub, ctx)];
     }
     case "delete": {
