@@ -48,7 +48,8 @@ export interface FakeApi {
   kubeconfigYaml(): string;
   readonly faults: FaultKnobs;
   readonly requests: readonly RecordedRequest[];
-  /** Direct access to the objects, for assertions that must not go through the API. */
+  /** Direct access to the objects, for assertions that must not go through the API. Read-only: stored
+   *  objects are shared with watch streams and response caches, never mutate them. */
   readonly store: Store;
   close(): Promise<void>;
 }
