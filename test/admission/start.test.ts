@@ -1,6 +1,7 @@
 // The admission path as `lameduck run` starts it, against the local API server: the certificate
 // Secret, the webhook configuration's caBundle and URL, and HTTPS verified against the stored CA.
-import { createServer } from "node:net";
+import { createServer as createHttpsServer } from "node:https";
+import { createServer, type AddressInfo } from "node:net";
 import { AdmissionregistrationV1Api, CoreV1Api, type KubeConfig } from "@kubernetes/client-node";
 import { Registry } from "prom-client";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -11,7 +12,7 @@ import { issueServing } from "../../injector/tls/certs.ts";
 import { SecretKey } from "../../injector/tls/secret.ts";
 import { testFacts } from "../support/admission.ts";
 import { startCluster, type Cluster } from "../support/cluster.ts";
-import { httpsRequest, servedFingerprint } from "../support/https.ts";
+import { httpsRequest, servedFingerprint, testPki } from "../support/https.ts";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 
@@ -133,5 +134,54 @@ describe("startAdmission against the local API server", () => {
     const dry = await core.createNamespacedPod({ namespace: "shop", body: { ...body, metadata: { ...body.metadata, generateName: "dry-" } }, dryRun: "All" });
     expect(dry.metadata?.annotations?.["lameduck.dev/injected"]).toBe("v1 wait");
     expect((await core.listNamespacedPod({ namespace: "shop" })).items.length).toBe(before);
+  });
+
+  it("injects a container a later webhook adds, when the API server reinvokes it", async () => {
+    const { kc } = cluster;
+    await createWebhookConfiguration(kc);
+    await start(await freePort());
+    // A sidecar injector registered after lameduck (configurations are called in name order).
+    const pki = await testPki();
+    const sidecar = createHttpsServer({ cert: pki.serving.cert, key: pki.serving.key }, (req, res) => {
+      const chunks: Buffer[] = [];
+      req.on("data", (c: Buffer) => chunks.push(c));
+      req.on("end", () => {
+        const reviewIn = JSON.parse(Buffer.concat(chunks).toString("utf8")) as { request: { uid: string; object: { spec: { containers: { name: string }[] } } } };
+        const has = reviewIn.request.object.spec.containers.some((c) => c.name === "mesh-proxy");
+        const patch = has ? [] : [{ op: "add", path: "/spec/containers/-", value: { name: "mesh-proxy", image: "registry.example/proxy:1" } }];
+        res.writeHead(200, { "Content-Type": "application/json" });
+        res.end(JSON.stringify({ apiVersion: "admission.k8s.io/v1", kind: "AdmissionReview", response: { uid: reviewIn.request.uid, allowed: true, ...(has ? {} : { patchType: "JSONPatch", patch: Buffer.from(JSON.stringify(patch)).toString("base64") }) } }));
+      });
+    });
+    await new Promise<void>((resolve) => sidecar.listen(0, "127.0.0.1", resolve));
+    try {
+      const sidecarPort = (sidecar.address() as AddressInfo).port;
+      await kc.makeApiClient(AdmissionregistrationV1Api).createMutatingWebhookConfiguration({
+        body: {
+          metadata: { name: "zz-sidecar" },
+          webhooks: [{
+            name: "sidecar.example.com", admissionReviewVersions: ["v1"], sideEffects: "None", failurePolicy: "Fail",
+            clientConfig: { url: `https://127.0.0.1:${sidecarPort}/`, caBundle: Buffer.from(pki.ca.cert).toString("base64") },
+            rules: [{ apiGroups: [""], apiVersions: ["v1"], operations: ["CREATE"], resources: ["pods"] }],
+          }],
+        },
+      });
+      const core = kc.makeApiClient(CoreV1Api);
+      await core.createNamespace({ body: { metadata: { name: "shop" } } });
+      const created = await core.createNamespacedPod({ namespace: "shop", body: { metadata: { name: "meshed" }, spec: { containers: [{ name: "web", image: "registry.example/web:1" }] } } });
+      const containers = created.spec?.containers ?? [];
+      expect(containers.map((c) => c.name)).toEqual(["web", "mesh-proxy"]);
+      for (const c of containers) {
+        expect(c.lifecycle?.preStop?.exec?.command?.[1]).toBe("wait");
+        expect(c.volumeMounts?.filter((m) => m.name === "lameduck")).toHaveLength(1);
+      }
+      expect(created.spec?.volumes?.filter((v) => v.name.startsWith("lameduck"))).toHaveLength(1);
+      expect(created.spec?.terminationGracePeriodSeconds).toBe(60);
+    } finally {
+      await new Promise<void>((resolve) => {
+        sidecar.close(() => { resolve(); });
+        sidecar.closeAllConnections();
+      });
+    }
   });
 });
