@@ -14,7 +14,7 @@ import { startController, type Controller } from "../../injector/run.ts";
 import { body, eventually, fakeHookDir } from "../controllers/harness.ts";
 import { startFakeApi, type FakeApi } from "../fakeapi/index.ts";
 import { createNode, runPod } from "../support/cluster.ts";
-import { find, render, type K8sObject } from "./render.ts";
+import { controllerPod, find, render, type K8sObject } from "./render.ts";
 
 const namespace = "lameduck-system";
 let api: FakeApi;
@@ -80,7 +80,8 @@ beforeAll(async () => {
   controller = started;
   // The controller's own pod, as the Deployment would run it: it makes the webhook and oracle
   // Services' endpoints.
-  await pod(namespace, "lameduck-0", {}, deployment.spec?.template?.metadata?.labels ?? {}, "10.1.0.2");
+  await core.createNamespacedPod({ namespace, body: controllerPod(rendered) });
+  await runPod(admin, namespace, "lameduck-0", { node: "node-a", ip: "10.1.0.2" });
   await eventually("ready", () => started.isReady(), 20_000);
   // Selected: default, kube-public (the fake creates them, as a real cluster has them), shop, web.
   await eventually("hook ConfigMaps in every selected namespace", async () => (await hookConfigMaps()).length === 4);

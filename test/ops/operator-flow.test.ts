@@ -15,7 +15,7 @@ import { startController, type Controller } from "../../injector/run.ts";
 import { body, eventually, fakeHookDir } from "../controllers/harness.ts";
 import { startFakeApi, type FakeApi } from "../fakeapi/index.ts";
 import { createNode, runPod } from "../support/cluster.ts";
-import { find, render, type K8sObject } from "./render.ts";
+import { controllerPod, find, render, type K8sObject } from "./render.ts";
 
 let api: FakeApi;
 let admin: KubeConfig;
@@ -67,7 +67,7 @@ beforeAll(async () => {
   const started = await startController(config, { kc: admin, logger: silentLogger, registry: new Registry(), instance: "flow-test", informerDelay: (ms) => sleep(Math.min(ms, 50)) });
   controller = started;
   // The controller's own pod gives the webhook and oracle Services their endpoints.
-  await core.createNamespacedPod({ namespace: "lameduck-system", body: body<V1Pod>({ metadata: { name: "lameduck-0", labels: deployment.spec?.template?.metadata?.labels ?? {} }, spec: { containers: [{ name: "lameduck", image: "lameduck" }] } }) });
+  await core.createNamespacedPod({ namespace: "lameduck-system", body: controllerPod(rendered) });
   await runPod(admin, "lameduck-system", "lameduck-0", { node: "node-a", ip: "10.1.0.2" });
   await eventually("ready", () => started.isReady(), 20_000);
   await eventually("the webhook registration points at the controller", async () =>

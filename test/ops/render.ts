@@ -4,6 +4,7 @@ import { execFile } from "node:child_process";
 import { existsSync, readdirSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
 import { promisify } from "node:util";
+import type { V1Deployment, V1Pod } from "@kubernetes/client-node";
 import { parseAllDocuments } from "yaml";
 
 const run = promisify(execFile);
@@ -55,4 +56,14 @@ export function find(objects: readonly K8sObject[], kind: string, name?: string)
   const [only] = matches;
   if (matches.length !== 1 || only === undefined) throw new Error(`expected one ${kind}${name === undefined ? "" : ` ${name}`}, rendered ${matches.length}`);
   return only;
+}
+
+/**
+ * The pod the Deployment's template makes, named lameduck-0: what the API server admits into the
+ * controller's namespace (which enforces Pod Security `restricted`).
+ */
+export function controllerPod(objects: readonly K8sObject[]): V1Pod {
+  const deployment: V1Deployment = find(objects, "Deployment", "lameduck");
+  const template = deployment.spec?.template;
+  return { apiVersion: "v1", kind: "Pod", metadata: { ...template?.metadata, name: "lameduck-0" }, spec: template?.spec ?? { containers: [] } };
 }
