@@ -3,6 +3,9 @@ import { dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ConfigError, injectUsage, parseInjectConfig, parseRunConfig, runUsage } from "./config.ts";
 import { processIo, runInject } from "./inject/command.ts";
+import { makeLogger } from "./log.ts";
+import { isOpsCommand, opsMain } from "./ops/commands.ts";
+import { run } from "./run.ts";
 import { version } from "./version.ts";
 
 const usage = `Usage: lameduck COMMAND [flags]
@@ -12,6 +15,9 @@ Zero-downtime pod termination for every workload in a Kubernetes cluster.
 Commands:
   run        run the admission webhook, the hook distributor and the drain oracle
   inject     add the preStop hook to manifests offline (no webhook needed)
+  check      check a cluster for lameduck: PASS/WARN/FAIL report
+  status     hook versions per namespace and injected pods per mode
+  uninstall  remove the webhook (and with --cleanup the controller's hook ConfigMaps)
   version    print the version
 
 Run 'lameduck COMMAND --help' for a command's flags.
@@ -39,8 +45,7 @@ export async function main(argv: readonly string[], env: Readonly<Record<string,
       }
       try {
         const config = parseRunConfig(rest, env, dirname(fileURLToPath(import.meta.url)));
-        out(`${JSON.stringify(config)}\n`);
-        return await Promise.resolve(0);
+        return await run(config, makeLogger(config.logLevel));
       } catch (e) {
         if (e instanceof ConfigError) {
           err(`lameduck run: ${e.message}\n`);
@@ -65,6 +70,7 @@ export async function main(argv: readonly string[], env: Readonly<Record<string,
       }
     }
     default:
+      if (isOpsCommand(command)) return opsMain(command, rest, { out, err, hookDir: dirname(fileURLToPath(import.meta.url)) });
       err(`lameduck: unknown command "${command}"\n\n${usage}`);
       return 2;
   }

@@ -271,6 +271,22 @@ it("a dry-run CREATE tells the webhook and persists nothing; a webhook with side
   expect(f.status["message"]).toBe('admission webhook "effects.lameduck.test" does not support dry run');
 });
 
+it.skipIf(targetsRealCluster())("a webhook registered by service reference is reached through the fake's resolveService hook [fake-only: a real cluster resolves services itself]", async () => {
+  const w = await webhook(() => ({ allowed: true, patch: annotate("via-service") }));
+  const fake = await startCluster({ resolveService: (ref) => `${w.url}?ns=${ref.namespace}&name=${ref.name}&port=${String(ref.port)}` });
+  try {
+    const fcore = fake.kc.makeApiClient(CoreV1Api);
+    await fake.kc.makeApiClient(AdmissionregistrationV1Api).createMutatingWebhookConfiguration({ body: { metadata: { name: "by-service" }, webhooks: [{
+      name: "svc.lameduck.test", admissionReviewVersions: ["v1"], sideEffects: "None", failurePolicy: "Fail",
+      clientConfig: { service: { namespace: "lameduck-system", name: "lameduck", port: 8443, path: "/mutate" }, caBundle: pki.caBundle },
+      rules: [{ operations: ["CREATE"], apiGroups: [""], apiVersions: ["v1"], resources: ["pods"] }] }] } });
+    const created = await fcore.createNamespacedPod({ namespace: "default", body: plainPod("via-service") });
+    expect(created.metadata?.annotations).toEqual({ "via-service": "yes" });
+  } finally {
+    await fake.close();
+  }
+});
+
 it.skipIf(targetsRealCluster())("a webhook's warnings reach the client as Warning headers [raw HTTP without credentials]", async () => {
   const w = await webhook(() => ({ allowed: true, warnings: ["lameduck: bad lameduck.dev/max, using 30s"] }));
   await register("warn", w.url);

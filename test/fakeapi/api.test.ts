@@ -234,3 +234,40 @@ describe("namespaces and discovery", () => {
     await objects.delete(read);
   });
 });
+
+describe("pod updates", () => {
+  it("may change a container image but not the rest of the spec", async () => {
+    const created = await core.createNamespacedPod({ namespace: ns, body: pod("immutable") });
+    const spec = created.spec ?? { containers: [] };
+    const renamed = await core.replaceNamespacedPod({ namespace: ns, name: "immutable", body: { ...created, spec: { ...spec, containers: spec.containers.map((c) => ({ ...c, image: "registry.example.invalid/app:2.0" })) } } });
+    expect(renamed.spec?.containers[0]?.image).toBe("registry.example.invalid/app:2.0");
+    const f = await failureOf(core.replaceNamespacedPod({ namespace: ns, name: "immutable", body: { ...renamed, spec: { ...spec, hostname: "changed" } } }));
+    expect(f.code).toBe(422);
+    expect(String(f.status["message"])).toMatch(/^Pod "immutable" is invalid: spec: Forbidden: pod updates may not change fields other than `spec\.containers\[\*\]\.image`/);
+  });
+});
+
+describe("server-side apply and strategic merge on webhook configurations", () => {
+  it("apply creates and then merges an object; it needs a fieldManager", async () => {
+    const objects = kc.makeApiClient(KubernetesObjectApi);
+    const spec: KubernetesObject & Record<string, unknown> = { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "applied", namespace: ns }, data: { a: "1" } };
+    const created = await objects.patch(spec, undefined, undefined, "lameduck", true, PatchStrategy.ServerSideApply);
+    expect((created as unknown as { data: unknown }).data).toEqual({ a: "1" });
+    // (Only fields the manager keeps applying: real apply would drop `a` if it were left out.)
+    const merged = await objects.patch({ ...spec, data: { a: "1", b: "2" } }, undefined, undefined, "lameduck", true, PatchStrategy.ServerSideApply);
+    expect((merged as unknown as { data: unknown }).data).toEqual({ a: "1", b: "2" });
+    const f = await failureOf(objects.patch(spec, undefined, undefined, undefined, true, PatchStrategy.ServerSideApply));
+    expect(f.code).toBe(422);
+  });
+
+  it("a strategic merge patch rotates one webhook's caBundle by name", async () => {
+    const objects = kc.makeApiClient(KubernetesObjectApi);
+    const hook = (name: string, ca: string) => ({ name, admissionReviewVersions: ["v1"], sideEffects: "None", clientConfig: { url: "https://127.0.0.1:1/x", caBundle: ca } });
+    const config: KubernetesObject & Record<string, unknown> = { apiVersion: "admissionregistration.k8s.io/v1", kind: "MutatingWebhookConfiguration", metadata: { name: `smp-${ns}` }, webhooks: [hook("a.test", "AAAA"), hook("b.test", "BBBB")] };
+    await objects.create(config);
+    const patched = await objects.patch({ ...config, webhooks: [{ name: "b.test", clientConfig: { caBundle: "CCCC" } }] }, undefined, undefined, undefined, undefined, PatchStrategy.StrategicMergePatch);
+    const webhooks = (patched as unknown as { webhooks: { name: string; clientConfig: { caBundle: string; url: string } }[] }).webhooks;
+    expect(webhooks.map((w) => [w.name, w.clientConfig.caBundle, w.clientConfig.url])).toEqual([["a.test", "AAAA", "https://127.0.0.1:1/x"], ["b.test", "CCCC", "https://127.0.0.1:1/x"]]);
+    await objects.delete(config);
+  });
+});

@@ -14,6 +14,7 @@ import { applyDefaults, namespaceNameLabel, qosClass } from "./defaults.ts";
 import { applyPatch, PatchType } from "./patch.ts";
 import { randomSuffix } from "./names.ts";
 import { deletePod } from "./pods.ts";
+import { podSecurityViolation } from "./podsecurity.ts";
 
 export interface UserInfo {
   readonly username: string;
@@ -164,6 +165,12 @@ export function makeApi(deps: ApiDeps): Api {
       const candidate = prepareForCreate(r, withMeta(o, { name: finalName }));
       const errors = [...validateObject(r, candidate), ...deps.validate(r, candidate)];
       if (errors.length > 0) throw invalid(r, finalName, errors);
+      if (r === Res.pods) {
+        // Pod Security is validating admission: after the mutating webhooks, name generation and
+        // validation, so it judges the patched pod under its final name.
+        const violation = podSecurityViolation(store.get(Res.namespaces, "", namespace), candidate);
+        if (violation !== undefined) throw forbidden(r, finalName, violation);
+      }
       if (ctx.dryRun) {
         if (store.get(r, r.namespaced ? namespace : "", finalName) !== undefined) throw alreadyExists(r, finalName);
         return withMeta(candidate, { creationTimestamp: timestamp() });
@@ -206,7 +213,12 @@ export function makeApi(deps: ApiDeps): Api {
     list(r, namespace, q) {
       const items = store.list(r, r.namespaced ? namespace : undefined).filter(q.matches);
       // etcd lists in key order: namespace, then name.
-      items.sort((a, b) => keyOf(a).localeCompare(keyOf(b)));
+      const keys = new Map(items.map((o) => [o, keyOf(o)]));
+      items.sort((a, b) => {
+        const ka = keys.get(a) ?? "";
+        const kb = keys.get(b) ?? "";
+        return ka < kb ? -1 : ka > kb ? 1 : 0;
+      });
       const listMeta: Obj = { resourceVersion: String(store.currentRv()) };
       let page = items;
       if (q.continueToken !== undefined && q.continueToken !== "") {

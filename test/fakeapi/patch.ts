@@ -22,6 +22,8 @@ const mergeKeys: Record<string, string> = {
   volumeMounts: "mountPath", env: "name", ports: "containerPort", conditions: "type",
   ownerReferences: "uid", imagePullSecrets: "name", hostAliases: "ip", containerStatuses: "name",
   initContainerStatuses: "name", podIPs: "ip", addresses: "type", taints: "key",
+  // MutatingWebhookConfiguration.webhooks, which a webhook patches to rotate its caBundle.
+  webhooks: "name",
 };
 
 export function mergePatch(target: unknown, patch: unknown): unknown {

@@ -1,0 +1,148 @@
+// The hook ConfigMap distributor: namespace and ConfigMap events and a periodic resync feed one
+// deduplicating queue of namespace names; each is reconciled level-based (reconcile.ts).
+import type { V1ConfigMap, V1Namespace } from "@kubernetes/client-node";
+import { Counter, Gauge, type Registry } from "prom-client";
+import type { Informer } from "../informers/informer.ts";
+import type { Logger } from "../log.ts";
+import type { NamespacePolicy } from "../policy/namespace.ts";
+import type { DistributorApi } from "./api.ts";
+import type { HookSet } from "./hookset.ts";
+import { makeWorkQueue, type Schedule } from "./queue.ts";
+import { configMapIntact, makeReconciler } from "./reconcile.ts";
+
+export interface DistributorDeps {
+  readonly hooks: HookSet;
+  readonly policy: NamespacePolicy;
+  readonly api: DistributorApi;
+  readonly namespaces: Informer<V1Namespace>;
+  readonly configMaps: Informer<V1ConfigMap>;
+  readonly logger: Logger;
+  readonly registry: Registry;
+  /** Every namespace is reconciled at least this often (default 5 min). */
+  readonly resyncMs?: number;
+  /** How soon a namespace whose old hook version is still mounted is looked at again (default 1 min). */
+  readonly gcRetryMs?: number;
+  readonly concurrency?: number;
+  readonly schedule?: Schedule;
+}
+
+export interface Distributor {
+  /** The current version's ConfigMap in a namespace, if the cache holds it intact now. */
+  currentIn(namespace: string): { readonly name: string; readonly hash: string } | undefined;
+  readonly hash: string;
+  start(): void;
+  /** Resolves once nothing is queued or being reconciled. */
+  idle(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export function makeDistributor(deps: DistributorDeps): Distributor {
+  const { hooks, namespaces, configMaps } = deps;
+  const log = deps.logger.child({ component: "distributor" });
+  const resyncMs = deps.resyncMs ?? 300_000;
+  const gcRetryMs = deps.gcRetryMs ?? 60_000;
+  const reconciles = new Counter({
+    name: "lameduck_distributor_reconciles_total",
+    help: "Namespace reconciles of the hook ConfigMap distributor, by outcome.",
+    labelNames: ["outcome"] as const,
+    registers: [deps.registry],
+  });
+  // The informer caches every lameduck ConfigMap cluster-wide, and each carries both hook binaries
+  // (about 65 KB as base64): 5,000 namespaces would keep 325 MB of copies. So each version of a
+  // ConfigMap is judged once as it arrives, and the cached copy keeps only its metadata.
+  const verdicts = new Map<string, { readonly resourceVersion: string | undefined; readonly intact: boolean }>();
+  const digest = (cm: V1ConfigMap): void => {
+    const uid = cm.metadata?.uid;
+    if (uid === undefined) return;
+    verdicts.set(uid, { resourceVersion: cm.metadata?.resourceVersion, intact: configMapIntact(cm, hooks) });
+    delete cm.binaryData;
+    delete cm.data;
+  };
+  configMaps.onAdd(digest);
+  configMaps.onUpdate(digest);
+  configMaps.onDelete((cm) => {
+    verdicts.delete(cm.metadata?.uid ?? "");
+  });
+  const intact = (cm: V1ConfigMap): boolean => {
+    const verdict = verdicts.get(cm.metadata?.uid ?? "");
+    return verdict !== undefined && verdict.resourceVersion === cm.metadata?.resourceVersion ? verdict.intact : configMapIntact(cm, hooks);
+  };
+  const reconcile = makeReconciler({
+    intact,
+    hooks,
+    policy: deps.policy,
+    api: deps.api,
+    logger: deps.logger,
+    namespace: (name) => namespaces.get(name),
+    configMaps: (ns) => configMaps.list(ns),
+  });
+  const queue = makeWorkQueue({
+    concurrency: deps.concurrency ?? 8,
+    ...(deps.schedule === undefined ? {} : { schedule: deps.schedule }),
+    worker: async (ns) => {
+      const result = await reconcile(ns);
+      reconciles.inc({ outcome: result.outcome });
+      if (result.outcome === "old-version-in-use") queue.addAfter(ns, gcRetryMs);
+    },
+    onError: (ns, err, failures, retryInMs) => {
+      reconciles.inc({ outcome: "error" });
+      log.warn({ namespace: ns, err: err instanceof Error ? err.message : String(err), failures, retryInMs }, "reconcile failed; will retry");
+    },
+  });
+  new Gauge({
+    name: "lameduck_distributor_queue_depth",
+    help: "Namespaces waiting for or in reconcile.",
+    registers: [deps.registry],
+    collect() {
+      this.set(queue.depth());
+    },
+  });
+
+  let started = false;
+  let resync: NodeJS.Timeout | undefined;
+  const ready = (): boolean => namespaces.hasSynced() && configMaps.hasSynced();
+  // Before both caches are full a reconcile would see ConfigMaps as missing; events until then are
+  // dropped because the first full pass below covers them.
+  const enqueue = (ns: string | undefined): void => {
+    if (ns !== undefined && started && ready()) queue.add(ns);
+  };
+  const enqueueAll = (): void => {
+    for (const ns of namespaces.list()) enqueue(ns.metadata?.name);
+  };
+  const onNamespace = (ns: V1Namespace): void => {
+    enqueue(ns.metadata?.name);
+  };
+  const onConfigMap = (cm: V1ConfigMap): void => {
+    enqueue(cm.metadata?.namespace);
+  };
+  namespaces.onAdd(onNamespace);
+  namespaces.onUpdate(onNamespace);
+  configMaps.onAdd(onConfigMap);
+  configMaps.onUpdate(onConfigMap);
+  configMaps.onDelete(onConfigMap);
+
+  return {
+    hash: hooks.hash,
+    currentIn(ns) {
+      // An altered copy is about to be replaced; until then it does not count as present.
+      const cm = configMaps.get(hooks.configMapName, ns);
+      return cm === undefined || !intact(cm) ? undefined : { name: hooks.configMapName, hash: hooks.hash };
+    },
+    start() {
+      if (started) return;
+      started = true;
+      void Promise.all([namespaces.synced(), configMaps.synced()]).then(() => {
+        log.info({ hash: hooks.hash, namespaces: namespaces.list().length }, "caches synced; reconciling every namespace");
+        enqueueAll();
+      });
+      resync = setInterval(enqueueAll, resyncMs);
+      resync.unref();
+    },
+    idle: () => queue.idle(),
+    async stop() {
+      started = false;
+      if (resync !== undefined) clearInterval(resync);
+      await queue.shutDown();
+    },
+  };
+}

@@ -1,0 +1,173 @@
+// `lameduck run`: one process holding the informers, the ClusterFacts over them, the hook ConfigMap
+// distributor, the drain oracle, the admission webhook and the metrics/health server.
+import { hostname } from "node:os";
+import { KubeConfig } from "@kubernetes/client-node";
+import { collectDefaultMetrics, Registry } from "prom-client";
+import { startAdmission, type Admission } from "./admission/start.ts";
+import type { RunConfig } from "./config.ts";
+import { makeDistributorApi } from "./distributor/api.ts";
+import { makeDistributor, type Distributor } from "./distributor/distributor.ts";
+import { loadHookSet } from "./distributor/hookset.ts";
+import type { ClusterFacts } from "./facts.ts";
+import { startHealthServer } from "./health.ts";
+import { makeClusterInformers, type ClusterInformers } from "./informers/cluster.ts";
+import { makeClusterFacts } from "./informers/facts.ts";
+import type { Delay } from "./informers/informer.ts";
+import { makeServerVersion } from "./informers/version.ts";
+import type { Logger } from "./log.ts";
+import { apiEventCreator, makeEventRecorder } from "./oracle/events.ts";
+import { startDrainOracle } from "./oracle/start.ts";
+
+export interface ControllerDeps {
+  readonly kc: KubeConfig;
+  readonly logger: Logger;
+  readonly registry: Registry;
+  /** reportingInstance of Events: the pod's name (its hostname in a cluster). */
+  readonly instance?: string;
+  /** Tests shorten time with these. */
+  readonly informerDelay?: Delay;
+  readonly resyncMs?: number;
+  readonly gcRetryMs?: number;
+  /** false: no admission webhook (tests of the other parts); default true. */
+  readonly admission?: boolean;
+}
+
+export interface Controller {
+  readonly oraclePort: number;
+  readonly metricsPort: number;
+  /** Undefined when started without the webhook. */
+  readonly webhookPort: number | undefined;
+  readonly informers: ClusterInformers;
+  readonly facts: ClusterFacts;
+  readonly distributor: Distributor;
+  isReady(): boolean;
+  /** Graceful: not ready, answer held long-polls, close the servers, stop the informers. */
+  stop(): Promise<void>;
+}
+
+export function loadKubeConfig(config: Pick<RunConfig, "kubeconfig">): KubeConfig {
+  const kc = new KubeConfig();
+  if (config.kubeconfig === undefined) kc.loadFromCluster();
+  else kc.loadFromFile(config.kubeconfig);
+  return kc;
+}
+
+export async function startController(config: RunConfig, deps: ControllerDeps): Promise<Controller> {
+  const { kc, logger, registry } = deps;
+  const hooks = await loadHookSet(config.hookDir);
+  logger.info({ hash: hooks.hash, configMap: hooks.configMapName, hookDir: config.hookDir }, "hook binaries loaded");
+
+  const informers = makeClusterInformers({
+    kc,
+    logger,
+    registry,
+    namespace: config.namespace,
+    ...(deps.informerDelay === undefined ? {} : { delay: deps.informerDelay }),
+  });
+  const version = makeServerVersion(kc, logger, deps.informerDelay);
+  const distributor = makeDistributor({
+    hooks,
+    policy: config,
+    api: makeDistributorApi(kc, registry),
+    namespaces: informers.namespaces,
+    configMaps: informers.configMaps,
+    logger,
+    registry,
+    ...(deps.resyncMs === undefined ? {} : { resyncMs: deps.resyncMs }),
+    ...(deps.gcRetryMs === undefined ? {} : { gcRetryMs: deps.gcRetryMs }),
+  });
+  const facts = makeClusterFacts({
+    namespaces: informers.namespaces,
+    nodes: informers.nodes,
+    services: informers.services,
+    hooks: distributor,
+    oracleAddress: config.oracleAddress,
+    oracleService: config.oracleService,
+    namespace: config.namespace,
+    serverVersion: () => version.get(),
+  });
+  const oracle = await startDrainOracle({
+    slices: informers.endpointSlices,
+    nodes: informers.nodes,
+    host: config.bindAddress,
+    port: config.oraclePort,
+    maxWaits: config.maxWaits,
+    registry,
+    logger,
+    onDrained: makeEventRecorder({ create: apiEventCreator(kc), registry, logger, instance: deps.instance ?? hostname() }),
+  });
+
+  informers.start();
+  distributor.start();
+  void version.start();
+
+  const cachesReady = (): boolean => informers.hasSynced() && version.get() !== undefined;
+  let stopping = false;
+  let admission: Admission | undefined;
+  const isReady = (): boolean => !stopping && cachesReady() && (admission !== undefined || deps.admission === false);
+
+  const health = await startHealthServer({ registry, isReady, host: config.bindAddress, port: config.metricsPort });
+  // The webhook admits pods without injection until the caches are synced (isReady), so it can
+  // listen at once; /readyz waits for its certificate to be loaded as well.
+  if (deps.admission !== false) {
+    try {
+      admission = await startAdmission({ config, facts, logger, registry, kc, isReady: cachesReady });
+    } catch (err) {
+      await Promise.allSettled([oracle.close(), distributor.stop(), informers.stop(), health.close()]);
+      version.stop();
+      throw new Error(`starting the admission webhook: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    }
+  }
+  logger.info({ oraclePort: oracle.port, metricsPort: health.port, webhookPort: admission?.port }, "lameduck running");
+
+  void Promise.all(informers.all.map((i) => i.synced())).then(() => {
+    logger.info("all caches synced");
+  });
+
+  return {
+    oraclePort: oracle.port,
+    metricsPort: health.port,
+    webhookPort: admission?.port,
+    informers,
+    facts,
+    distributor,
+    isReady,
+    async stop() {
+      if (stopping) return;
+      stopping = true;
+      logger.info({ activeWaits: oracle.oracle.activeWaits() }, "shutting down: answering held long-polls");
+      await Promise.all([oracle.close(), admission?.close()]);
+      version.stop();
+      await distributor.stop();
+      await informers.stop();
+      await health.close();
+      logger.info("stopped");
+    },
+  };
+}
+
+/** Runs until SIGTERM or SIGINT; returns the process exit code. */
+export async function run(config: RunConfig, logger: Logger): Promise<number> {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  let controller: Controller;
+  try {
+    controller = await startController(config, { kc: loadKubeConfig(config), logger, registry });
+  } catch (err) {
+    logger.error({ err: err instanceof Error ? err.message : String(err) }, "could not start");
+    return 1;
+  }
+  const signal = await new Promise<NodeJS.Signals>((resolve) => {
+    process.once("SIGTERM", resolve);
+    process.once("SIGINT", resolve);
+  });
+  logger.info({ signal }, "signal received");
+  const deadline = setTimeout(() => {
+    logger.error("graceful shutdown took longer than 10s; exiting");
+    process.exit(1);
+  }, 10_000);
+  deadline.unref();
+  await controller.stop();
+  clearTimeout(deadline);
+  return 0;
+}

@@ -1,0 +1,117 @@
+// Runs the controller (informers, distributor, oracle) in the test process against a KubeConfig,
+// with time shortened: reconnect and restart delays capped at 50 ms.
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { request } from "node:http";
+import { createServer } from "node:net";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import type { KubeConfig } from "@kubernetes/client-node";
+import { Registry } from "prom-client";
+import { parseRunConfig, type RunConfig } from "../../injector/config.ts";
+import { silentLogger, type Logger } from "../../injector/log.ts";
+import { startController, type Controller } from "../../injector/run.ts";
+
+export interface TestController extends Controller {
+  readonly registry: Registry;
+  readonly config: RunConfig;
+  /** Value of one metric series, 0 when absent. */
+  metric(name: string, labels?: Record<string, string>): Promise<number>;
+}
+
+/** A hook directory with stand-in binaries: the distributor only hashes and ships them. */
+export function fakeHookDir(tag = "v1"): string {
+  const dir = mkdtempSync(join(tmpdir(), "lameduck-hookdir-"));
+  writeFileSync(join(dir, "hook-amd64"), `amd64 hook ${tag}`);
+  writeFileSync(join(dir, "hook-arm64"), `arm64 hook ${tag}`);
+  return dir;
+}
+
+export async function startTestController(
+  kc: KubeConfig,
+  options: { hookDir: string; args?: readonly string[]; gcRetryMs?: number; resyncMs?: number; logger?: Logger; admission?: boolean; webhookPort?: number },
+): Promise<TestController> {
+  const parsed = parseRunConfig(["--hook-dir", options.hookDir, "--bind-address", "127.0.0.1", ...(options.args ?? [])], {}, options.hookDir);
+  const config: RunConfig = { ...parsed, oraclePort: 0, metricsPort: 0, webhookPort: options.webhookPort ?? 0 };
+  const registry = new Registry();
+  const controller = await startController(config, {
+    kc,
+    logger: options.logger ?? silentLogger,
+    registry,
+    instance: "test",
+    // The webhook has its own suites; these test the controllers unless a test asks for it.
+    admission: options.admission ?? false,
+    informerDelay: (ms) => sleep(Math.min(ms, 50)),
+    ...(options.gcRetryMs === undefined ? {} : { gcRetryMs: options.gcRetryMs }),
+    ...(options.resyncMs === undefined ? {} : { resyncMs: options.resyncMs }),
+  });
+  return {
+    ...controller,
+    registry,
+    config,
+    async metric(name, labels = {}) {
+      const metric = registry.getSingleMetric(name);
+      if (metric === undefined) return 0;
+      const { values } = await metric.get();
+      const found = values.find((v) => Object.entries(labels).every(([k, want]) => String(v.labels[k]) === want));
+      return found?.value ?? 0;
+    },
+  };
+}
+
+/** Polls `check` every 20 ms until it returns a value other than undefined/false, or fails after `timeoutMs`. */
+export async function eventually<T>(what: string, check: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const value = await check();
+      if (value !== undefined && value !== false) return value;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last instanceof Error ? `: ${last.message}` : ""}`);
+    await sleep(20);
+  }
+}
+
+/**
+ * A request body written as plain JSON. client-node types bodies as its model classes, which the
+ * lint rule no-unsafe-class-instance-assignment rejects for literals; the API only sees JSON.
+ */
+export function body<T extends object>(json: { readonly [K in keyof T]?: unknown }): T {
+  return json as T;
+}
+
+/** "<status> <body>" of a GET on loopback. */
+export function httpGet(port: number, path: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    request({ host: "127.0.0.1", port, path, agent: false }, (res) => {
+      let body = "";
+      res.setEncoding("utf8");
+      res.on("data", (c: string) => {
+        body += c;
+      });
+      res.on("end", () => {
+        resolve(`${res.statusCode ?? 0} ${body}`);
+      });
+    })
+      .on("error", reject)
+      .end();
+  });
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      const port = typeof address === "object" && address !== null ? address.port : 0;
+      server.close(() => {
+        resolve(port);
+      });
+    });
+  });
+}
+

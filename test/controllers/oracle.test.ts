@@ -1,0 +1,204 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { request } from "node:http";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { CoreV1Api, DiscoveryV1Api, type KubeConfig, type V1Namespace, type V1Pod, type V1Service } from "@kubernetes/client-node";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { startFakeApi, type FakeApi } from "../fakeapi/index.ts";
+import { createNode, finishPod, runPod, setPodReady } from "../support/cluster.ts";
+import { body, eventually, fakeHookDir, freePort, httpGet, startTestController, type TestController } from "./harness.ts";
+
+const root = fileURLToPath(new URL("../../", import.meta.url));
+const hookBinary = join(root, "dist", "hook-amd64");
+
+let api: FakeApi;
+let kc: KubeConfig;
+let core: CoreV1Api;
+const running: TestController[] = [];
+const children: ChildProcess[] = [];
+
+beforeEach(async () => {
+  api = await startFakeApi();
+  kc = api.kubeConfig();
+  core = kc.makeApiClient(CoreV1Api);
+  await createNode(kc, { name: "node-a", ip: "192.168.1.10" });
+  await core.createNamespace({ body: body<V1Namespace>({ metadata: { name: "shop" } }) });
+});
+afterEach(async () => {
+  for (const child of children.splice(0)) if (child.exitCode === null) child.kill("SIGKILL");
+  await Promise.all(running.splice(0).map((c) => c.stop()));
+  await api.close();
+});
+
+async function controller(): Promise<TestController> {
+  const c = await startTestController(kc, { hookDir: fakeHookDir() });
+  running.push(c);
+  await eventually("caches synced", () => c.informers.hasSynced());
+  return c;
+}
+
+/** A Service selecting app=<app> (port 80 → 8080) and `count` running pods behind it; returns their uids. */
+async function service(app: string, count: number, options: { service?: boolean } = {}): Promise<{ name: string; uid: string }[]> {
+  if (options.service !== false) {
+    await core.createNamespacedService({
+      namespace: "shop",
+      body: body<V1Service>({ metadata: { name: app }, spec: { selector: { app }, ports: [{ name: "http", port: 80, targetPort: 8080 }] } }),
+    });
+  }
+  const pods: { name: string; uid: string }[] = [];
+  for (let i = 0; i < count; i++) {
+    const name = `${app}-${i}`;
+    const pod = await core.createNamespacedPod({
+      namespace: "shop",
+      body: body<V1Pod>({ metadata: { name, labels: { app } }, spec: { containers: [{ name: "web", image: "web", ports: [{ containerPort: 8080 }] }] } }),
+    });
+    await runPod(kc, "shop", name, { node: "node-a", ip: `10.1.0.${i + 10}` });
+    pods.push({ name, uid: pod.metadata?.uid ?? "" });
+  }
+  return pods;
+}
+
+function ask(port: number, uid: string, wait: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: "127.0.0.1", port, path: `/v1/pods/${uid}/drain?wait=${wait}`, agent: false }, (res) => {
+      let body = "";
+      res.setEncoding("utf8");
+      res.on("data", (c: string) => {
+        body += c;
+      });
+      res.on("end", () => {
+        resolve(res.statusCode === 200 ? body : `${res.statusCode ?? 0} ${body}`);
+      });
+    });
+    req.on("error", reject);
+    req.end();
+  });
+}
+
+function runHook(oraclePort: number, uid: string, max = "20s"): { done: Promise<{ code: number | null; ms: number; log: string }> } {
+  const dir = mkdtempSync(join(tmpdir(), "lameduck-podinfo-"));
+  mkdirSync(join(dir, "pod"));
+  writeFileSync(join(dir, "pod", "uid"), uid);
+  const log = join(dir, "hook.log");
+  // The hook appends to an existing file (as to /proc/1/fd/1); it does not create one.
+  writeFileSync(log, "");
+  const started = Date.now();
+  const child = spawn(hookBinary, ["wait", `--oracle=127.0.0.1:${oraclePort}`, `--max=${max}`, "--settle=0", "--quiet=0", "--fallback=1s", `--podinfo=${dir}`, `--log=${log}`], {
+    stdio: "ignore",
+  });
+  children.push(child);
+  return {
+    done: new Promise((resolve) => {
+      child.on("exit", (code) => {
+        resolve({ code, ms: Date.now() - started, log: existsSync(log) ? readFileSync(log, "utf8") : "" });
+      });
+    }),
+  };
+}
+
+describe("the drain oracle against the API", () => {
+  it("answers from the EndpointSlices the API's controller writes, with ports and the node's address", async () => {
+    const c = await controller();
+    const [pod] = await service("web", 1);
+    await eventually("serving", async () => (await ask(c.oraclePort, pod?.uid ?? "", 0)) === "serving ports=8080 node=192.168.1.10\n");
+    await setPodReady(kc, "shop", "web-0", false);
+    await eventually("drained", async () => (await ask(c.oraclePort, pod?.uid ?? "", 0)).startsWith("drained"));
+  });
+
+  it("the real hook is released by the slice turning terminating when the pod is deleted, not by its maximum", async () => {
+    expect(existsSync(hookBinary), `${hookBinary} (npm run build)`).toBe(true);
+    const c = await controller();
+    const [pod] = await service("web", 2);
+    const uid = pod?.uid ?? "";
+    await eventually("serving", async () => (await ask(c.oraclePort, uid, 0)).startsWith("serving"));
+    const hook = runHook(c.oraclePort, uid, "20s");
+    await eventually("the hook's question held", async () => (await c.metric("lameduck_oracle_active_waits")) >= 1);
+    await core.deleteNamespacedPod({ namespace: "shop", name: "web-0", gracePeriodSeconds: 30 });
+    const result = await hook.done;
+    expect(result.code).toBe(0);
+    expect(result.log).toMatch(/^lameduck: drained after /);
+    // Far below --max=20s: released by the slice event.
+    expect(result.ms).toBeLessThan(10_000);
+    expect(await c.metric("lameduck_oracle_waits_total", { outcome: "released" })).toBeGreaterThanOrEqual(1);
+    const events = await eventually("an OutOfRotation event", async () => {
+      const list = await core.listNamespacedEvent({ namespace: "shop" });
+      return list.items.find((e) => e.reason === "OutOfRotation" && e.involvedObject.uid === uid);
+    });
+    expect(events.message).toMatch(/^out of rotation after \d+\.\d\ds$/);
+  });
+
+  it("an unselected pod's hook exits at once", async () => {
+    const c = await controller();
+    const [pod] = await service("worker", 1, { service: false });
+    const hook = runHook(c.oraclePort, pod?.uid ?? "", "20s");
+    const result = await hook.done;
+    expect(result.code).toBe(0);
+    expect(result.log).toMatch(/^lameduck: unselected/);
+    expect(result.ms).toBeLessThan(5_000);
+  });
+
+  it("after dropped watches and 410s while slices change, the answers and the ConfigMaps converge", async () => {
+    const c = await controller();
+    const pods = await service("web", 3);
+    for (const p of pods) await eventually("serving", async () => (await ask(c.oraclePort, p.uid, 0)).startsWith("serving"));
+    await eventually("the ConfigMap", async () => (await core.listNamespacedConfigMap({ namespace: "shop", labelSelector: "app.kubernetes.io/managed-by=lameduck" })).items.length === 1);
+    const restartsBefore = await c.metric("lameduck_informer_restarts_total", { resource: "endpointslices" });
+
+    api.faults.goneOnNextWatch(10);
+    api.faults.dropWatches("reset");
+    await setPodReady(kc, "shop", "web-0", false);
+    api.faults.dropWatches("close");
+    await core.deleteNamespacedPod({ namespace: "shop", name: "web-1", gracePeriodSeconds: 30 });
+    await core.deleteNamespacedConfigMap({ namespace: "shop", name: `lameduck-hook-${c.distributor.hash}` });
+    api.faults.dropWatches("reset");
+    await finishPod(kc, "shop", "web-2");
+    api.faults.dropWatches("close");
+
+    const [p0, p1, p2] = pods;
+    await eventually("web-0 drained", async () => (await ask(c.oraclePort, p0?.uid ?? "", 0)).startsWith("drained"));
+    await eventually("web-1 drained", async () => (await ask(c.oraclePort, p1?.uid ?? "", 0)).startsWith("drained"));
+    await eventually("web-2 unselected", async () => (await ask(c.oraclePort, p2?.uid ?? "", 0)) === "unselected\n");
+    await eventually("the ConfigMap restored", async () => (await core.listNamespacedConfigMap({ namespace: "shop", labelSelector: "app.kubernetes.io/managed-by=lameduck" })).items.length === 1);
+    // The oracle's cache holds exactly what the API holds.
+    const slices = await kc.makeApiClient(DiscoveryV1Api).listNamespacedEndpointSlice({ namespace: "shop" });
+    const listed = slices.items.flatMap((s) => (s.endpoints ?? []).map((e) => e.targetRef?.uid));
+    expect(listed.sort()).toEqual([p0?.uid, p1?.uid].sort());
+    expect(await c.metric("lameduck_informer_restarts_total", { resource: "endpointslices" })).toBeGreaterThan(restartsBefore);
+  });
+});
+
+describe("lameduck run", () => {
+  it("on SIGTERM answers the held long-polls at once with the current state and exits 0", async () => {
+    const pods = await service("web", 1);
+    // Where the webhook keeps its certificate Secret, as in a real install.
+    await core.createNamespace({ body: body<V1Namespace>({ metadata: { name: "lameduck-system" } }) });
+    const dir = mkdtempSync(join(tmpdir(), "lameduck-run-"));
+    const kubeconfig = join(dir, "kubeconfig");
+    writeFileSync(kubeconfig, api.kubeconfigYaml());
+    const [oraclePort, metricsPort, webhookPort] = [await freePort(), await freePort(), await freePort()];
+    let output = "";
+    const child = spawn(
+      process.execPath,
+      [join(root, "injector", "main.ts"), "run", `--kubeconfig=${kubeconfig}`, `--hook-dir=${fakeHookDir()}`, "--bind-address=127.0.0.1", `--oracle-port=${oraclePort}`, `--metrics-port=${metricsPort}`, `--webhook-port=${webhookPort}`, "--webhook-url=https://127.0.0.1/mutate"],
+      { stdio: ["ignore", "pipe", "pipe"] },
+    );
+    children.push(child);
+    child.stdout.on("data", (d: Buffer) => (output += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (output += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on("exit", resolve));
+    const uid = pods[0]?.uid ?? "";
+    await eventually("ready (caches synced, webhook certificate loaded)", async () => (await httpGet(metricsPort, "/readyz")).startsWith("200"), 20_000);
+    await eventually("serving", async () => (await ask(oraclePort, uid, 0)).startsWith("serving"), 20_000);
+    const held = [ask(oraclePort, uid, 30), ask(oraclePort, uid, 30)];
+    await eventually("two held questions", async () => /lameduck_oracle_active_waits 2\b/.test(await httpGet(metricsPort, "/metrics")));
+    const signalled = Date.now();
+    child.kill("SIGTERM");
+    expect(await Promise.all(held)).toEqual(["serving ports=8080 node=192.168.1.10\n", "serving ports=8080 node=192.168.1.10\n"]);
+    expect(Date.now() - signalled).toBeLessThan(5_000);
+    expect(await exited, output).toBe(0);
+    // Stopped accepting: the hook's next question goes to the other replica.
+    await expect(ask(oraclePort, uid, 0)).rejects.toThrow();
+  });
+});

@@ -1,0 +1,103 @@
+import { AdmissionregistrationV1Api, CoreV1Api, type KubeConfig, type V1MutatingWebhookConfiguration, type V1Namespace } from "@kubernetes/client-node";
+import { readFileSync } from "node:fs";
+import { request } from "node:https";
+import jsonpatch, { type Operation } from "fast-json-patch";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { startFakeApi, type FakeApi } from "../fakeapi/index.ts";
+import { createNode } from "../support/cluster.ts";
+import { body, eventually, fakeHookDir, freePort, httpGet, startTestController, type TestController } from "./harness.ts";
+
+let api: FakeApi;
+let kc: KubeConfig;
+let core: CoreV1Api;
+const running: TestController[] = [];
+
+beforeEach(async () => {
+  api = await startFakeApi();
+  kc = api.kubeConfig();
+  core = kc.makeApiClient(CoreV1Api);
+  await core.createNamespace({ body: body<V1Namespace>({ metadata: { name: "lameduck-system" } }) });
+});
+afterEach(async () => {
+  await Promise.all(running.splice(0).map((c) => c.stop()));
+  await api.close();
+});
+
+describe("lameduck run, all parts together", () => {
+  it("becomes ready with warm caches and the webhook certificate, and its webhook patches pods with the namespace's hook ConfigMap and the oracle", async () => {
+    await createNode(kc, { name: "node-a", arch: "amd64", ip: "192.168.1.10" });
+    const webhookPort = await freePort();
+    await kc.makeApiClient(AdmissionregistrationV1Api).createMutatingWebhookConfiguration({
+      body: body<V1MutatingWebhookConfiguration>({
+        metadata: { name: "lameduck" },
+        webhooks: [
+          {
+            name: "pods.lameduck.dev",
+            clientConfig: { url: `https://127.0.0.1:${webhookPort}/mutate` },
+            rules: [{ apiGroups: [""], apiVersions: ["v1"], operations: ["CREATE"], resources: ["pods"] }],
+            failurePolicy: "Ignore",
+            sideEffects: "None",
+            admissionReviewVersions: ["v1"],
+            reinvocationPolicy: "IfNeeded",
+            timeoutSeconds: 5,
+          },
+        ],
+      }),
+    });
+    const c = await startTestController(kc, {
+      hookDir: fakeHookDir(),
+      admission: true,
+      webhookPort,
+      args: ["--webhook-url", `https://127.0.0.1:${webhookPort}/mutate`, "--oracle-address", "10.96.40.7:8080"],
+    });
+    running.push(c);
+    expect(c.webhookPort).toBe(webhookPort);
+    await eventually("ready", async () => (await httpGet(c.metricsPort, "/readyz")).startsWith("200"));
+    expect(await httpGet(c.metricsPort, "/healthz")).toBe("200 ok\n");
+    expect(await httpGet(c.metricsPort, "/metrics")).toContain("lameduck_oracle_active_waits 0");
+
+    await core.createNamespace({ body: body<V1Namespace>({ metadata: { name: "shop" } }) });
+    const hash = c.facts.currentHookHash();
+    await eventually("the ConfigMap in the webhook's facts", () => c.facts.hookConfigMap("shop")?.hash === hash);
+    expect([...c.facts.nodeArchitectures()]).toEqual(["amd64"]);
+    expect(c.facts.nativeSleep()).toBe(true);
+    // The fake API does not call webhooks yet: send it the AdmissionReview the API server would,
+    // trusting the CA that lameduck wrote into the webhook configuration.
+    const config = await kc.makeApiClient(AdmissionregistrationV1Api).readMutatingWebhookConfiguration({ name: "lameduck" });
+    const ca = Buffer.from(config.webhooks?.[0]?.clientConfig.caBundle ?? "", "base64").toString();
+    expect(config.webhooks?.[0]?.clientConfig.url).toBe(`https://127.0.0.1:${webhookPort}/mutate`);
+    const review = JSON.parse(readFileSync(new URL("../fixtures/real/admission-plain-pod.json", import.meta.url), "utf8")) as {
+      request: { namespace: string; object: Record<string, unknown> };
+    };
+    review.request.namespace = "shop";
+    const answer = await postReview(webhookPort, ca, JSON.stringify(review));
+    expect(answer.response.allowed).toBe(true);
+    const ops = JSON.parse(Buffer.from(answer.response.patch ?? "", "base64").toString()) as Operation[];
+    const pod = jsonpatch.applyPatch(structuredClone(review.request.object), ops).newDocument as {
+      spec: { containers: { lifecycle?: { preStop?: { exec?: { command?: string[] } } } }[]; volumes?: { name: string; projected?: { sources?: { configMap?: { name?: string } }[] } }[] };
+    };
+    expect(pod.spec.containers[0]?.lifecycle?.preStop?.exec?.command?.slice(0, 3)).toEqual(["/.lameduck/hook", "wait", "--oracle=10.96.40.7:8080"]);
+    const volume = pod.spec.volumes?.find((v) => v.name === "lameduck");
+    expect(volume?.projected?.sources?.[0]?.configMap?.name).toBe(`lameduck-hook-${hash ?? ""}`);
+  });
+});
+
+function postReview(port: number, ca: string, payload: string): Promise<{ response: { allowed: boolean; patch?: string } }> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      { host: "127.0.0.1", port, path: "/mutate", method: "POST", ca, servername: "127.0.0.1", headers: { "Content-Type": "application/json" }, agent: false },
+      (res) => {
+        let text = "";
+        res.setEncoding("utf8");
+        res.on("data", (c: string) => {
+          text += c;
+        });
+        res.on("end", () => {
+          resolve(JSON.parse(text) as { response: { allowed: boolean; patch?: string } });
+        });
+      },
+    );
+    req.on("error", reject);
+    req.end(payload);
+  });
+}
