@@ -50,7 +50,7 @@ function serviceAccountVolume(): Obj {
 
 const defaultTolerations = ["node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable"];
 
-export function defaultPod(pod: Obj): Obj {
+function defaultPod(pod: Obj): Obj {
   const spec = obj(pod["spec"]);
   const hostNetwork = spec["hostNetwork"] === true;
   const sa = str(spec["serviceAccountName"]) ?? str(spec["serviceAccount"]) ?? "default";
@@ -105,7 +105,7 @@ export function applyDefaults(r: ResourceDef, o: Obj, allocateIp: () => string):
   }
 }
 
-export function defaultService(svc: Obj, allocateIp: () => string): Obj {
+function defaultService(svc: Obj, allocateIp: () => string): Obj {
   const spec = obj(svc["spec"]);
   const type = str(spec["type"]) ?? "ClusterIP";
   const headless = spec["clusterIP"] === "None";
@@ -129,7 +129,7 @@ export function defaultService(svc: Obj, allocateIp: () => string): Obj {
   };
 }
 
-export function defaultNamespace(ns: Obj): Obj {
+function defaultNamespace(ns: Obj): Obj {
   return { ...ns, spec: { finalizers: ["kubernetes"], ...obj(ns["spec"]) }, status: { phase: "Active" } };
 }
 
