@@ -295,3 +295,40 @@ it.skipIf(targetsRealCluster())("a webhook's warnings reach the client as Warnin
   expect(res.status).toBe(201);
   expect(res.headers.get("warning")).toBe('299 - "lameduck: bad lameduck.dev/max, using 30s"');
 });
+
+it("reproduces the recorded reinvocation: what each webhook saw, defaulted after every patch", async () => {
+  const rec = (n: string): Record<string, unknown> => (JSON.parse(readFileSync(join(fixtures, `admission-reinvocation-${n}.json`), "utf8")) as Review).request.object;
+  // The lameduck patch of the recording, without the fields the server defaulted afterwards
+  // (defaultMode, fieldRef.apiVersion): the fake must add those itself.
+  const hookVolume = { name: "lameduck", projected: { sources: [
+    { configMap: { name: "lameduck-hook-abc123", items: [{ key: "hook-amd64", path: "hook", mode: 365 }], optional: true } },
+    { downwardAPI: { items: ["uid", "name", "namespace"].map((f) => ({ path: f, fieldRef: { fieldPath: `metadata.${f}` } })) } },
+  ] } };
+  const lameduck = await webhook((r) => {
+    const spec = r.request.object["spec"] as { volumes?: { name: string }[] };
+    if (spec.volumes?.some((v) => v.name === "lameduck") === true) return { allowed: true };
+    return { allowed: true, patch: [
+      { op: "add", path: "/spec/volumes/-", value: hookVolume },
+      { op: "add", path: "/spec/containers/0/volumeMounts/-", value: { name: "lameduck", readOnly: true, mountPath: "/lameduck" } },
+      { op: "add", path: "/spec/containers/0/lifecycle", value: { preStop: { exec: { command: ["/lameduck/hook", "wait"] } } } },
+    ] };
+  });
+  const sidecar = await webhook((r) => {
+    const containers = (r.request.object["spec"] as { containers: { name: string }[] }).containers;
+    return { allowed: true, ...(containers.length > 1 ? {} : { patch: [{ op: "add", path: "/spec/containers/-", value: { name: "injected-sidecar", image: "example.invalid/sidecar:1" } }] }) };
+  });
+  await register("a-lameduck", lameduck.url, { reinvocationPolicy: "IfNeeded" });
+  await register("b-sidecar", sidecar.url);
+  await core.createNamespacedPod({ namespace: ns, body: { metadata: { name: "reinvoke" }, spec: { containers: [container] } } });
+  const normalise = (o: unknown): unknown => JSON.parse(JSON.stringify(o, (k, v: unknown) => {
+    if (k === "managedFields") return undefined;
+    if (k === "namespace" && v !== "metadata.namespace") return "NS";
+    if (typeof v === "string" && v.startsWith("kube-api-access-")) return "kube-api-access";
+    if (k === "sources" && Array.isArray(v)) return (v as { configMap?: { name?: string } }[]).filter((s) => s.configMap?.name !== "openshift-service-ca.crt");
+    return v;
+  }));
+  expect(lameduck.reviews).toHaveLength(2);
+  expect(normalise(lameduck.reviews[0]?.request.object)).toEqual(normalise(rec("1-lameduck")));
+  expect(normalise(sidecar.reviews[0]?.request.object)).toEqual(normalise(rec("2-sidecar")));
+  expect(normalise(lameduck.reviews[1]?.request.object)).toEqual(normalise(rec("3-lameduck-reinvoked")));
+});
