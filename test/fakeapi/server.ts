@@ -173,6 +173,11 @@ async function handle(deps: ServerDeps, req: IncomingMessage, res: ServerRespons
     if (decision.stall !== undefined) await Promise.race([decision.stall, deps.closing]);
     if (decision.delayMs > 0) await new Promise((r) => { setTimeout(r, decision.delayMs); });
     if (decision.fail) throw internalError("injected fault");
+    if (method === "GET" && segs.length === 1 && ["healthz", "readyz", "livez"].includes(segs[0] ?? "")) {
+      logAs(200);
+      res.writeHead(200, { "Content-Type": "text/plain; charset=utf-8" }).end("ok");
+      return;
+    }
     if (method === "GET" && rt === undefined) {
       const doc = discovery(segs, deps);
       if (doc === undefined) throw pathNotFound();
