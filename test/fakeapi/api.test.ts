@@ -271,3 +271,22 @@ describe("server-side apply and strategic merge on webhook configurations", () =
     await objects.delete(config);
   });
 });
+
+describe("eviction and collections", () => {
+  it("an eviction deletes the pod gracefully, as a DELETE with its own grace period", async () => {
+    await core.createNamespacedPod({ namespace: ns, body: pod("evicted") });
+    await runPod(kc, ns, "evicted", { node, ip: "10.1.0.30" });
+    await core.createNamespacedPodEviction({ namespace: ns, name: "evicted", body: { metadata: { name: "evicted", namespace: ns } } });
+    const p = await core.readNamespacedPod({ namespace: ns, name: "evicted" });
+    expect(p.metadata?.deletionGracePeriodSeconds).toBe(30);
+  });
+
+  it("deletecollection deletes what the label selector matches and nothing else", async () => {
+    for (const [name, keep] of [["col-a", "no"], ["col-b", "no"], ["col-c", "yes"]] as const) {
+      await core.createNamespacedConfigMap({ namespace: ns, body: { metadata: { name, labels: { col: "1", keep } } } });
+    }
+    await core.deleteCollectionNamespacedConfigMap({ namespace: ns, labelSelector: "col=1,keep=no" });
+    const left = await core.listNamespacedConfigMap({ namespace: ns, labelSelector: "col=1" });
+    expect(left.items.map((c) => c.metadata?.name)).toEqual(["col-c"]);
+  });
+});
