@@ -164,17 +164,21 @@ it("with reinvocationPolicy IfNeeded a webhook is called again, with a new uid, 
   expect(second.containers.find((c) => c.name === "proxy")?.terminationMessagePath).toBe("/dev/termination-log");
 });
 
-it("a dry-run CREATE tells the webhook and persists nothing; a webhook with side effects refuses dry runs", async () => {
+it("a dry-run CREATE tells the webhook and persists nothing", async () => {
   const w = await webhook(() => ({ allowed: true, patch: annotate("dry") }));
   await register("dry", w.url);
   const dry = await suite.core.createNamespacedPod({ namespace: suite.ns, body: plainPod("dry"), dryRun: "All" });
   expect(dry.metadata?.annotations).toEqual({ dry: "yes" });
   expect(w.reviews[0]?.request["dryRun"]).toBe(true);
   expect((await failureOf(suite.core.readNamespacedPod({ namespace: suite.ns, name: "dry" }))).code).toBe(404);
-  await register("effects", w.url, { sideEffects: "Some" });
-  const f = await failureOf(suite.core.createNamespacedPod({ namespace: suite.ns, body: plainPod("dry-effects"), dryRun: "All" }));
-  expect(f.code).toBe(400);
-  expect(f.status["message"]).toBe('admission webhook "effects.lameduck.test" does not support dry run');
+});
+
+it("a v1 registration is validated: side effects, name, client config, timeout", async () => {
+  const f = await failureOf(register("effects", "http://127.0.0.1:1/x", { sideEffects: "Some", timeoutSeconds: 31 }));
+  expect(f.code).toBe(422);
+  const fields = ((f.status["details"] as { causes?: { field: string }[] } | undefined)?.causes ?? []).map((c) => c.field).sort();
+  expect(fields).toEqual(["webhooks[0].clientConfig.url", "webhooks[0].sideEffects", "webhooks[0].timeoutSeconds"]);
+  expect(String(f.status["message"])).toContain('webhooks[0].sideEffects: Unsupported value: "Some": supported values: "None", "NoneOnDryRun"');
 });
 
 it.skipIf(targetsRealCluster())("a webhook registered by service reference is reached through the fake's resolveService hook [fake-only: a real cluster resolves services itself]", async () => {

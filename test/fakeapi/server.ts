@@ -250,7 +250,8 @@ async function dispatch(deps: ServerDeps, rt: Route, verb: string, namespace: st
       return [200, api.get(rt.res, namespace, name)];
     case "list": {
       const limit = q.has("limit") ? Number(q.get("limit")) : undefined;
-      return [200, api.list(rt.res, rt.namespace, { matches, ...(limit === undefined ? {} : { limit }), ...(q.has("continue") ? { continueToken: q.get("continue") ?? "" } : {}) })];
+      const filtered = (q.get("labelSelector") ?? "") !== "" || (q.get("fieldSelector") ?? "") !== "";
+      return [200, api.list(rt.res, rt.namespace, { matches, filtered, ...(limit === undefined ? {} : { limit }), ...(q.has("continue") ? { continueToken: q.get("continue") ?? "" } : {}) })];
     }
     case "create": {
       const body = parseJson(text);

@@ -42,8 +42,9 @@ export function alreadyExists(r: ResourceDef, name: string, beingDeleted = false
   return failure(409, "AlreadyExists", `${prefix}${qualifiedName(r)} "${name}" already exists`, details(r, name));
 }
 
-export function conflict(r: ResourceDef, name: string, why = "the object has been modified; please apply your changes to the latest version and try again"): ApiError {
-  return failure(409, "Conflict", `Operation cannot be fulfilled on ${qualifiedName(r)} "${name}": ${why}`, details(r, name));
+export function conflict(r: ResourceDef, name: string, why = "the object has been modified; please apply your changes to the latest version and try again", subresource?: string): ApiError {
+  const what = subresource === undefined ? qualifiedName(r) : `${qualifiedName(r)}/${subresource}`;
+  return failure(409, "Conflict", `Operation cannot be fulfilled on ${what} "${name}": ${why}`, details(r, name));
 }
 
 export function invalid(r: ResourceDef, name: string, errors: readonly FieldError[]): ApiError {
