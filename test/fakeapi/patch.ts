@@ -96,7 +96,7 @@ export function applyPatch(contentType: string, current: Obj, patch: unknown): O
       result = strategicMerge(current, patch);
       break;
     default:
-      throw unsupportedMediaType(contentType);
+      throw unsupportedMediaType(true);
   }
   if (!isObj(result)) throw badRequest("the patch did not produce an object");
   return result;

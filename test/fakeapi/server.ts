@@ -243,7 +243,7 @@ async function dispatch(deps: ServerDeps, rt: Route, verb: string, namespace: st
   const sub = rt.subresource;
   const contentType = (req.headers["content-type"] ?? "").split(";")[0]?.trim() ?? "";
   // Typed client-go clients (kubectl create namespace, kubectl run) send protobuf; the fake speaks JSON only.
-  if (contentType.includes("protobuf")) throw unsupportedMediaType(contentType);
+  if (contentType.includes("protobuf")) throw unsupportedMediaType(verb === "patch");
   switch (verb) {
     case "get":
       if (sub !== undefined && sub !== "status") throw methodNotAllowed();

@@ -73,8 +73,9 @@ export function pathNotFound(): ApiError {
   return failure(404, "NotFound", "the server could not find the requested resource", {});
 }
 
-export function unsupportedMediaType(contentType: string): ApiError {
-  return failure(415, "UnsupportedMediaType", `the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml; got ${contentType}`);
+export function unsupportedMediaType(patch: boolean): ApiError {
+  const accepted = patch ? "application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json, application/apply-patch+yaml" : "application/json";
+  return failure(415, "UnsupportedMediaType", `the body of the request was in an unknown format - accepted media types include: ${accepted}`);
 }
 
 export function internalError(message: string): ApiError {
