@@ -173,6 +173,11 @@ async function handle(deps: ServerDeps, req: IncomingMessage, res: ServerRespons
     if (decision.stall !== undefined) await Promise.race([decision.stall, deps.closing]);
     if (decision.delayMs > 0) await new Promise((r) => { setTimeout(r, decision.delayMs); });
     if (decision.fail) throw internalError("injected fault");
+    if (method === "GET" && segs.length === 1 && ["healthz", "readyz", "livez"].includes(segs[0] ?? "")) {
+      logAs(200);
+      res.writeHead(200, { "Content-Type": "text/plain; charset=utf-8" }).end("ok");
+      return;
+    }
     if (method === "GET" && rt === undefined) {
       const doc = discovery(segs, deps);
       if (doc === undefined) throw pathNotFound();
@@ -238,14 +243,15 @@ async function dispatch(deps: ServerDeps, rt: Route, verb: string, namespace: st
   const sub = rt.subresource;
   const contentType = (req.headers["content-type"] ?? "").split(";")[0]?.trim() ?? "";
   // Typed client-go clients (kubectl create namespace, kubectl run) send protobuf; the fake speaks JSON only.
-  if (contentType.includes("protobuf")) throw unsupportedMediaType(contentType);
+  if (contentType.includes("protobuf")) throw unsupportedMediaType(verb === "patch");
   switch (verb) {
     case "get":
       if (sub !== undefined && sub !== "status") throw methodNotAllowed();
       return [200, api.get(rt.res, namespace, name)];
     case "list": {
       const limit = q.has("limit") ? Number(q.get("limit")) : undefined;
-      return [200, api.list(rt.res, rt.namespace, { matches, ...(limit === undefined ? {} : { limit }), ...(q.has("continue") ? { continueToken: q.get("continue") ?? "" } : {}) })];
+      const filtered = (q.get("labelSelector") ?? "") !== "" || (q.get("fieldSelector") ?? "") !== "";
+      return [200, api.list(rt.res, rt.namespace, { matches, filtered, ...(limit === undefined ? {} : { limit }), ...(q.has("continue") ? { continueToken: q.get("continue") ?? "" } : {}) })];
     }
     case "create": {
       const body = parseJson(text);
