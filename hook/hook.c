@@ -1063,14 +1063,17 @@ static int drained(const struct answer *a)
 {
 	struct text t = {.n = 0};
 	long long drained_at = now_ms();
-	long long settled = min_ll(drained_at + settle_ms, deadline_ms);
+	/* Uncapped: a settle delay that --max cuts short was not completed, even when the quiet
+	 * period happens to end at the same moment as the deadline. */
+	long long settle_end = drained_at + settle_ms;
+	long long settled = min_ll(settle_end, deadline_ms);
 	put(&t, "lameduck: drained after ");
 	put_secs(&t, drained_at - start_ms);
 	put(&t, ", ");
 	if (a->nports == 0 || quiet_ms == 0) {
 		sleep_until(settled);
 		put(&t, a->nports == 0 ? "no serving ports, " : "quiet phase off, ");
-		if (settled == deadline_ms)
+		if (settle_end > deadline_ms)
 			put(&t, "max reached while settling, ");
 		release(&t);
 		return EXIT_DONE;
@@ -1081,7 +1084,7 @@ static int drained(const struct answer *a)
 	long fresh = sample(&r); /* the baseline: what is open now is not new */
 	while (fresh >= 0) {
 		long long now = now_ms();
-		if (now >= settled && now - last_new >= quiet_ms)
+		if (now >= settle_end && now - last_new >= quiet_ms)
 			break;
 		if (now >= deadline_ms) {
 			if (last_new == drained_at) {

@@ -14,6 +14,7 @@ import { applyDefaults, namespaceNameLabel, qosClass } from "./defaults.ts";
 import { applyPatch, PatchType } from "./patch.ts";
 import { randomSuffix } from "./names.ts";
 import { deletePod } from "./pods.ts";
+import { podSecurityViolation } from "./podsecurity.ts";
 
 export interface UserInfo {
   readonly username: string;
@@ -42,6 +43,8 @@ export interface DeleteOptions {
 
 export interface ListQuery {
   readonly matches: Matcher;
+  /** A label or field selector was given: the real server then cannot count the remaining items. */
+  readonly filtered?: boolean;
   readonly limit?: number;
   readonly continueToken?: string;
 }
@@ -164,6 +167,12 @@ export function makeApi(deps: ApiDeps): Api {
       const candidate = prepareForCreate(r, withMeta(o, { name: finalName }));
       const errors = [...validateObject(r, candidate), ...deps.validate(r, candidate)];
       if (errors.length > 0) throw invalid(r, finalName, errors);
+      if (r === Res.pods) {
+        // Pod Security is validating admission: after the mutating webhooks, name generation and
+        // validation, so it judges the patched pod under its final name.
+        const violation = podSecurityViolation(store.get(Res.namespaces, "", namespace), candidate);
+        if (violation !== undefined) throw forbidden(r, finalName, violation);
+      }
       if (ctx.dryRun) {
         if (store.get(r, r.namespaced ? namespace : "", finalName) !== undefined) throw alreadyExists(r, finalName);
         return withMeta(candidate, { creationTimestamp: timestamp() });
@@ -206,7 +215,12 @@ export function makeApi(deps: ApiDeps): Api {
     list(r, namespace, q) {
       const items = store.list(r, r.namespaced ? namespace : undefined).filter(q.matches);
       // etcd lists in key order: namespace, then name.
-      items.sort((a, b) => keyOf(a).localeCompare(keyOf(b)));
+      const keys = new Map(items.map((o) => [o, keyOf(o)]));
+      items.sort((a, b) => {
+        const ka = keys.get(a) ?? "";
+        const kb = keys.get(b) ?? "";
+        return ka < kb ? -1 : ka > kb ? 1 : 0;
+      });
       const listMeta: Obj = { resourceVersion: String(store.currentRv()) };
       let page = items;
       if (q.continueToken !== undefined && q.continueToken !== "") {
@@ -216,7 +230,7 @@ export function makeApi(deps: ApiDeps): Api {
       if (q.limit !== undefined && q.limit > 0 && page.length > q.limit) {
         const last = page[q.limit - 1];
         listMeta["continue"] = Buffer.from(JSON.stringify({ v: "meta.k8s.io/v1", start: last === undefined ? "" : keyOf(last) })).toString("base64");
-        listMeta["remainingItemCount"] = page.length - q.limit;
+        if (q.filtered !== true) listMeta["remainingItemCount"] = page.length - q.limit;
         page = page.slice(0, q.limit);
       }
       return { kind: `${r.kind}List`, apiVersion: apiVersionOf(r), metadata: listMeta, items: page };
@@ -243,9 +257,9 @@ export function makeApi(deps: ApiDeps): Api {
       const spec = obj(pod["spec"]);
       const current = str(spec["nodeName"]);
       if (current !== undefined && current !== "") {
-        throw conflict(Res.pods, name, `pod ${name} is already assigned to node "${current}"`);
+        throw conflict(Res.pods, name, `pod ${name} is already assigned to node "${current}"`, "binding");
       }
-      if (meta(pod)["deletionTimestamp"] !== undefined) throw conflict(Res.pods, name, `pod ${name} is being deleted, cannot be assigned to a host`);
+      if (meta(pod)["deletionTimestamp"] !== undefined) throw conflict(Res.pods, name, `pod ${name} is being deleted, cannot be assigned to a host`, "binding");
       const status = obj(pod["status"]);
       const conditions = (Array.isArray(status["conditions"]) ? status["conditions"] : []).filter((c) => !(isObj(c) && c["type"] === "PodScheduled"));
       conditions.push({ type: "PodScheduled", status: "True", lastProbeTime: null, lastTransitionTime: timestamp() });

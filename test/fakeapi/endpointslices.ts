@@ -19,7 +19,7 @@ import type { Store } from "./store.ts";
 import { labelSelectorObject } from "./selectors.ts";
 import { randomSuffix } from "./names.ts";
 
-export const managedBy = "endpointslice-controller.k8s.io";
+const managedBy = "endpointslice-controller.k8s.io";
 const maxEndpointsPerSlice = 100;
 
 export interface EndpointSliceController {
@@ -122,6 +122,13 @@ export function startEndpointSliceController(store: Store, options: { delayMs: n
     const svc = store.get(Res.services, ns, svcName);
     const existing = slicesOf(ns, svcName);
     const selector = svc === undefined ? undefined : obj(svc["spec"])["selector"];
+    const namespace = store.get(Res.namespaces, "", ns);
+    // Nothing may be created in a terminating namespace (the real controller gets a 403 there).
+    const terminating = namespace === undefined || meta(namespace)["deletionTimestamp"] !== undefined;
+    if (terminating) {
+      for (const s of existing) store.remove(Res.endpointslices, ns, nameOf(s));
+      return;
+    }
     if (svc === undefined || !isObj(selector) || Object.keys(selector).length === 0) {
       seen.delete(`${ns}/${svcName}`);
       // Slices of a deleted Service are garbage-collected through their ownerReference.

@@ -48,7 +48,8 @@ export interface FakeApi {
   kubeconfigYaml(): string;
   readonly faults: FaultKnobs;
   readonly requests: readonly RecordedRequest[];
-  /** Direct access to the objects, for assertions that must not go through the API. */
+  /** Direct access to the objects, for assertions that must not go through the API. Read-only: stored
+   *  objects are shared with watch streams and response caches, never mutate them. */
   readonly store: Store;
   close(): Promise<void>;
 }
@@ -84,7 +85,10 @@ export async function startFakeApi(options: FakeApiOptions = {}): Promise<FakeAp
     bookmarkIntervalMs: options.bookmarkIntervalMs ?? 60_000,
     serverAddress: () => address,
   }));
-  server.keepAliveTimeout = 60_000;
+  // client-node opens a new connection (a new undici Agent) per request and leaves it idle; with a
+  // long keep-alive, 10,000 creates hold 20,000 descriptors (client and server side) and hit the
+  // process limit. Node's default of 5 s keeps that bounded.
+  server.keepAliveTimeout = 5_000;
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(options.port ?? 0, host, () => { resolve(); });

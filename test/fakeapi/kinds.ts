@@ -4,6 +4,7 @@ import type { Obj } from "./objects.ts";
 import { isObj, jsonEqual, meta, obj, omit, str } from "./objects.ts";
 import type { ResourceDef } from "./resources.ts";
 import type { FieldError } from "./status.ts";
+import { validateWebhookConfiguration } from "./webhookconfig.ts";
 
 const maxDataBytes = 1024 * 1024;
 const dns1123Subdomain = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
@@ -54,11 +55,26 @@ export function validateObject(r: ResourceDef, o: Obj): FieldError[] {
   const errors = nameErrors(r, str(meta(o)["name"]) ?? "");
   if (r.group === "" && r.plural === "configmaps") errors.push(...dataErrors(o, "binaryData", "data"));
   if (r.group === "" && r.plural === "secrets") errors.push(...dataErrors(o, "data", undefined));
+  if (r.group === "admissionregistration.k8s.io") errors.push(...validateWebhookConfiguration(o));
   return errors;
+}
+
+// What a pod update may change (ValidatePodUpdate); everything else in the spec is immutable.
+const podUpdatable = "pod updates may not change fields other than `spec.containers[*].image`,`spec.initContainers[*].image`,`spec.activeDeadlineSeconds`,`spec.tolerations` (only additions to existing tolerations),`spec.terminationGracePeriodSeconds` (allow it to be set to 1 if it was previously negative)";
+
+function mutablePodSpecRemoved(spec: unknown): Obj {
+  const s = omit(obj(spec), ["activeDeadlineSeconds", "tolerations", "terminationGracePeriodSeconds"]);
+  for (const k of ["containers", "initContainers"]) {
+    if (Array.isArray(s[k])) s[k] = s[k].map((c) => omit(obj(c), ["image"]));
+  }
+  return s;
 }
 
 export function validateUpdate(r: ResourceDef, old: Obj, next: Obj): FieldError[] {
   const errors: FieldError[] = [];
+  if (r.group === "" && r.plural === "pods" && !jsonEqual(mutablePodSpecRemoved(old["spec"]), mutablePodSpecRemoved(next["spec"]))) {
+    errors.push({ type: "FieldValueForbidden", field: "spec", detail: `Forbidden: ${podUpdatable}` });
+  }
   if (r.group === "" && (r.plural === "configmaps" || r.plural === "secrets") && old["immutable"] === true) {
     const why = "field is immutable when `immutable` is set";
     if (next["immutable"] !== true) errors.push({ type: "FieldValueForbidden", field: "immutable", detail: `Forbidden: ${why}` });

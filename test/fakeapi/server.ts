@@ -4,7 +4,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Api, DeleteOptions, RequestContext } from "./api.ts";
 import type { Faults, RequestInfo } from "./faults.ts";
 import type { Obj } from "./objects.ts";
-import { isObj, num, obj, str } from "./objects.ts";
+import { isObj, num, obj, omit, str } from "./objects.ts";
 import { findResource } from "./resources.ts";
 import type { ResourceDef } from "./resources.ts";
 import { parseFieldSelector, parseLabelSelector } from "./selectors.ts";
@@ -12,7 +12,7 @@ import { ApiError, badRequest, internalError, methodNotAllowed, pathNotFound, su
 import { apiGroup, apiGroupList, apiResourceList, apiVersions, versionInfo } from "./discovery.ts";
 import { checkWatch, serveWatch } from "./watch.ts";
 import type { WatchDeps } from "./watch.ts";
-import { parsePatchBody } from "./patch.ts";
+import { parsePatchBody, PatchType } from "./patch.ts";
 import { toTable } from "./table.ts";
 
 export interface RecordedRequest extends RequestInfo {
@@ -116,8 +116,29 @@ function verbOf(method: string, rt: Route, watch: boolean): string {
   }
 }
 
+// Stored objects are never mutated (every write stores a new object), so their JSON can be cached
+// by identity: a relist of 10,000 unchanged pods then costs a string join, not 10,000 encodings.
+const jsonCache = new WeakMap<object, string>();
+
+function encode(o: unknown): string {
+  if (!isObj(o)) return JSON.stringify(o);
+  let text = jsonCache.get(o);
+  if (text === undefined) {
+    text = JSON.stringify(o);
+    jsonCache.set(o, text);
+  }
+  return text;
+}
+
+function toJson(body: Obj): string {
+  const items = body["items"];
+  if (!Array.isArray(items)) return JSON.stringify(body);
+  const rest = omit(body, ["items"]);
+  return `${JSON.stringify(rest).slice(0, -1)},"items":[${items.map(encode).join(",")}]}`;
+}
+
 function send(res: ServerResponse, code: number, body: Obj): void {
-  const text = JSON.stringify(body);
+  const text = toJson(body);
   res.writeHead(code, { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(text), "Cache-Control": "no-cache, private" });
   res.end(text);
 }
@@ -152,6 +173,11 @@ async function handle(deps: ServerDeps, req: IncomingMessage, res: ServerRespons
     if (decision.stall !== undefined) await Promise.race([decision.stall, deps.closing]);
     if (decision.delayMs > 0) await new Promise((r) => { setTimeout(r, decision.delayMs); });
     if (decision.fail) throw internalError("injected fault");
+    if (method === "GET" && segs.length === 1 && ["healthz", "readyz", "livez"].includes(segs[0] ?? "")) {
+      logAs(200);
+      res.writeHead(200, { "Content-Type": "text/plain; charset=utf-8" }).end("ok");
+      return;
+    }
     if (method === "GET" && rt === undefined) {
       const doc = discovery(segs, deps);
       if (doc === undefined) throw pathNotFound();
@@ -217,14 +243,15 @@ async function dispatch(deps: ServerDeps, rt: Route, verb: string, namespace: st
   const sub = rt.subresource;
   const contentType = (req.headers["content-type"] ?? "").split(";")[0]?.trim() ?? "";
   // Typed client-go clients (kubectl create namespace, kubectl run) send protobuf; the fake speaks JSON only.
-  if (contentType.includes("protobuf")) throw unsupportedMediaType(contentType);
+  if (contentType.includes("protobuf")) throw unsupportedMediaType(verb === "patch");
   switch (verb) {
     case "get":
       if (sub !== undefined && sub !== "status") throw methodNotAllowed();
       return [200, api.get(rt.res, namespace, name)];
     case "list": {
       const limit = q.has("limit") ? Number(q.get("limit")) : undefined;
-      return [200, api.list(rt.res, rt.namespace, { matches, ...(limit === undefined ? {} : { limit }), ...(q.has("continue") ? { continueToken: q.get("continue") ?? "" } : {}) })];
+      const filtered = (q.get("labelSelector") ?? "") !== "" || (q.get("fieldSelector") ?? "") !== "";
+      return [200, api.list(rt.res, rt.namespace, { matches, filtered, ...(limit === undefined ? {} : { limit }), ...(q.has("continue") ? { continueToken: q.get("continue") ?? "" } : {}) })];
     }
     case "create": {
       const body = parseJson(text);
@@ -240,6 +267,11 @@ async function dispatch(deps: ServerDeps, rt: Route, verb: string, namespace: st
     case "update":
       return [200, api.update(rt.res, namespace, name, parseJson(text), sub, ctx)];
     case "patch": {
+      if (contentType === PatchType.apply && (q.get("fieldManager") ?? "") === "") {
+        throw new ApiError(422, { kind: "Status", apiVersion: "v1", metadata: {}, status: "Failure",
+          message: 'PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: is required for apply patch',
+          reason: "Invalid", details: { group: "meta.k8s.io", kind: "PatchOptions", causes: [{ reason: "FieldValueRequired", message: "Required value: is required for apply patch", field: "fieldManager" }] }, code: 422 });
+      }
       return [200, await api.patch(rt.res, namespace, name, contentType, parsePatchBody(contentType, text), sub, ctx)];
     }
     case "delete": {

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CoreV1Api } from "@kubernetes/client-node";
 import type { V1Container, V1PodSpec, V1Volume } from "@kubernetes/client-node";
 import { createNamespace, deleteNamespace, startCluster } from "../support/cluster.ts";
@@ -71,4 +71,34 @@ it("a projected item mode outside 0..0777 is rejected", async () => {
 it("a negative grace period is rejected, and several errors are listed together", async () => {
   const r = await rejection("negative", { terminationGracePeriodSeconds: -1, volumes: [emptyDir("x"), emptyDir("x")] });
   expect(r.message).toBe('Pod "negative" is invalid: [spec.terminationGracePeriodSeconds: Invalid value: -1: must be greater than or equal to 0, spec.volumes[1].name: Duplicate value: "x"]');
+});
+
+describe("Pod Security admission", () => {
+  it("a baseline namespace forbids hostPath volumes and probe or lifecycle hosts, judging the pod as admitted", async () => {
+    const baselineNs = await createNamespace(cluster.kc, "fakeapi-psa-baseline", { "pod-security.kubernetes.io/enforce": "baseline" });
+    try {
+      const f = await failureOf(core.createNamespacedPod({ namespace: baselineNs, body: { metadata: { name: "hostpath" }, spec: { containers: [app], volumes: [{ name: "h", hostPath: { path: "/" } }] } } }));
+      expect(f.code).toBe(403);
+      expect(f.status["message"]).toBe('pods "hostpath" is forbidden: violates PodSecurity "baseline:latest": hostPath volumes (volume "h")');
+      const g = await failureOf(core.createNamespacedPod({ namespace: baselineNs, body: { metadata: { name: "prestop-host" }, spec: { containers: [{ ...app, lifecycle: { preStop: { httpGet: { host: "10.96.40.7", port: 8080, path: "/drain" } } } }] } } }));
+      expect(g.code).toBe(403);
+      expect(g.status["message"]).toBe('pods "prestop-host" is forbidden: violates PodSecurity "baseline:latest": probe or lifecycle host (container "app" uses host "10.96.40.7")');
+      await core.createNamespacedPod({ namespace: baselineNs, body: { metadata: { name: "projected" }, spec: { containers: [{ ...app, lifecycle: { preStop: { exec: { command: ["/.lameduck/hook", "wait"] } } } }], volumes: [{ name: "p", projected: { sources: [{ configMap: { name: "c", optional: true } }] } }] } } });
+    } finally {
+      await deleteNamespace(cluster.kc, baselineNs);
+    }
+  });
+
+  it("a restricted namespace accepts a compliant pod with a projected volume and lists what a non-compliant one misses", async () => {
+    const restrictedNs = await createNamespace(cluster.kc, "fakeapi-psa-restricted", { "pod-security.kubernetes.io/enforce": "restricted" });
+    try {
+      const secure: V1Container = { ...app, securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] }, runAsNonRoot: true, seccompProfile: { type: "RuntimeDefault" } } };
+      await core.createNamespacedPod({ namespace: restrictedNs, body: { metadata: { name: "ok" }, spec: { containers: [secure], volumes: [{ name: "p", projected: { sources: [{ configMap: { name: "c", optional: true } }] } }] } } });
+      const f = await failureOf(core.createNamespacedPod({ namespace: restrictedNs, body: { metadata: { name: "loose" }, spec: { containers: [app] } } }));
+      expect(f.code).toBe(403);
+      expect(f.status["message"]).toBe('pods "loose" is forbidden: violates PodSecurity "restricted:latest": allowPrivilegeEscalation != false (container "app" must set securityContext.allowPrivilegeEscalation=false), unrestricted capabilities (container "app" must set securityContext.capabilities.drop=["ALL"]), runAsNonRoot != true (pod or container "app" must set securityContext.runAsNonRoot=true), seccompProfile (pod or container "app" must set securityContext.seccompProfile.type to "RuntimeDefault" or "Localhost")');
+    } finally {
+      await deleteNamespace(cluster.kc, restrictedNs);
+    }
+  });
 });

@@ -76,3 +76,8 @@ it.skipIf(targetsRealCluster())("bookmarks arrive periodically on an idle watch 
   expect(seen.filter((e) => e.type === "BOOKMARK").length).toBeGreaterThanOrEqual(3);
   expect(seen.some((e) => e.type !== "BOOKMARK")).toBe(false);
 });
+
+it("a watch with timeoutSeconds ends by itself", async () => {
+  const { ended } = await watchEvents(`/api/v1/namespaces/${ns}/configmaps`, { timeoutSeconds: "1", labelSelector: "w=none" }, () => false);
+  expect(ended).toBe(true);
+});

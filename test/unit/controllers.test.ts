@@ -1,31 +1,28 @@
-import { V1Namespace, V1ObjectMeta } from "@kubernetes/client-node";
 import { describe, expect, it } from "vitest";
-import { parseRunConfig } from "../../injector/config.ts";
 import { backoffDelay } from "../../injector/informers/informer.ts";
 import { nativeSleepSupported, serviceAddress } from "../../injector/informers/facts.ts";
 import { makeTokenBucket, outOfRotationEvent } from "../../injector/oracle/events.ts";
 import { namespaceInjected, namespaceTerminating } from "../../injector/policy/namespace.ts";
 
-const optOut = parseRunConfig(["--exclude-namespaces", "kube-system"], { POD_NAMESPACE: "lameduck-system" }, "/opt/lameduck");
+const optOut = { namespaceSelection: "opt-out", excludedNamespaces: ["lameduck-system", "kube-system"] } as const;
 const optIn = { ...optOut, namespaceSelection: "opt-in" } as const;
-const ns = (labels: Record<string, string> = {}, annotations: Record<string, string> = {}): V1Namespace =>
-  Object.assign(new V1Namespace(), { metadata: Object.assign(new V1ObjectMeta(), { name: "shop", labels, annotations }) });
+const ns = (labels: Record<string, string> = {}, annotations: Record<string, string> = {}) => ({ metadata: { name: "shop", labels, annotations } });
 
 describe("which namespaces lameduck applies to", () => {
-  it("every namespace but the excluded ones and the controller's own under opt-out", () => {
+  it("every namespace but the excluded ones under opt-out", () => {
     expect(namespaceInjected("shop", ns(), optOut)).toEqual({ inject: true });
     expect(namespaceInjected("kube-system", ns(), optOut).inject).toBe(false);
-    expect(namespaceInjected("lameduck-system", ns(), optOut).inject).toBe(false);
   });
-  it("a namespace opts out with the label, or the annotation when there is no label", () => {
-    expect(namespaceInjected("shop", ns({ "lameduck.dev/inject": "false" }), optOut).inject).toBe(false);
-    expect(namespaceInjected("shop", ns({}, { "lameduck.dev/inject": "false" }), optOut).inject).toBe(false);
+  it("a namespace opts out with the label, and an annotation alone switches nothing, as the webhook's namespaceSelector sees only labels", () => {
+    expect(namespaceInjected("shop", ns({ "lameduck.dev/inject": "false" }), optOut)).toEqual({ inject: false, reason: "namespace-opt-out" });
+    expect(namespaceInjected("shop", ns({}, { "lameduck.dev/inject": "false" }), optOut).inject).toBe(true);
     expect(namespaceInjected("shop", ns({ "lameduck.dev/inject": "true" }, { "lameduck.dev/inject": "false" }), optOut).inject).toBe(true);
   });
-  it("under opt-in only namespaces that say true, and a value that is not a boolean counts as unset", () => {
-    expect(namespaceInjected("shop", ns(), optIn).inject).toBe(false);
+  it("under opt-in only namespaces labelled true, and a value that is not a boolean counts as unset", () => {
+    expect(namespaceInjected("shop", ns(), optIn)).toEqual({ inject: false, reason: "namespace-not-opted-in" });
     expect(namespaceInjected("shop", ns({ "lameduck.dev/inject": "yes" }), optIn).inject).toBe(false);
-    expect(namespaceInjected("shop", ns({ "lameduck.dev/inject": "yes" }, { "lameduck.dev/inject": "true" }), optIn).inject).toBe(true);
+    expect(namespaceInjected("shop", ns({}, { "lameduck.dev/inject": "true" }), optIn).inject).toBe(false);
+    expect(namespaceInjected("shop", ns({ "lameduck.dev/inject": "true" }), optIn).inject).toBe(true);
   });
   it("a namespace with a deletion timestamp or in phase Terminating is being deleted", () => {
     expect(namespaceTerminating({ metadata: { deletionTimestamp: new Date() } })).toBe(true);
