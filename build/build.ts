@@ -3,13 +3,16 @@
 // dist/hook-{amd64,arm64}.
 import { execFileSync } from "node:child_process";
 import { mkdirSync, statSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
 import { readFileSync } from "node:fs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
-const dist = join(root, "dist");
+// `--outdir=DIR` builds elsewhere (test/ops/image-layout.test.ts builds into a temporary directory so
+// that it never rewrites dist/ under tests that are running its binaries).
+const outdirFlag = process.argv.slice(2).find((a) => a.startsWith("--outdir="));
+const dist = outdirFlag === undefined ? join(root, "dist") : resolve(outdirFlag.slice("--outdir=".length));
 
 // -Os plus section GC keeps the hook below the 32 KiB budget; no unwind tables (no C++, no
 // backtraces wanted in a preStop hook). -z noseparate-code: one read-only segment for code and

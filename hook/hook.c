@@ -107,7 +107,7 @@ static const char usage[] =
 "  lameduck: unselected (no Service routes to this pod), released at T of max M\n"
 "  lameduck: oracle HOST:PORT <problem>; fallback sleep, released at T of max M\n"
 "  lameduck: no pod UID (<podinfo>/pod/uid: <problem>); fallback sleep, released ...\n"
-"  lameduck: max reached <while doing what>, released at T of max M\n"
+"  lameduck: [drained after A, ]max reached <where, why>, released at T of max M\n"
 "  lameduck: slept D, released at T\n"
 "(B counts from the drained answer and includes --settle.)\n"
 "\n"
@@ -1063,14 +1063,17 @@ static int drained(const struct answer *a)
 {
 	struct text t = {.n = 0};
 	long long drained_at = now_ms();
-	long long settled = min_ll(drained_at + settle_ms, deadline_ms);
+	/* Uncapped: a settle delay that --max cuts short was not completed, even when the quiet
+	 * period happens to end at the same moment as the deadline. */
+	long long settle_end = drained_at + settle_ms;
+	long long settled = min_ll(settle_end, deadline_ms);
 	put(&t, "lameduck: drained after ");
 	put_secs(&t, drained_at - start_ms);
 	put(&t, ", ");
 	if (a->nports == 0 || quiet_ms == 0) {
 		sleep_until(settled);
 		put(&t, a->nports == 0 ? "no serving ports, " : "quiet phase off, ");
-		if (settled == deadline_ms)
+		if (settle_end > deadline_ms)
 			put(&t, "max reached while settling, ");
 		release(&t);
 		return EXIT_DONE;
@@ -1081,12 +1084,16 @@ static int drained(const struct answer *a)
 	long fresh = sample(&r); /* the baseline: what is open now is not new */
 	while (fresh >= 0) {
 		long long now = now_ms();
-		if (now >= settled && now - last_new >= quiet_ms)
+		if (now >= settle_end && now - last_new >= quiet_ms)
 			break;
 		if (now >= deadline_ms) {
-			put(&t, "max reached before quiet (last new connection ");
-			put_secs(&t, now - last_new);
-			put(&t, " ago), ");
+			if (last_new == drained_at) {
+				put(&t, "max reached while settling, ");
+			} else {
+				put(&t, "max reached before quiet (last new connection ");
+				put_secs(&t, now - last_new);
+				put(&t, " ago), ");
+			}
 			put_uint(&t, r.open);
 			put(&t, " connections open, ");
 			release(&t);

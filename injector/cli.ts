@@ -4,6 +4,7 @@ import { fileURLToPath } from "node:url";
 import { ConfigError, injectUsage, parseInjectConfig, parseRunConfig, runUsage } from "./config.ts";
 import { processIo, runInject } from "./inject/command.ts";
 import { makeLogger } from "./log.ts";
+import { isOpsCommand, opsMain } from "./ops/commands.ts";
 import { run } from "./run.ts";
 import { version } from "./version.ts";
 
@@ -14,6 +15,9 @@ Zero-downtime pod termination for every workload in a Kubernetes cluster.
 Commands:
   run        run the admission webhook, the hook distributor and the drain oracle
   inject     add the preStop hook to manifests offline (no webhook needed)
+  check      check a cluster for lameduck: PASS/WARN/FAIL report
+  status     hook versions per namespace and injected pods per mode
+  uninstall  remove the webhook (and with --cleanup the controller's hook ConfigMaps)
   version    print the version
 
 Run 'lameduck COMMAND --help' for a command's flags.
@@ -66,6 +70,7 @@ export async function main(argv: readonly string[], env: Readonly<Record<string,
       }
     }
     default:
+      if (isOpsCommand(command)) return opsMain(command, rest, { out, err, hookDir: dirname(fileURLToPath(import.meta.url)) });
       err(`lameduck: unknown command "${command}"\n\n${usage}`);
       return 2;
   }

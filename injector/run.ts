@@ -1,6 +1,7 @@
 // `lameduck run`: one process holding the informers, the ClusterFacts over them, the hook ConfigMap
 // distributor, the drain oracle, the admission webhook and the metrics/health server.
 import { hostname } from "node:os";
+import { setTimeout as sleep } from "node:timers/promises";
 import { KubeConfig } from "@kubernetes/client-node";
 import { collectDefaultMetrics, Registry } from "prom-client";
 import { startAdmission, type Admission } from "./admission/start.ts";
@@ -12,7 +13,7 @@ import type { ClusterFacts } from "./facts.ts";
 import { startHealthServer } from "./health.ts";
 import { makeClusterInformers, type ClusterInformers } from "./informers/cluster.ts";
 import { makeClusterFacts } from "./informers/facts.ts";
-import type { Delay } from "./informers/informer.ts";
+import { backoffDelay, type Delay } from "./informers/informer.ts";
 import { makeServerVersion } from "./informers/version.ts";
 import type { Logger } from "./log.ts";
 import { apiEventCreator, makeEventRecorder } from "./oracle/events.ts";
@@ -30,13 +31,15 @@ export interface ControllerDeps {
   readonly gcRetryMs?: number;
   /** false: no admission webhook (tests of the other parts); default true. */
   readonly admission?: boolean;
+  /** How long start waits for the webhook before returning with it still starting (default 10 s). */
+  readonly admissionStartWaitMs?: number;
 }
 
 export interface Controller {
   readonly oraclePort: number;
   readonly metricsPort: number;
-  /** Undefined when started without the webhook. */
-  readonly webhookPort: number | undefined;
+  /** The webhook's port once it listens; undefined before, or without the webhook. */
+  webhookPort(): number | undefined;
   readonly informers: ClusterInformers;
   readonly facts: ClusterFacts;
   readonly distributor: Distributor;
@@ -102,23 +105,42 @@ export async function startController(config: RunConfig, deps: ControllerDeps): 
   void version.start();
 
   const cachesReady = (): boolean => informers.hasSynced() && version.get() !== undefined;
-  let stopping = false;
+  // Read through a function: the startup loop below reads it again after each await.
+  const state = { stopping: false };
+  const stopping = (): boolean => state.stopping;
   let admission: Admission | undefined;
-  const isReady = (): boolean => !stopping && cachesReady() && (admission !== undefined || deps.admission === false);
+  const isReady = (): boolean => !state.stopping && cachesReady() && (admission !== undefined || deps.admission === false);
 
   const health = await startHealthServer({ registry, isReady, host: config.bindAddress, port: config.metricsPort });
-  // The webhook admits pods without injection until the caches are synced (isReady), so it can
-  // listen at once; /readyz waits for its certificate to be loaded as well.
-  if (deps.admission !== false) {
-    try {
-      admission = await startAdmission({ config, facts, logger, registry, kc, isReady: cachesReady });
-    } catch (err) {
-      await Promise.allSettled([oracle.close(), distributor.stop(), informers.stop(), health.close()]);
-      version.stop();
-      throw new Error(`starting the admission webhook: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
-    }
-  }
-  logger.info({ oraclePort: oracle.port, metricsPort: health.port, webhookPort: admission?.port }, "lameduck running");
+  // The webhook admits pods without injection until the caches are synced (cachesReady), so it
+  // can listen at once; /readyz waits for its certificate as well. Setting up the certificate
+  // needs the API (its Secret, the webhook configuration): a failure is retried with backoff while
+  // the oracle and the distributor keep working, and the replica stays unready meanwhile.
+  const admissionStarted =
+    deps.admission === false
+      ? Promise.resolve()
+      : (async () => {
+          for (let attempt = 0; !stopping(); attempt++) {
+            try {
+              // Each attempt registers its metrics afresh: a failed one must not leave them behind.
+              const attemptRegistry = new Registry();
+              const started = await startAdmission({ config, facts, logger, registry: attemptRegistry, kc, isReady: cachesReady });
+              for (const { name } of attemptRegistry.getMetricsAsArray()) {
+                const metric = attemptRegistry.getSingleMetric(name);
+                if (metric !== undefined) registry.registerMetric(metric);
+              }
+              if (stopping()) await started.close();
+              else admission = started;
+              return;
+            } catch (err) {
+              const wait = backoffDelay(attempt, 500, 30_000, Math.random);
+              logger.error({ err: err instanceof Error ? err.message : String(err), retryInMs: wait }, "starting the admission webhook failed");
+              await (deps.informerDelay ?? ((ms: number) => sleep(ms, undefined, { ref: false })))(wait);
+            }
+          }
+        })();
+  await Promise.race([admissionStarted, sleep(deps.admissionStartWaitMs ?? 10_000, undefined, { ref: false })]);
+  logger.info({ oraclePort: oracle.port, metricsPort: health.port, webhookPort: admission?.port ?? "starting" }, "lameduck running");
 
   void Promise.all(informers.all.map((i) => i.synced())).then(() => {
     logger.info("all caches synced");
@@ -127,16 +149,16 @@ export async function startController(config: RunConfig, deps: ControllerDeps): 
   return {
     oraclePort: oracle.port,
     metricsPort: health.port,
-    webhookPort: admission?.port,
+    webhookPort: () => admission?.port,
     informers,
     facts,
     distributor,
     isReady,
     async stop() {
-      if (stopping) return;
-      stopping = true;
+      if (state.stopping) return;
+      state.stopping = true;
       logger.info({ activeWaits: oracle.oracle.activeWaits() }, "shutting down: answering held long-polls");
-      await Promise.all([oracle.close(), admission?.close()]);
+      await Promise.all([oracle.close(), admission?.close(), admissionStarted]);
       version.stop();
       await distributor.stop();
       await informers.stop();

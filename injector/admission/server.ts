@@ -94,13 +94,16 @@ export function makeWebhookServer(options: WebhookServerOptions): Server {
     });
   };
 
+  const requestTimeout = options.requestTimeoutMs ?? defaultRequestTimeoutMs;
   const server = createServer(
     {
       cert: options.tls.cert,
       key: options.tls.key,
       minVersion: "TLSv1.2",
-      requestTimeout: options.requestTimeoutMs ?? defaultRequestTimeoutMs,
-      headersTimeout: Math.min(options.requestTimeoutMs ?? defaultRequestTimeoutMs, 10_000),
+      // A review that has not arrived whole by then is answered 408 and its connection closed.
+      requestTimeout,
+      headersTimeout: Math.min(requestTimeout, 10_000),
+      connectionsCheckingInterval: Math.max(100, Math.min(requestTimeout / 4, 5_000)),
       keepAliveTimeout: keepAliveTimeoutMs,
     },
     (req, res) => {

@@ -50,6 +50,9 @@ function applyToDocument(doc: Document, base: Path, ops: readonly Operation[]): 
     const path: (string | number)[] = [...base];
     for (const segment of pointerSegments(op.path)) {
       const parent = doc.getIn(path, true);
+      // Inside a one-line `{...}` the added fields would be one long line too: write the
+      // collections on the way in block style.
+      if (isCollection(parent)) parent.flow = false;
       path.push(isSeq(parent) && /^\d+$/.test(segment) ? Number(segment) : segment);
     }
     doc.setIn(path, doc.createNode(op.value));

@@ -8,7 +8,8 @@ import { hookVolume } from "./volume.ts";
 /**
  * `original` with `plan` applied; `original` is not modified. Copy-on-write: only the objects on the
  * way to a changed field are copied, unchanged subtrees (managedFields, other containers, …) are
- * shared, which lets the diff skip them by identity instead of walking a deep clone.
+ * shared, which lets the diff skip them by identity instead of walking a deep clone. The added
+ * preStop is the plan's own object (the diff copies what it puts into the patch).
  */
 export function inject(original: Pod, plan: Plan): Pod {
   const metadata = { ...original.metadata };
@@ -23,7 +24,7 @@ export function inject(original: Pod, plan: Plan): Pod {
   }
   const target = (container: Container): Container => {
     if (!plan.containers.includes(container.name)) return container;
-    const injected: Container = { ...container, lifecycle: { ...container.lifecycle, preStop: structuredClone(plan.preStop) } };
+    const injected: Container = { ...container, lifecycle: { ...container.lifecycle, preStop: plan.preStop } };
     if (volume !== undefined) injected.volumeMounts = [...(container.volumeMounts ?? []), { name: volume.name, mountPath: volume.mountPath, readOnly: true }];
     return injected;
   };

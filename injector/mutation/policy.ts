@@ -6,6 +6,7 @@ import type { V1Namespace } from "@kubernetes/client-node";
 import { Mode, NamespaceSelection, type Defaults, type RunConfig } from "../config.ts";
 import { formatDuration, parseDuration } from "../duration.ts";
 import { Annotation, Label } from "../names.ts";
+import { namespaceInjected, NamespaceSkipReason } from "../policy/namespace.ts";
 
 /** The part of the process configuration the mutation reads. */
 export type Policy = Pick<RunConfig, "defaults" | "namespaceSelection" | "excludedNamespaces" | "maxGracePeriodSeconds">;
@@ -20,10 +21,10 @@ export interface Settings {
 }
 
 export const SkipReason = {
-  excludedNamespace: "excluded-namespace",
+  excludedNamespace: NamespaceSkipReason.excluded,
   podOptOut: "pod-opt-out",
-  namespaceOptOut: "namespace-opt-out",
-  namespaceNotOptedIn: "namespace-not-opted-in",
+  namespaceOptOut: NamespaceSkipReason.optOut,
+  namespaceNotOptedIn: NamespaceSkipReason.notOptedIn,
   mirrorPod: "mirror-pod",
   alreadyInjected: "already-injected",
   allHavePreStop: "all-containers-have-prestop",
@@ -112,21 +113,18 @@ export function resolvePolicy(
   const warnings: string[] = [];
   if (policy.excludedNamespaces.includes(namespaceName)) return { inject: false, reason: SkipReason.excludedNamespace, warnings };
   const pod: Source = { where: "pod", values: podAnnotations };
-  // Namespaces opt in or out with a label (selectable by `kubectl get ns -l`); an annotation is
-  // accepted too, the label wins.
-  const nsSources: Source[] = [
-    { where: "namespace", values: namespace?.metadata?.labels },
-    { where: "namespace", values: namespace?.metadata?.annotations },
-  ];
+  // Settings (mode, max, ...) may sit in the namespace's labels or annotations, the label first;
+  // the on/off switch is the label alone (see injector/policy/namespace.ts).
+  const nsLabels: Source = { where: "namespace", values: namespace?.metadata?.labels };
+  const nsSources: Source[] = [nsLabels, { where: "namespace", values: namespace?.metadata?.annotations }];
 
   const podInject = pick(Annotation.inject, [pod], boolValue, undefined, () => "the namespace's setting", warnings);
   if (podInject === false) return { inject: false, reason: SkipReason.podOptOut, warnings };
   const nsDefault = policy.namespaceSelection === NamespaceSelection.optIn ? "not injected (opt-in)" : "injected (opt-out)";
-  const nsInject = pick(Label.inject, nsSources, boolValue, undefined, () => nsDefault, warnings);
-  if (nsInject === false) return { inject: false, reason: SkipReason.namespaceOptOut, warnings };
-  if (policy.namespaceSelection === NamespaceSelection.optIn && nsInject !== true) {
-    return { inject: false, reason: SkipReason.namespaceNotOptedIn, warnings };
-  }
+  // Only for its warning on a value that is neither "true" nor "false".
+  pick(Label.inject, [nsLabels], boolValue, undefined, () => nsDefault, warnings);
+  const nsDecision = namespaceInjected(namespaceName, namespace, policy);
+  if (!nsDecision.inject) return { inject: false, reason: nsDecision.reason, warnings };
 
   const sources = [pod, ...nsSources];
   const d: Defaults = policy.defaults;

@@ -1,8 +1,8 @@
-// Whether lameduck applies to a namespace at all: the rule the distributor uses to decide where the
-// hook ConfigMap belongs. It reads the namespace exactly as the webhook's policy does
-// (injector/mutation/policy.ts, resolvePolicy): the excluded list, then `lameduck.dev/inject` as a
-// label, else as an annotation (the label wins; a value other than "true"/"false" is ignored), then
-// the opt-in/opt-out selection. Keep the two in step; the lead may fold one into the other.
+// Whether lameduck applies to a namespace at all: one rule for the webhook's policy
+// (injector/mutation/policy.ts), the distributor (where the hook ConfigMap belongs) and `check`.
+// The switch is the namespace *label* `lameduck.dev/inject` only: the MutatingWebhookConfiguration's
+// namespaceSelector can read labels and nothing else, so an annotation would be honoured by some
+// parts and not others. A value other than "true"/"false" is ignored here (the webhook warns).
 import { NamespaceSelection } from "../config.ts";
 import { Label } from "../names.ts";
 
@@ -21,19 +21,25 @@ export interface NamespaceLike {
   readonly status?: { readonly phase?: string };
 }
 
-export type NamespaceDecision = { readonly inject: true } | { readonly inject: false; readonly reason: string };
+export const NamespaceSkipReason = {
+  excluded: "excluded-namespace",
+  optOut: "namespace-opt-out",
+  notOptedIn: "namespace-not-opted-in",
+} as const;
+export type NamespaceSkipReason = (typeof NamespaceSkipReason)[keyof typeof NamespaceSkipReason];
+
+export type NamespaceDecision = { readonly inject: true } | { readonly inject: false; readonly reason: NamespaceSkipReason };
 
 function flag(value: string | undefined): boolean | undefined {
   return value === "true" ? true : value === "false" ? false : undefined;
 }
 
 export function namespaceInjected(name: string, namespace: NamespaceLike | undefined, policy: NamespacePolicy): NamespaceDecision {
-  if (policy.excludedNamespaces.includes(name)) return { inject: false, reason: "namespace is excluded" };
-  const meta = namespace?.metadata;
-  const chosen = flag(meta?.labels?.[Label.inject]) ?? flag(meta?.annotations?.[Label.inject]);
-  if (chosen === false) return { inject: false, reason: `namespace sets ${Label.inject}=false` };
+  if (policy.excludedNamespaces.includes(name)) return { inject: false, reason: NamespaceSkipReason.excluded };
+  const chosen = flag(namespace?.metadata?.labels?.[Label.inject]);
+  if (chosen === false) return { inject: false, reason: NamespaceSkipReason.optOut };
   if (policy.namespaceSelection === NamespaceSelection.optIn && chosen !== true) {
-    return { inject: false, reason: `opt-in selection and namespace does not set ${Label.inject}=true` };
+    return { inject: false, reason: NamespaceSkipReason.notOptedIn };
   }
   return { inject: true };
 }

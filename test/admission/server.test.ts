@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import { Agent, type Server } from "node:https";
+import { connect } from "node:tls";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import fc from "fast-check";
@@ -43,6 +44,32 @@ function parseReview(body: string): { uid: unknown; allowed: unknown; patch?: un
 }
 
 describe("the webhook's HTTPS endpoint", () => {
+  it("answers 408 and closes the connection when a review does not arrive in time", async () => {
+    const pki = await testPki();
+    const { review, metrics } = makeTestReviewer();
+    const slow = makeWebhookServer({ tls: pki.serving, review, metrics, logger: silentLogger, requestTimeoutMs: 300 });
+    await new Promise<void>((resolve) => slow.listen(0, "127.0.0.1", resolve));
+    const slowPort = (slow.address() as AddressInfo).port;
+    try {
+      const answer = await new Promise<string>((resolve, reject) => {
+        const socket = connect({ host: "127.0.0.1", port: slowPort, ca: pki.ca.cert }, () => {
+          socket.write(`POST /mutate HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${recorded.length}\r\n\r\n${recorded.slice(0, 100)}`);
+        });
+        let received = "";
+        socket.on("data", (d: Buffer) => (received += d.toString()));
+        socket.on("close", () => { resolve(received); });
+        socket.on("error", reject);
+        setTimeout(() => socket.destroy(new Error("the server kept a stalled request open")), 15_000).unref();
+      });
+      expect(answer).toMatch(/^HTTP\/1\.1 408/);
+    } finally {
+      await new Promise<void>((resolve) => {
+        slow.close(() => { resolve(); });
+        slow.closeAllConnections();
+      });
+    }
+  });
+
   it("answers a recorded review over HTTPS verified against the CA, with a patch and the uid", async () => {
     const answer = await httpsRequest(port, recorded, { ca });
     expect(answer.status).toBe(200);

@@ -80,6 +80,21 @@ export async function run(report: BenchReport): Promise<void> {
     });
     await informer.stop();
     report.row(`informer initial sync of ${String(count)} pods (list + watch)`, sync, "ms", { target: 2000 });
+    // The same creates over raw keep-alive HTTP: client-node opens a new connection per request,
+    // so the difference is the client's, not the server's.
+    await core.createNamespace({ body: { metadata: { name: "bench-raw" } } });
+    const rawCreate = await timed(async () => {
+      let next = 0;
+      await Promise.all(Array.from({ length: concurrency }, async () => {
+        while (next < count) {
+          const i = next++;
+          const res = await fetch(`${fake.url}/api/v1/namespaces/bench-raw/pods`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(pod(i)) });
+          if (res.status !== 201) throw new Error(`create answered ${String(res.status)}`);
+          await res.arrayBuffer();
+        }
+      }));
+    });
+    report.row(`create ${String(count)} pods, raw keep-alive HTTP`, rawCreate, "ms");
   } finally {
     await fake.close();
   }

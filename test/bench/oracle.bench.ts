@@ -30,9 +30,21 @@ async function metricSum(port: number, name: string): Promise<number> {
   const text = await httpGet(port, "/metrics");
   let sum = 0;
   for (const line of text.split("\n")) {
-    if (line.startsWith(`${name} `) || line.startsWith(`${name}{`)) sum += Number(line.slice(line.lastIndexOf(" ") + 1));
+    // `name` may carry labels: lameduck_x{outcome="y"} matches that series only.
+    if (line.startsWith(`${name} `) || (!name.includes("{") && line.startsWith(`${name}{`))) sum += Number(line.slice(line.lastIndexOf(" ") + 1));
   }
   return sum;
+}
+
+/**
+ * The Node.js flags the image's ENTRYPOINT passes before the bundle (Dockerfile), so the controller
+ * here runs as it runs in a cluster: heap sizing flags decide much of its RSS.
+ */
+function imageNodeFlags(): string[] {
+  const entrypoint = /^ENTRYPOINT\s+(\[.*\])\s*$/m.exec(readFileSync(join(root, "Dockerfile"), "utf8"))?.[1];
+  const argv = entrypoint === undefined ? [] : (JSON.parse(entrypoint) as unknown[]).map(String);
+  const bundle = argv.findIndex((a) => a.endsWith("lameduck.mjs"));
+  return bundle < 1 ? [] : argv.slice(1, bundle);
 }
 
 function rssMb(pid: number): number {
@@ -85,6 +97,7 @@ export async function run(report: BenchReport): Promise<void> {
   report.section("Drain oracle and distributor (controller in a child process, fake API here)");
   // Shared machines make tail latencies noisy; the load is printed beside them.
   report.row("load average (1 min) at start", loadavg()[0] ?? 0, "");
+  report.row(`controller node flags (from the Dockerfile): ${imageNodeFlags().join(" ") || "none"}`, imageNodeFlags().length, "flags");
   const api = await startFakeApi();
   const kc = api.kubeConfig();
   const core = kc.makeApiClient(CoreV1Api);
@@ -122,6 +135,7 @@ export async function run(report: BenchReport): Promise<void> {
     child = spawn(
       process.execPath,
       [
+        ...imageNodeFlags(),
         join(root, "dist", "lameduck.mjs"),
         "run",
         `--kubeconfig=${kubeconfig}`,
@@ -157,16 +171,22 @@ export async function run(report: BenchReport): Promise<void> {
     const heldRss = rssMb(pid);
     report.row("controller RSS, idle with 10,000 endpoints", Math.round(idleRss), "MB");
     report.row("concurrent waits held", heldCount, "waits", { target: waits, higherIsBetter: true });
-    report.row("controller RSS with 10,000 waits held", Math.round(heldRss), "MB", { target: 300 });
+    report.row("controller RSS as the 10,000th wait arrives", Math.round(heldRss), "MB");
     report.row("time to open 10,000 waits", Math.round(openMs), "ms");
 
     // Steady state first: the first scavenges after 10,000 connections arrived copy and promote
     // their objects (measured with --trace-gc: two pauses of 40-55 ms, once). Waits spread out in
     // a real rollout; the release latency below is the steady-state figure.
     await sleep(3_000);
+    report.row("controller RSS with 10,000 waits held, 3 s later", Math.round(rssMb(pid)), "MB", { target: 300 });
 
     // Release latency: one endpoint turns terminating; from the update request to the answer.
+    const firstDrain = performance.now();
     const latencies: number[] = [];
+    // The split: the fake API's own update (it runs in this process) and the answer's arrival
+    // after the update's response (the watch event usually reaches the controller before it).
+    const apiPart: number[] = [];
+    const afterUpdate: number[] = [];
     for (let k = 0; k < latencySamples; k++) {
       const s = k % slicesCount;
       const e = Math.floor(k / slicesCount);
@@ -177,7 +197,10 @@ export async function run(report: BenchReport): Promise<void> {
       endpoint.conditions = terminating();
       const t0 = performance.now();
       slices[s] = await discovery.replaceNamespacedEndpointSlice({ namespace: "bench", name: `bench-${s}`, body: slice });
+      const updated = performance.now();
       const answer = await waiter.answered;
+      apiPart.push(updated - t0);
+      afterUpdate.push(answer.at - updated);
       if (!answer.body.startsWith("drained")) throw new Error(`bench: ${waiter.uid} answered ${answer.body}`);
       latencies.push(answer.at - t0);
     }
@@ -186,6 +209,12 @@ export async function run(report: BenchReport): Promise<void> {
     report.row("release latency p90 (slice update → answer)", percentile(latencies, 90), "ms");
     report.row("release latency p99 (slice update → answer)", percentile(latencies, 99), "ms", { target: 20 });
     report.row("release latency max (slice update → answer)", percentile(latencies, 100), "ms");
+    apiPart.sort((a, b) => a - b);
+    afterUpdate.sort((a, b) => a - b);
+    report.row("  of which the API's update, p50", percentile(apiPart, 50), "ms");
+    report.row("  of which the API's update, p99", percentile(apiPart, 99), "ms");
+    report.row("  answer after the update's response, p50", percentile(afterUpdate, 50), "ms");
+    report.row("  answer after the update's response, p99", percentile(afterUpdate, 99), "ms");
 
     // Every remaining hook released at once: all slices turn terminating together.
     const remaining = [...held.values()].filter((h) => {
@@ -204,6 +233,13 @@ export async function run(report: BenchReport): Promise<void> {
     const drained = answers.filter((a) => a.body.startsWith("drained")).length;
     report.row(`${remaining.length} waits released at once: last answer`, Math.round(massMs), "ms");
     report.row("of those answered drained", drained, "answers", { target: remaining.length, higherIsBetter: true });
+    // 10,000 pods drained within seconds: the Event rate limit (10/s, burst 50) must hold.
+    const recorded = await metricSum(metricsPort, 'lameduck_oracle_events_total{outcome="recorded"}');
+    const failed = await metricSum(metricsPort, 'lameduck_oracle_events_total{outcome="failed"}');
+    const dropped = await metricSum(metricsPort, 'lameduck_oracle_events_total{outcome="dropped"}');
+    const allowed = 50 + 10 * ((performance.now() - firstDrain) / 1000) + 1;
+    report.row("OutOfRotation Events recorded (rest dropped by the limit)", recorded, "events", { pass: recorded + failed <= allowed && dropped > 0 });
+    report.row("OutOfRotation Events dropped by the limit", dropped, "events");
 
     // Distributor: 1,000 new namespaces until each holds its ConfigMap.
     await until("the distributor to settle", async () => (await metricSum(metricsPort, "lameduck_distributor_queue_depth")) === 0, 10_000, 50);

@@ -69,7 +69,7 @@ export function makeBenchReporter(print: (line: string) => void = console.log): 
       const ratio = options.ratio === undefined ? "" : `${format(options.ratio)}× ${options.baseline ?? ""}`.trim();
       const target = options.target === undefined ? "" : `${options.higherIsBetter === true ? "≥" : "≤"} ${format(options.target)} ${unit}`;
       const mark = ok === undefined ? "" : ok ? "ok" : "MISSED";
-      print(`  ${name.padEnd(44)} ${`${format(value)} ${unit}`.padStart(14)}  ${ratio.padEnd(18)} ${target.padEnd(16)} ${mark}`.trimEnd());
+      print(`  ${name.padEnd(52)} ${`${format(value)} ${unit}`.padStart(14)}  ${ratio.padEnd(18)} ${target.padEnd(16)} ${mark}`.trimEnd());
     },
     error(module, error) {
       const message = error instanceof Error ? error.stack ?? error.message : String(error);

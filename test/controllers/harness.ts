@@ -29,7 +29,7 @@ export function fakeHookDir(tag = "v1"): string {
 
 export async function startTestController(
   kc: KubeConfig,
-  options: { hookDir: string; args?: readonly string[]; gcRetryMs?: number; resyncMs?: number; logger?: Logger; admission?: boolean; webhookPort?: number },
+  options: { hookDir: string; args?: readonly string[]; gcRetryMs?: number; resyncMs?: number; logger?: Logger; admission?: boolean; webhookPort?: number; admissionStartWaitMs?: number },
 ): Promise<TestController> {
   const parsed = parseRunConfig(["--hook-dir", options.hookDir, "--bind-address", "127.0.0.1", ...(options.args ?? [])], {}, options.hookDir);
   const config: RunConfig = { ...parsed, oraclePort: 0, metricsPort: 0, webhookPort: options.webhookPort ?? 0 };
@@ -41,6 +41,7 @@ export async function startTestController(
     instance: "test",
     // The webhook has its own suites; these test the controllers unless a test asks for it.
     admission: options.admission ?? false,
+    ...(options.admissionStartWaitMs === undefined ? {} : { admissionStartWaitMs: options.admissionStartWaitMs }),
     informerDelay: (ms) => sleep(Math.min(ms, 50)),
     ...(options.gcRetryMs === undefined ? {} : { gcRetryMs: options.gcRetryMs }),
     ...(options.resyncMs === undefined ? {} : { resyncMs: options.resyncMs }),

@@ -1,4 +1,4 @@
-import { AdmissionregistrationV1Api, CoreV1Api, type KubeConfig, type V1MutatingWebhookConfiguration, type V1Namespace } from "@kubernetes/client-node";
+import { AdmissionregistrationV1Api, CoreV1Api, type KubeConfig, type V1MutatingWebhookConfiguration, type V1Namespace, type V1Pod } from "@kubernetes/client-node";
 import { readFileSync } from "node:fs";
 import { request } from "node:https";
 import jsonpatch, { type Operation } from "fast-json-patch";
@@ -16,7 +16,6 @@ beforeEach(async () => {
   api = await startFakeApi();
   kc = api.kubeConfig();
   core = kc.makeApiClient(CoreV1Api);
-  await core.createNamespace({ body: body<V1Namespace>({ metadata: { name: "lameduck-system" } }) });
 });
 afterEach(async () => {
   await Promise.all(running.splice(0).map((c) => c.stop()));
@@ -25,6 +24,7 @@ afterEach(async () => {
 
 describe("lameduck run, all parts together", () => {
   it("becomes ready with warm caches and the webhook certificate, and its webhook patches pods with the namespace's hook ConfigMap and the oracle", async () => {
+    await core.createNamespace({ body: body<V1Namespace>({ metadata: { name: "lameduck-system" } }) });
     await createNode(kc, { name: "node-a", arch: "amd64", ip: "192.168.1.10" });
     const webhookPort = await freePort();
     await kc.makeApiClient(AdmissionregistrationV1Api).createMutatingWebhookConfiguration({
@@ -51,7 +51,7 @@ describe("lameduck run, all parts together", () => {
       args: ["--webhook-url", `https://127.0.0.1:${webhookPort}/mutate`, "--oracle-address", "10.96.40.7:8080"],
     });
     running.push(c);
-    expect(c.webhookPort).toBe(webhookPort);
+    await eventually("the webhook listening", () => c.webhookPort() === webhookPort);
     await eventually("ready", async () => (await httpGet(c.metricsPort, "/readyz")).startsWith("200"));
     expect(await httpGet(c.metricsPort, "/healthz")).toBe("200 ok\n");
     expect(await httpGet(c.metricsPort, "/metrics")).toContain("lameduck_oracle_active_waits 0");
@@ -61,8 +61,8 @@ describe("lameduck run, all parts together", () => {
     await eventually("the ConfigMap in the webhook's facts", () => c.facts.hookConfigMap("shop")?.hash === hash);
     expect([...c.facts.nodeArchitectures()]).toEqual(["amd64"]);
     expect(c.facts.nativeSleep()).toBe(true);
-    // The fake API does not call webhooks yet: send it the AdmissionReview the API server would,
-    // trusting the CA that lameduck wrote into the webhook configuration.
+    // First the AdmissionReview the API server sends, trusting the CA lameduck wrote into the
+    // webhook configuration.
     const config = await kc.makeApiClient(AdmissionregistrationV1Api).readMutatingWebhookConfiguration({ name: "lameduck" });
     const ca = Buffer.from(config.webhooks?.[0]?.clientConfig.caBundle ?? "", "base64").toString();
     expect(config.webhooks?.[0]?.clientConfig.url).toBe(`https://127.0.0.1:${webhookPort}/mutate`);
@@ -79,6 +79,31 @@ describe("lameduck run, all parts together", () => {
     expect(pod.spec.containers[0]?.lifecycle?.preStop?.exec?.command?.slice(0, 3)).toEqual(["/.lameduck/hook", "wait", "--oracle=10.96.40.7:8080"]);
     const volume = pod.spec.volumes?.find((v) => v.name === "lameduck");
     expect(volume?.projected?.sources?.[0]?.configMap?.name).toBe(`lameduck-hook-${hash ?? ""}`);
+
+    // And through the API server, which calls the webhook itself.
+    const created = await core.createNamespacedPod({
+      namespace: "shop",
+      body: body<V1Pod>({ metadata: { generateName: "web-" }, spec: { containers: [{ name: "web", image: "web" }] } }),
+    });
+    expect(created.spec?.containers[0]?.lifecycle?.preStop?.exec?.command?.[0]).toBe("/.lameduck/hook");
+    expect(created.spec?.volumes?.find((v) => v.name === "lameduck")?.projected?.sources?.[0]?.configMap?.name).toBe(`lameduck-hook-${hash ?? ""}`);
+  });
+});
+
+describe("lameduck run when the webhook cannot start yet", () => {
+  it("keeps the oracle and the distributor working, stays unready, and starts the webhook once it can", async () => {
+    // No lameduck-system namespace: the webhook's certificate Secret cannot be created.
+    const c = await startTestController(kc, { hookDir: fakeHookDir(), admission: true, admissionStartWaitMs: 0 });
+    running.push(c);
+    await core.createNamespace({ body: body<V1Namespace>({ metadata: { name: "shop" } }) });
+    await eventually("shop's ConfigMap", () => c.facts.hookConfigMap("shop") !== undefined);
+    expect(await httpGet(c.oraclePort, "/v1/pods/nobody/drain")).toBe("200 unselected\n");
+    expect(c.webhookPort()).toBeUndefined();
+    expect(await httpGet(c.metricsPort, "/readyz")).toMatch(/^503 /);
+    await core.createNamespace({ body: body<V1Namespace>({ metadata: { name: "lameduck-system" } }) });
+    await eventually("the webhook started", () => c.webhookPort() !== undefined);
+    await eventually("ready", async () => (await httpGet(c.metricsPort, "/readyz")).startsWith("200"));
+    expect(await httpGet(c.metricsPort, "/metrics")).toContain("lameduck_admission_reviews_total");
   });
 });
 

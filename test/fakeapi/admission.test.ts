@@ -1,65 +1,17 @@
 // Admission through test webhooks with real TLS handshakes. Every webhook configuration is scoped by
 // namespaceSelector to the test's own namespace, so the suite is safe against a shared real cluster.
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { AdmissionregistrationV1Api, CoreV1Api } from "@kubernetes/client-node";
-import type { V1MutatingWebhook, V1Pod } from "@kubernetes/client-node";
-import { createNamespace, deleteNamespace, startCluster, targetsRealCluster } from "../support/cluster.ts";
-import type { Cluster } from "../support/cluster.ts";
+import { startCluster, targetsRealCluster } from "../support/cluster.ts";
 import { failureOf } from "../support/apierrors.ts";
 import { makeTestPki } from "../support/tls.ts";
-import type { TestPki } from "../support/tls.ts";
-import { startTestWebhook } from "../support/webhook.ts";
-import type { Answer, Review, TestWebhook } from "../support/webhook.ts";
+import { admissionSuite } from "../support/webhookharness.ts";
 
-let cluster: Cluster;
-let core: CoreV1Api;
-let admission: AdmissionregistrationV1Api;
-let pki: TestPki;
-let ns: string;
-const configs: string[] = [];
-const webhooks: TestWebhook[] = [];
-const fixtures = join(import.meta.dirname, "..", "fixtures", "real");
-
-beforeAll(async () => {
-  cluster = await startCluster();
-  core = cluster.kc.makeApiClient(CoreV1Api);
-  admission = cluster.kc.makeApiClient(AdmissionregistrationV1Api);
-  pki = await makeTestPki();
-  ns = await createNamespace(cluster.kc, "fakeapi-adm");
-});
-
-afterEach(async () => {
-  for (const name of configs.splice(0)) await admission.deleteMutatingWebhookConfiguration({ name }).catch(() => undefined);
-  for (const w of webhooks.splice(0)) await w.close();
-});
-
-afterAll(async () => {
-  await deleteNamespace(cluster.kc, ns);
-  await cluster.close();
-});
-
-async function webhook(handle: (r: Review) => Answer | Promise<Answer>): Promise<TestWebhook> {
-  const w = await startTestWebhook(pki, handle);
-  webhooks.push(w);
-  return w;
-}
-
-/** Registers one webhook for pod CREATEs in the test namespace; `extra` overrides any field. */
-async function register(name: string, url: string, extra: Partial<V1MutatingWebhook> = {}): Promise<void> {
-  const config = `${name}-${ns}`;
-  await admission.createMutatingWebhookConfiguration({ body: { metadata: { name: config }, webhooks: [{
-    name: `${name}.lameduck.test`, admissionReviewVersions: ["v1"], sideEffects: "None", failurePolicy: "Fail", timeoutSeconds: 5,
-    clientConfig: { url, caBundle: pki.caBundle },
-    rules: [{ operations: ["CREATE"], apiGroups: [""], apiVersions: ["v1"], resources: ["pods"] }],
-    namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": ns } },
-    ...extra,
-  }] } });
-  configs.push(config);
-}
+const suite = admissionSuite("fakeapi-adm");
+const { webhook, register } = suite;
 
 const container = { name: "app", image: "registry.example.invalid/app:1.0" };
+
 const plainPod = (name: string, labels: Record<string, string> = {}) => ({ metadata: { name, labels }, spec: { containers: [container] } });
 const annotate = (key: string): unknown[] => [{ op: "add", path: `/metadata/annotations`, value: { [key]: "yes" } }];
 
@@ -70,59 +22,13 @@ it("a pod CREATE calls the matching webhook over verified TLS and stores the pat
     { op: "add", path: "/spec/containers/0/volumeMounts/-", value: { name: "lameduck", mountPath: "/.lameduck", readOnly: true } },
   ] }));
   await register("patch", w.url);
-  const created = await core.createNamespacedPod({ namespace: ns, body: plainPod("patched") });
+  const created = await suite.core.createNamespacedPod({ namespace: suite.ns, body: plainPod("patched") });
   expect(created.metadata?.annotations).toEqual({ "lameduck.dev/injected": "v1 wait" });
   expect(created.spec?.containers[0]?.volumeMounts?.map((m) => m.mountPath)).toContain("/.lameduck");
   expect(w.reviews).toHaveLength(1);
   const request = w.reviews[0]?.request;
   expect(request).toMatchObject({ kind: { group: "", version: "v1", kind: "Pod" }, resource: { group: "", version: "v1", resource: "pods" },
-    name: "patched", namespace: ns, operation: "CREATE", oldObject: null, dryRun: false, options: { kind: "CreateOptions", apiVersion: "meta.k8s.io/v1" } });
-});
-
-describe("the AdmissionReview matches the recorded ones", () => {
-  function keysOf(o: unknown, depth: number): unknown {
-    if (typeof o !== "object" || o === null || Array.isArray(o) || depth === 0) return typeof o;
-    return Object.fromEntries(Object.entries(o).filter(([k]) => k !== "extra").map(([k, v]) => [k, keysOf(v, depth - 1)]).sort(([a], [b]) => String(a).localeCompare(String(b))));
-  }
-  const recorded = (file: string): Review => JSON.parse(readFileSync(join(fixtures, file), "utf8")) as Review;
-
-  it("has the recorded keys for a named pod, for a generateName pod (no name key) and for a dry run", async () => {
-    const w = await webhook(() => ({ allowed: true }));
-    await register("shape", w.url);
-    // As kubectl apply sent it for the recording.
-    await core.createNamespacedPod({ namespace: ns, body: plainPod("shape"), fieldManager: "kubectl-client-side-apply", fieldValidation: "Strict" });
-    await core.createNamespacedPod({ namespace: ns, body: { metadata: { generateName: "shape-" }, spec: { containers: [container] } } });
-    await core.createNamespacedPod({ namespace: ns, body: plainPod("shape-dry"), dryRun: "All", fieldManager: "kubectl-client-side-apply", fieldValidation: "Strict" });
-    const [named, generated, dry] = w.reviews;
-    const withoutObject = (r: Review | undefined): unknown => keysOf({ ...r?.request, object: "object" }, 3);
-    expect(withoutObject(named)).toEqual(withoutObject(recorded("admission-plain-pod.json")));
-    expect(withoutObject(generated)).toEqual(withoutObject(recorded("admission-deployment-pod.json")));
-    expect(generated?.request["object"]).not.toHaveProperty("metadata.name");
-    expect(dry?.request["dryRun"]).toBe(true);
-    expect(withoutObject(dry)).toEqual(withoutObject(recorded("admission-dryrun.json")));
-  });
-
-  // kubectl-applied recordings carry their input in last-applied-configuration: replay it and
-  // compare the defaulted object the webhook sees. Normalised: managedFields (not tracked by the
-  // fake), the service-account volume's random suffix, the OpenShift-only service CA source.
-  const replayable = ["plain-pod", "sidecar", "existing-prestop", "two-containers-no-grace", "hostnetwork", "nodeselector-arm64", "windows"];
-  it.each(replayable)("defaults the %s pod as the real server did before calling webhooks", async (name) => {
-    const w = await webhook(() => ({ allowed: true }));
-    await register(`default-${name}`, w.url);
-    const rec = recorded(`admission-${name}.json`).request.object;
-    const annotations = (rec["metadata"] as { annotations: Record<string, string> }).annotations;
-    const input = JSON.parse(annotations["kubectl.kubernetes.io/last-applied-configuration"] ?? "{}") as V1Pod;
-    input.metadata = { ...input.metadata, namespace: ns, annotations };
-    await core.createNamespacedPod({ namespace: ns, body: input });
-    const normalise = (o: unknown): unknown => JSON.parse(JSON.stringify(o, (k, v: unknown) => {
-      if (k === "managedFields") return undefined;
-      if (k === "namespace" || k === "fieldPath" && v === "metadata.namespace") return typeof v === "string" && v !== "metadata.namespace" ? "NS" : v;
-      if (typeof v === "string" && v.startsWith("kube-api-access-")) return "kube-api-access";
-      if (k === "sources" && Array.isArray(v)) return (v as { configMap?: { name?: string } }[]).filter((s) => s.configMap?.name !== "openshift-service-ca.crt");
-      return v;
-    }));
-    expect(normalise(w.reviews[0]?.request.object)).toEqual(normalise(rec));
-  });
+    name: "patched", namespace: suite.ns, operation: "CREATE", oldObject: null, dryRun: false, options: { kind: "CreateOptions", apiVersion: "meta.k8s.io/v1" } });
 });
 
 describe("failurePolicy", () => {
@@ -131,10 +37,10 @@ describe("failurePolicy", () => {
     const url = w.url;
     await w.close();
     await register("down", url, { failurePolicy: "Ignore" });
-    const created = await core.createNamespacedPod({ namespace: ns, body: plainPod("down-ignore") });
+    const created = await suite.core.createNamespacedPod({ namespace: suite.ns, body: plainPod("down-ignore") });
     expect(created.metadata?.annotations).toBeUndefined();
     await register("down-fail", url, { failurePolicy: "Fail" });
-    const f = await failureOf(core.createNamespacedPod({ namespace: ns, body: plainPod("down-fail") }));
+    const f = await failureOf(suite.core.createNamespacedPod({ namespace: suite.ns, body: plainPod("down-fail") }));
     expect(f.code).toBe(500);
     expect(String(f.status["message"])).toMatch(/^Internal error occurred: failed calling webhook "down-fail\.lameduck\.test": failed to call webhook: Post "https:\/\/127\.0\.0\.1:\d+\/mutate\?timeout=5s": .*(refused|ECONNREFUSED)/);
   });
@@ -143,17 +49,17 @@ describe("failurePolicy", () => {
     const other = await makeTestPki();
     const w = await webhook(() => ({ allowed: true, patch: annotate("tls") }));
     await register("badca-ignore", w.url, { failurePolicy: "Ignore", clientConfig: { url: w.url, caBundle: other.caBundle } });
-    const created = await core.createNamespacedPod({ namespace: ns, body: plainPod("badca-ignore") });
+    const created = await suite.core.createNamespacedPod({ namespace: suite.ns, body: plainPod("badca-ignore") });
     expect(created.metadata?.annotations).toBeUndefined();
     expect(w.reviews).toHaveLength(0);
     await register("badca-fail", w.url, { failurePolicy: "Fail", clientConfig: { url: w.url, caBundle: other.caBundle } });
-    expect((await failureOf(core.createNamespacedPod({ namespace: ns, body: plainPod("badca-fail") }))).code).toBe(500);
+    expect((await failureOf(suite.core.createNamespacedPod({ namespace: suite.ns, body: plainPod("badca-fail") }))).code).toBe(500);
   });
 
   it("an unreadable response is a failed call that Ignore forgives", async () => {
     const w = await webhook(() => "raw-garbage");
     await register("garbage", w.url, { failurePolicy: "Ignore" });
-    await core.createNamespacedPod({ namespace: ns, body: plainPod("garbage") });
+    await suite.core.createNamespacedPod({ namespace: suite.ns, body: plainPod("garbage") });
     expect(w.reviews).toHaveLength(1);
   });
 
@@ -163,14 +69,14 @@ describe("failurePolicy", () => {
       return { allowed: true, patch: annotate("slow") };
     });
     await register("slow", w.url, { failurePolicy: "Ignore", timeoutSeconds: 1 });
-    const created = await core.createNamespacedPod({ namespace: ns, body: plainPod("slow") });
+    const created = await suite.core.createNamespacedPod({ namespace: suite.ns, body: plainPod("slow") });
     expect(created.metadata?.annotations).toBeUndefined();
   });
 
   it("a patch that does not apply fails the CREATE with 500 even under Ignore", async () => {
     const w = await webhook(() => ({ allowed: true, patch: [{ op: "add", path: "/spec/nothing/here/-", value: 1 }] }));
     await register("badpatch", w.url, { failurePolicy: "Ignore" });
-    const f = await failureOf(core.createNamespacedPod({ namespace: ns, body: plainPod("badpatch") }));
+    const f = await failureOf(suite.core.createNamespacedPod({ namespace: suite.ns, body: plainPod("badpatch") }));
     expect(f.code).toBe(500);
     expect(f.status["reason"]).toBe("InternalError");
   });
@@ -178,7 +84,7 @@ describe("failurePolicy", () => {
   it("a patch that yields an invalid pod fails with the real 422 text even under Ignore", async () => {
     const w = await webhook(() => ({ allowed: true, patch: [{ op: "add", path: "/spec/containers/0/lifecycle", value: { preStop: { sleep: { seconds: 31 } } } }] }));
     await register("invalid", w.url, { failurePolicy: "Ignore" });
-    const f = await failureOf(core.createNamespacedPod({ namespace: ns, body: plainPod("invalid") }));
+    const f = await failureOf(suite.core.createNamespacedPod({ namespace: suite.ns, body: plainPod("invalid") }));
     expect(f.code).toBe(422);
     expect(f.status["message"]).toBe('Pod "invalid" is invalid: spec.containers[0].lifecycle.preStop.sleep.seconds: Invalid value: 31: must be non-negative and less than terminationGracePeriodSeconds (30)');
   });
@@ -186,7 +92,7 @@ describe("failurePolicy", () => {
   it("a patch that yields a wrongly typed field fails with 500", async () => {
     const w = await webhook(() => ({ allowed: true, patch: [{ op: "add", path: "/spec/containers/0/lifecycle", value: { preStop: { exec: { command: "/hook wait" } } } }] }));
     await register("wrongtype", w.url, { failurePolicy: "Ignore" });
-    const f = await failureOf(core.createNamespacedPod({ namespace: ns, body: plainPod("wrongtype") }));
+    const f = await failureOf(suite.core.createNamespacedPod({ namespace: suite.ns, body: plainPod("wrongtype") }));
     expect(f.code).toBe(500);
     expect(String(f.status["message"])).toContain("cannot unmarshal string into Go struct field");
   });
@@ -194,7 +100,7 @@ describe("failurePolicy", () => {
   it("a denial rejects the CREATE with the webhook's message", async () => {
     const w = await webhook(() => ({ allowed: false, status: { code: 403, message: "no pods today" } }));
     await register("deny", w.url);
-    const f = await failureOf(core.createNamespacedPod({ namespace: ns, body: plainPod("denied") }));
+    const f = await failureOf(suite.core.createNamespacedPod({ namespace: suite.ns, body: plainPod("denied") }));
     expect(f.code).toBe(403);
     expect(f.status["message"]).toBe('admission webhook "deny.lameduck.test" denied the request: no pods today');
   });
@@ -206,32 +112,32 @@ describe("matching", () => {
     await register("objsel", w.url, { objectSelector: { matchExpressions: [{ key: "skip", operator: "DoesNotExist" }] } });
     await register("update-only", w.url, { rules: [{ operations: ["UPDATE"], apiGroups: [""], apiVersions: ["v1"], resources: ["pods"] }] });
     await register("status-only", w.url, { rules: [{ operations: ["CREATE"], apiGroups: [""], apiVersions: ["v1"], resources: ["pods/status"] }] });
-    await core.createNamespacedPod({ namespace: ns, body: plainPod("selected-out", { skip: "yes" }) });
+    await suite.core.createNamespacedPod({ namespace: suite.ns, body: plainPod("selected-out", { skip: "yes" }) });
     expect(w.reviews).toHaveLength(0);
-    await core.createNamespacedPod({ namespace: ns, body: plainPod("selected-in") });
+    await suite.core.createNamespacedPod({ namespace: suite.ns, body: plainPod("selected-in") });
     expect(w.reviews).toHaveLength(1);
   });
 
   it("a namespaceSelector that does not match the namespace keeps the webhook from being called", async () => {
     const w = await webhook(() => ({ allowed: true }));
-    await register("nssel", w.url, { namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": `${ns}-other` } } });
-    await core.createNamespacedPod({ namespace: ns, body: plainPod("nssel") });
+    await register("nssel", w.url, { namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": `${suite.ns}-other` } } });
+    await suite.core.createNamespacedPod({ namespace: suite.ns, body: plainPod("nssel") });
     expect(w.reviews).toHaveLength(0);
   });
 
   it("a matchCondition that is false keeps the webhook from being called", async () => {
     const w = await webhook(() => ({ allowed: true }));
     await register("cond", w.url, { matchConditions: [{ name: "not-opted-out", expression: "!has(object.metadata.labels) || !('opt-out' in object.metadata.labels)" }] });
-    await core.createNamespacedPod({ namespace: ns, body: plainPod("cond-out", { "opt-out": "true" }) });
+    await suite.core.createNamespacedPod({ namespace: suite.ns, body: plainPod("cond-out", { "opt-out": "true" }) });
     expect(w.reviews).toHaveLength(0);
-    await core.createNamespacedPod({ namespace: ns, body: plainPod("cond-in") });
+    await suite.core.createNamespacedPod({ namespace: suite.ns, body: plainPod("cond-in") });
     expect(w.reviews).toHaveLength(1);
   });
 
   it.skipIf(targetsRealCluster())("a matchCondition the fake cannot evaluate is reported, not ignored [fake-only limitation]", async () => {
     const w = await webhook(() => ({ allowed: true }));
     await register("cel", w.url, { matchConditions: [{ name: "macro", expression: "object.spec.containers.exists(c, c.name == 'app')" }] });
-    const f = await failureOf(core.createNamespacedPod({ namespace: ns, body: plainPod("cel") }));
+    const f = await failureOf(suite.core.createNamespacedPod({ namespace: suite.ns, body: plainPod("cel") }));
     expect(f.code).toBe(500);
     expect(String(f.status["message"])).toContain("uses CEL the fake does not evaluate");
   });
@@ -249,7 +155,7 @@ it("with reinvocationPolicy IfNeeded a webhook is called again, with a new uid, 
   });
   await register("a-lameduck", lameduck.url, { reinvocationPolicy: "IfNeeded" });
   await register("b-sidecar", sidecar.url);
-  const created = await core.createNamespacedPod({ namespace: ns, body: plainPod("reinvoked") });
+  const created = await suite.core.createNamespacedPod({ namespace: suite.ns, body: plainPod("reinvoked") });
   expect(created.spec?.containers.map((c) => [c.name, c.lifecycle?.preStop?.sleep?.seconds])).toEqual([["app", 5], ["proxy", 5]]);
   expect(lameduck.reviews).toHaveLength(2);
   expect(lameduck.reviews[0]?.request.uid).not.toBe(lameduck.reviews[1]?.request.uid);
@@ -258,27 +164,31 @@ it("with reinvocationPolicy IfNeeded a webhook is called again, with a new uid, 
   expect(second.containers.find((c) => c.name === "proxy")?.terminationMessagePath).toBe("/dev/termination-log");
 });
 
-it("a dry-run CREATE tells the webhook and persists nothing; a webhook with side effects refuses dry runs", async () => {
+it("a dry-run CREATE tells the webhook and persists nothing", async () => {
   const w = await webhook(() => ({ allowed: true, patch: annotate("dry") }));
   await register("dry", w.url);
-  const dry = await core.createNamespacedPod({ namespace: ns, body: plainPod("dry"), dryRun: "All" });
+  const dry = await suite.core.createNamespacedPod({ namespace: suite.ns, body: plainPod("dry"), dryRun: "All" });
   expect(dry.metadata?.annotations).toEqual({ dry: "yes" });
   expect(w.reviews[0]?.request["dryRun"]).toBe(true);
-  expect((await failureOf(core.readNamespacedPod({ namespace: ns, name: "dry" }))).code).toBe(404);
-  await register("effects", w.url, { sideEffects: "Some" });
-  const f = await failureOf(core.createNamespacedPod({ namespace: ns, body: plainPod("dry-effects"), dryRun: "All" }));
-  expect(f.code).toBe(400);
-  expect(f.status["message"]).toBe('admission webhook "effects.lameduck.test" does not support dry run');
+  expect((await failureOf(suite.core.readNamespacedPod({ namespace: suite.ns, name: "dry" }))).code).toBe(404);
+});
+
+it("a v1 registration is validated: side effects, name, client config, timeout", async () => {
+  const f = await failureOf(register("effects", "http://127.0.0.1:1/x", { sideEffects: "Some", timeoutSeconds: 31 }));
+  expect(f.code).toBe(422);
+  const fields = ((f.status["details"] as { causes?: { field: string }[] } | undefined)?.causes ?? []).map((c) => c.field).sort();
+  expect(fields).toEqual(["webhooks[0].clientConfig.url", "webhooks[0].sideEffects", "webhooks[0].timeoutSeconds"]);
+  expect(String(f.status["message"])).toContain('webhooks[0].sideEffects: Unsupported value: "Some": supported values: "None", "NoneOnDryRun"');
 });
 
 it.skipIf(targetsRealCluster())("a webhook registered by service reference is reached through the fake's resolveService hook [fake-only: a real cluster resolves services itself]", async () => {
   const w = await webhook(() => ({ allowed: true, patch: annotate("via-service") }));
-  const fake = await startCluster({ resolveService: (ref) => `${w.url}?ns=${ref.namespace}&name=${ref.name}&port=${String(ref.port)}` });
+  const fake = await startCluster({ resolveService: (ref) => `${w.url}?suite.ns=${ref.namespace}&name=${ref.name}&port=${String(ref.port)}` });
   try {
     const fcore = fake.kc.makeApiClient(CoreV1Api);
     await fake.kc.makeApiClient(AdmissionregistrationV1Api).createMutatingWebhookConfiguration({ body: { metadata: { name: "by-service" }, webhooks: [{
       name: "svc.lameduck.test", admissionReviewVersions: ["v1"], sideEffects: "None", failurePolicy: "Fail",
-      clientConfig: { service: { namespace: "lameduck-system", name: "lameduck", port: 8443, path: "/mutate" }, caBundle: pki.caBundle },
+      clientConfig: { service: { namespace: "lameduck-system", name: "lameduck", port: 8443, path: "/mutate" }, caBundle: suite.pki.caBundle },
       rules: [{ operations: ["CREATE"], apiGroups: [""], apiVersions: ["v1"], resources: ["pods"] }] }] } });
     const created = await fcore.createNamespacedPod({ namespace: "default", body: plainPod("via-service") });
     expect(created.metadata?.annotations).toEqual({ "via-service": "yes" });
@@ -290,7 +200,7 @@ it.skipIf(targetsRealCluster())("a webhook registered by service reference is re
 it.skipIf(targetsRealCluster())("a webhook's warnings reach the client as Warning headers [raw HTTP without credentials]", async () => {
   const w = await webhook(() => ({ allowed: true, warnings: ["lameduck: bad lameduck.dev/max, using 30s"] }));
   await register("warn", w.url);
-  const url = `${cluster.kc.getCurrentCluster()?.server ?? ""}/api/v1/namespaces/${ns}/pods`;
+  const url = `${suite.cluster.kc.getCurrentCluster()?.server ?? ""}/api/v1/namespaces/${suite.ns}/pods`;
   const res = await fetch(url, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(plainPod("warned")) });
   expect(res.status).toBe(201);
   expect(res.headers.get("warning")).toBe('299 - "lameduck: bad lameduck.dev/max, using 30s"');

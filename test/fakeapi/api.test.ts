@@ -143,7 +143,8 @@ describe("lists", () => {
   it("limit and continue page through a list in name order", async () => {
     const first = await core.listNamespacedPod({ namespace: ns, labelSelector: "group=sel", limit: 2 });
     expect(first.items.map((p) => p.metadata?.name)).toEqual(["sel-a", "sel-b"]);
-    expect(first.metadata?.remainingItemCount).toBe(1);
+    // With a selector the real server cannot count what remains, so it says nothing.
+    expect(first.metadata?.remainingItemCount).toBeUndefined();
     const cont = first.metadata?._continue ?? "";
     expect(cont).not.toBe("");
     const second = await core.listNamespacedPod({ namespace: ns, labelSelector: "group=sel", limit: 2, _continue: cont });
@@ -191,6 +192,7 @@ describe("pod lifecycle", () => {
     expect(bound.status?.conditions?.find((c) => c.type === "PodScheduled")?.status).toBe("True");
     const f = await failureOf(core.createNamespacedPodBinding({ namespace: ns, name: "bind", body: { metadata: { name: "bind" }, target: { kind: "Node", name: node } } }));
     expect(f.code).toBe(409);
+    expect(f.status["message"]).toBe(`Operation cannot be fulfilled on pods/binding "bind": pod bind is already assigned to node "${node}"`);
   });
 });
 
@@ -244,5 +246,49 @@ describe("pod updates", () => {
     const f = await failureOf(core.replaceNamespacedPod({ namespace: ns, name: "immutable", body: { ...renamed, spec: { ...spec, hostname: "changed" } } }));
     expect(f.code).toBe(422);
     expect(String(f.status["message"])).toMatch(/^Pod "immutable" is invalid: spec: Forbidden: pod updates may not change fields other than `spec\.containers\[\*\]\.image`/);
+  });
+});
+
+describe("server-side apply and strategic merge on webhook configurations", () => {
+  it("apply creates and then merges an object; it needs a fieldManager", async () => {
+    const objects = kc.makeApiClient(KubernetesObjectApi);
+    const spec: KubernetesObject & Record<string, unknown> = { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "applied", namespace: ns }, data: { a: "1" } };
+    const created = await objects.patch(spec, undefined, undefined, "lameduck", true, PatchStrategy.ServerSideApply);
+    expect((created as unknown as { data: unknown }).data).toEqual({ a: "1" });
+    // (Only fields the manager keeps applying: real apply would drop `a` if it were left out.)
+    const merged = await objects.patch({ ...spec, data: { a: "1", b: "2" } }, undefined, undefined, "lameduck", true, PatchStrategy.ServerSideApply);
+    expect((merged as unknown as { data: unknown }).data).toEqual({ a: "1", b: "2" });
+    const f = await failureOf(objects.patch(spec, undefined, undefined, undefined, true, PatchStrategy.ServerSideApply));
+    expect(f.code).toBe(422);
+  });
+
+  it("a strategic merge patch rotates one webhook's caBundle by name", async () => {
+    const objects = kc.makeApiClient(KubernetesObjectApi);
+    const hook = (name: string, ca: string) => ({ name, admissionReviewVersions: ["v1"], sideEffects: "None", clientConfig: { url: "https://127.0.0.1:1/x", caBundle: ca } });
+    const config: KubernetesObject & Record<string, unknown> = { apiVersion: "admissionregistration.k8s.io/v1", kind: "MutatingWebhookConfiguration", metadata: { name: `smp-${ns}` }, webhooks: [hook("a.lameduck.test", "AAAA"), hook("b.lameduck.test", "BBBB")] };
+    await objects.create(config);
+    const patched = await objects.patch({ ...config, webhooks: [{ name: "b.lameduck.test", clientConfig: { caBundle: "CCCC" } }] }, undefined, undefined, undefined, undefined, PatchStrategy.StrategicMergePatch);
+    const webhooks = (patched as unknown as { webhooks: { name: string; clientConfig: { caBundle: string; url: string } }[] }).webhooks;
+    expect(webhooks.map((w) => [w.name, w.clientConfig.caBundle, w.clientConfig.url])).toEqual([["a.lameduck.test", "AAAA", "https://127.0.0.1:1/x"], ["b.lameduck.test", "CCCC", "https://127.0.0.1:1/x"]]);
+    await objects.delete(config);
+  });
+});
+
+describe("eviction and collections", () => {
+  it("an eviction deletes the pod gracefully, as a DELETE with its own grace period", async () => {
+    await core.createNamespacedPod({ namespace: ns, body: pod("evicted") });
+    await runPod(kc, ns, "evicted", { node, ip: "10.1.0.30" });
+    await core.createNamespacedPodEviction({ namespace: ns, name: "evicted", body: { metadata: { name: "evicted", namespace: ns } } });
+    const p = await core.readNamespacedPod({ namespace: ns, name: "evicted" });
+    expect(p.metadata?.deletionGracePeriodSeconds).toBe(30);
+  });
+
+  it("deletecollection deletes what the label selector matches and nothing else", async () => {
+    for (const [name, keep] of [["col-a", "no"], ["col-b", "no"], ["col-c", "yes"]] as const) {
+      await core.createNamespacedConfigMap({ namespace: ns, body: { metadata: { name, labels: { col: "1", keep } } } });
+    }
+    await core.deleteCollectionNamespacedConfigMap({ namespace: ns, labelSelector: "col=1,keep=no" });
+    const left = await core.listNamespacedConfigMap({ namespace: ns, labelSelector: "col=1" });
+    expect(left.items.map((c) => c.metadata?.name)).toEqual(["col-c"]);
   });
 });

@@ -43,6 +43,8 @@ export interface DeleteOptions {
 
 export interface ListQuery {
   readonly matches: Matcher;
+  /** A label or field selector was given: the real server then cannot count the remaining items. */
+  readonly filtered?: boolean;
   readonly limit?: number;
   readonly continueToken?: string;
 }
@@ -228,7 +230,7 @@ export function makeApi(deps: ApiDeps): Api {
       if (q.limit !== undefined && q.limit > 0 && page.length > q.limit) {
         const last = page[q.limit - 1];
         listMeta["continue"] = Buffer.from(JSON.stringify({ v: "meta.k8s.io/v1", start: last === undefined ? "" : keyOf(last) })).toString("base64");
-        listMeta["remainingItemCount"] = page.length - q.limit;
+        if (q.filtered !== true) listMeta["remainingItemCount"] = page.length - q.limit;
         page = page.slice(0, q.limit);
       }
       return { kind: `${r.kind}List`, apiVersion: apiVersionOf(r), metadata: listMeta, items: page };
@@ -255,9 +257,9 @@ export function makeApi(deps: ApiDeps): Api {
       const spec = obj(pod["spec"]);
       const current = str(spec["nodeName"]);
       if (current !== undefined && current !== "") {
-        throw conflict(Res.pods, name, `pod ${name} is already assigned to node "${current}"`);
+        throw conflict(Res.pods, name, `pod ${name} is already assigned to node "${current}"`, "binding");
       }
-      if (meta(pod)["deletionTimestamp"] !== undefined) throw conflict(Res.pods, name, `pod ${name} is being deleted, cannot be assigned to a host`);
+      if (meta(pod)["deletionTimestamp"] !== undefined) throw conflict(Res.pods, name, `pod ${name} is being deleted, cannot be assigned to a host`, "binding");
       const status = obj(pod["status"]);
       const conditions = (Array.isArray(status["conditions"]) ? status["conditions"] : []).filter((c) => !(isObj(c) && c["type"] === "PodScheduled"));
       conditions.push({ type: "PodScheduled", status: "True", lastProbeTime: null, lastTransitionTime: timestamp() });

@@ -34,6 +34,29 @@ function container(c: Obj, hostNetwork: boolean, mount: Obj | undefined): Obj {
   return out;
 }
 
+const saPath = "/var/run/secrets/kubernetes.io/serviceaccount";
+
+function withFieldRefVersions(source: Obj): Obj {
+  if (!Array.isArray(source["items"])) return source;
+  return { ...source, items: arr(source["items"]).map((i) => (isObj(i) && isObj(i["fieldRef"]) ? { ...i, fieldRef: { apiVersion: "v1", ...i["fieldRef"] } } : i)) };
+}
+
+/** Volume defaults (SetDefaults_*VolumeSource): file modes 0644, downward API field versions. */
+function volume(v: unknown): unknown {
+  if (!isObj(v)) return v;
+  const out: Obj = { ...v };
+  for (const t of ["secret", "configMap", "downwardAPI"]) {
+    const source = out[t];
+    if (isObj(source)) out[t] = { ...(t === "downwardAPI" ? withFieldRefVersions(source) : source), defaultMode: source["defaultMode"] ?? 420 };
+  }
+  const projected = out["projected"];
+  if (isObj(projected)) {
+    const sources = arr(projected["sources"]).map((s) => (isObj(s) && isObj(s["downwardAPI"]) ? { ...s, downwardAPI: withFieldRefVersions(s["downwardAPI"]) } : s));
+    out["projected"] = { ...projected, sources, defaultMode: projected["defaultMode"] ?? 420 };
+  }
+  return out;
+}
+
 function serviceAccountVolume(): Obj {
   return {
     name: `kube-api-access-${randomSuffix()}`,
@@ -50,21 +73,23 @@ function serviceAccountVolume(): Obj {
 
 const defaultTolerations = ["node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable"];
 
-export function defaultPod(pod: Obj): Obj {
+function defaultPod(pod: Obj): Obj {
   const spec = obj(pod["spec"]);
   const hostNetwork = spec["hostNetwork"] === true;
   const sa = str(spec["serviceAccountName"]) ?? str(spec["serviceAccount"]) ?? "default";
-  let volumes = arr(spec["volumes"]);
+  let volumes = arr(spec["volumes"]).map(volume);
   let mount: Obj | undefined;
-  // Idempotent, because defaulting runs again after every webhook's patch: a pod that already
-  // mounts the token path keeps its volumes.
-  const saPath = "/var/run/secrets/kubernetes.io/serviceaccount";
-  const mounted = [...objs(spec["containers"]), ...objs(spec["initContainers"])].some((c) => objs(c["volumeMounts"]).some((m) => m["mountPath"] === saPath));
-  if (spec["automountServiceAccountToken"] !== false && !mounted) {
-    const v = serviceAccountVolume();
-    // The ServiceAccount admission plugin appends its volume, and the mount to every container.
-    volumes = [...volumes, v];
-    mount = { name: v["name"], readOnly: true, mountPath: saPath };
+  // The ServiceAccount admission plugin appends its token volume once, and mounts it into every
+  // container that has nothing at the token path. It runs again before webhooks are reinvoked, so
+  // a sidecar added by a webhook gets the mount too (admission-reinvocation-3 shows it).
+  const lacking = [...objs(spec["containers"]), ...objs(spec["initContainers"])].some((c) => !objs(c["volumeMounts"]).some((m) => m["mountPath"] === saPath));
+  if (spec["automountServiceAccountToken"] !== false && lacking) {
+    let token = objs(volumes).find((v) => (str(v["name"]) ?? "").startsWith("kube-api-access-") && isObj(v["projected"]));
+    if (token === undefined) {
+      token = serviceAccountVolume();
+      volumes = [...volumes, token];
+    }
+    mount = { name: token["name"], readOnly: true, mountPath: saPath };
   }
   const tolerations = objs(spec["tolerations"]);
   for (const key of defaultTolerations) {
@@ -105,7 +130,7 @@ export function applyDefaults(r: ResourceDef, o: Obj, allocateIp: () => string):
   }
 }
 
-export function defaultService(svc: Obj, allocateIp: () => string): Obj {
+function defaultService(svc: Obj, allocateIp: () => string): Obj {
   const spec = obj(svc["spec"]);
   const type = str(spec["type"]) ?? "ClusterIP";
   const headless = spec["clusterIP"] === "None";
@@ -129,7 +154,7 @@ export function defaultService(svc: Obj, allocateIp: () => string): Obj {
   };
 }
 
-export function defaultNamespace(ns: Obj): Obj {
+function defaultNamespace(ns: Obj): Obj {
   return { ...ns, spec: { finalizers: ["kubernetes"], ...obj(ns["spec"]) }, status: { phase: "Active" } };
 }
 

@@ -19,7 +19,7 @@ import type { Store } from "./store.ts";
 import { labelSelectorObject } from "./selectors.ts";
 import { randomSuffix } from "./names.ts";
 
-export const managedBy = "endpointslice-controller.k8s.io";
+const managedBy = "endpointslice-controller.k8s.io";
 const maxEndpointsPerSlice = 100;
 
 export interface EndpointSliceController {

@@ -15,8 +15,12 @@ export type RequestFilter = (req: RequestInfo) => boolean;
 export interface FaultKnobs {
   /** Ends every open watch: "close" ends the response cleanly (like a server-side timeout), "reset" destroys the socket. Returns how many. */
   dropWatches(mode?: "close" | "reset"): number;
-  /** The next `count` watches answer with a 410 Gone ERROR event and close, as for a compacted resourceVersion. */
-  goneOnNextWatch(count?: number): void;
+  /**
+   * The next `count` watches are told their resourceVersion is gone: "event" (the default) answers
+   * 200 with an ERROR event carrying a 410 Expired Status and closes, as the watch cache does;
+   * "status" answers HTTP 410 with the Status body, as a request served from etcd does.
+   */
+  goneOnNextWatch(count?: number, mode?: "event" | "status"): void;
   /** Answer 500 to this share (0..1) of matching requests, counted deterministically. 0 turns it off. */
   failShare(fraction: number, filter?: RequestFilter): void;
   /** Delay this share of matching requests by `ms` before handling them. 0 turns it off. */
@@ -38,7 +42,7 @@ export interface FaultDecision {
 export interface Faults {
   readonly knobs: FaultKnobs;
   decide(req: RequestInfo): FaultDecision;
-  takeGone(): boolean;
+  takeGone(): "event" | "status" | undefined;
   trackWatch(end: (mode: "close" | "reset") => void): () => void;
 }
 
@@ -61,6 +65,7 @@ function counter(): { share: number; filter: RequestFilter; n: number; hit(req: 
 export function makeFaults(): Faults {
   const watches = new Set<(mode: "close" | "reset") => void>();
   let gone = 0;
+  let goneMode: "event" | "status" = "event";
   const fail = counter();
   const delay = { ...counter(), ms: 0 };
   let stallCount = 0;
@@ -74,8 +79,9 @@ export function makeFaults(): Faults {
       for (const end of all) end(mode);
       return all.length;
     },
-    goneOnNextWatch(count = 1) {
+    goneOnNextWatch(count = 1, mode = "event") {
       gone = count;
+      goneMode = mode;
     },
     failShare(fraction, filter = any) {
       fail.share = fraction;
@@ -117,9 +123,9 @@ export function makeFaults(): Faults {
       return { fail: fail.hit(req), delayMs: delay.hit(req) ? delay.ms : 0, stall };
     },
     takeGone() {
-      if (gone <= 0) return false;
+      if (gone <= 0) return undefined;
       gone -= 1;
-      return true;
+      return goneMode;
     },
     trackWatch(end) {
       watches.add(end);

@@ -4,6 +4,7 @@ import type { Obj } from "./objects.ts";
 import { isObj, jsonEqual, meta, obj, omit, str } from "./objects.ts";
 import type { ResourceDef } from "./resources.ts";
 import type { FieldError } from "./status.ts";
+import { validateWebhookConfiguration } from "./webhookconfig.ts";
 
 const maxDataBytes = 1024 * 1024;
 const dns1123Subdomain = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
@@ -54,6 +55,7 @@ export function validateObject(r: ResourceDef, o: Obj): FieldError[] {
   const errors = nameErrors(r, str(meta(o)["name"]) ?? "");
   if (r.group === "" && r.plural === "configmaps") errors.push(...dataErrors(o, "binaryData", "data"));
   if (r.group === "" && r.plural === "secrets") errors.push(...dataErrors(o, "data", undefined));
+  if (r.group === "admissionregistration.k8s.io") errors.push(...validateWebhookConfiguration(o));
   return errors;
 }
 

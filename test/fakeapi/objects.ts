@@ -67,11 +67,6 @@ export function timestamp(ms: number = Date.now()): string {
   return new Date(Math.floor(ms / 1000) * 1000).toISOString().replace(".000Z", "Z");
 }
 
-/** RFC 3339 with microseconds, the format of managedFields and events' eventTime. */
-export function microTime(ms: number = Date.now()): string {
-  return new Date(ms).toISOString().replace(/\.(\d{3})Z$/, ".$1000Z");
-}
-
 /** A shallow copy of `o` without `keys`. */
 export function omit(o: Obj, keys: readonly string[]): Obj {
   const out: Obj = {};

@@ -22,9 +22,11 @@ const mergeKeys: Record<string, string> = {
   volumeMounts: "mountPath", env: "name", ports: "containerPort", conditions: "type",
   ownerReferences: "uid", imagePullSecrets: "name", hostAliases: "ip", containerStatuses: "name",
   initContainerStatuses: "name", podIPs: "ip", addresses: "type", taints: "key",
+  // MutatingWebhookConfiguration.webhooks, which a webhook patches to rotate its caBundle.
+  webhooks: "name",
 };
 
-export function mergePatch(target: unknown, patch: unknown): unknown {
+function mergePatch(target: unknown, patch: unknown): unknown {
   if (!isObj(patch)) return patch;
   const out: Obj = isObj(target) ? { ...target } : {};
   for (const [k, v] of Object.entries(patch)) out[k] = v === null ? undefined : mergePatch(out[k], v);
@@ -52,7 +54,7 @@ function strategicList(key: string, target: unknown, patch: unknown[]): unknown[
   return out;
 }
 
-export function strategicMerge(target: unknown, patch: unknown): unknown {
+function strategicMerge(target: unknown, patch: unknown): unknown {
   if (!isObj(patch)) return patch;
   const out: Obj = isObj(target) ? { ...target } : {};
   for (const [k, v] of Object.entries(patch)) {
@@ -94,7 +96,7 @@ export function applyPatch(contentType: string, current: Obj, patch: unknown): O
       result = strategicMerge(current, patch);
       break;
     default:
-      throw unsupportedMediaType(contentType);
+      throw unsupportedMediaType(true);
   }
   if (!isObj(result)) throw badRequest("the patch did not produce an object");
   return result;

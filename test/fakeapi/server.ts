@@ -12,7 +12,7 @@ import { ApiError, badRequest, internalError, methodNotAllowed, pathNotFound, su
 import { apiGroup, apiGroupList, apiResourceList, apiVersions, versionInfo } from "./discovery.ts";
 import { checkWatch, serveWatch } from "./watch.ts";
 import type { WatchDeps } from "./watch.ts";
-import { parsePatchBody } from "./patch.ts";
+import { parsePatchBody, PatchType } from "./patch.ts";
 import { toTable } from "./table.ts";
 
 export interface RecordedRequest extends RequestInfo {
@@ -173,6 +173,11 @@ async function handle(deps: ServerDeps, req: IncomingMessage, res: ServerRespons
     if (decision.stall !== undefined) await Promise.race([decision.stall, deps.closing]);
     if (decision.delayMs > 0) await new Promise((r) => { setTimeout(r, decision.delayMs); });
     if (decision.fail) throw internalError("injected fault");
+    if (method === "GET" && segs.length === 1 && ["healthz", "readyz", "livez"].includes(segs[0] ?? "")) {
+      logAs(200);
+      res.writeHead(200, { "Content-Type": "text/plain; charset=utf-8" }).end("ok");
+      return;
+    }
     if (method === "GET" && rt === undefined) {
       const doc = discovery(segs, deps);
       if (doc === undefined) throw pathNotFound();
@@ -238,14 +243,15 @@ async function dispatch(deps: ServerDeps, rt: Route, verb: string, namespace: st
   const sub = rt.subresource;
   const contentType = (req.headers["content-type"] ?? "").split(";")[0]?.trim() ?? "";
   // Typed client-go clients (kubectl create namespace, kubectl run) send protobuf; the fake speaks JSON only.
-  if (contentType.includes("protobuf")) throw unsupportedMediaType(contentType);
+  if (contentType.includes("protobuf")) throw unsupportedMediaType(verb === "patch");
   switch (verb) {
     case "get":
       if (sub !== undefined && sub !== "status") throw methodNotAllowed();
       return [200, api.get(rt.res, namespace, name)];
     case "list": {
       const limit = q.has("limit") ? Number(q.get("limit")) : undefined;
-      return [200, api.list(rt.res, rt.namespace, { matches, ...(limit === undefined ? {} : { limit }), ...(q.has("continue") ? { continueToken: q.get("continue") ?? "" } : {}) })];
+      const filtered = (q.get("labelSelector") ?? "") !== "" || (q.get("fieldSelector") ?? "") !== "";
+      return [200, api.list(rt.res, rt.namespace, { matches, filtered, ...(limit === undefined ? {} : { limit }), ...(q.has("continue") ? { continueToken: q.get("continue") ?? "" } : {}) })];
     }
     case "create": {
       const body = parseJson(text);
@@ -261,6 +267,11 @@ async function dispatch(deps: ServerDeps, rt: Route, verb: string, namespace: st
     case "update":
       return [200, api.update(rt.res, namespace, name, parseJson(text), sub, ctx)];
     case "patch": {
+      if (contentType === PatchType.apply && (q.get("fieldManager") ?? "") === "") {
+        throw new ApiError(422, { kind: "Status", apiVersion: "v1", metadata: {}, status: "Failure",
+          message: 'PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: is required for apply patch',
+          reason: "Invalid", details: { group: "meta.k8s.io", kind: "PatchOptions", causes: [{ reason: "FieldValueRequired", message: "Required value: is required for apply patch", field: "fieldManager" }] }, code: 422 });
+      }
       return [200, await api.patch(rt.res, namespace, name, contentType, parsePatchBody(contentType, text), sub, ctx)];
     }
     case "delete": {

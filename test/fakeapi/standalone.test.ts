@@ -44,6 +44,7 @@ it("the standalone entry prints its URL, writes a kubeconfig and stops on SIGTER
   });
   const version = (await (await fetch(`${url}/version`)).json()) as { gitVersion: string };
   expect(version.gitVersion).toBe("v1.36.2");
+  expect(await (await fetch(`${url}/readyz`)).text()).toBe("ok");
   expect(readFileSync(out, "utf8")).toContain(url);
   const exited = new Promise<number | null>((resolve) => child.on("exit", resolve));
   child.kill("SIGTERM");

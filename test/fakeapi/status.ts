@@ -42,8 +42,9 @@ export function alreadyExists(r: ResourceDef, name: string, beingDeleted = false
   return failure(409, "AlreadyExists", `${prefix}${qualifiedName(r)} "${name}" already exists`, details(r, name));
 }
 
-export function conflict(r: ResourceDef, name: string, why = "the object has been modified; please apply your changes to the latest version and try again"): ApiError {
-  return failure(409, "Conflict", `Operation cannot be fulfilled on ${qualifiedName(r)} "${name}": ${why}`, details(r, name));
+export function conflict(r: ResourceDef, name: string, why = "the object has been modified; please apply your changes to the latest version and try again", subresource?: string): ApiError {
+  const what = subresource === undefined ? qualifiedName(r) : `${qualifiedName(r)}/${subresource}`;
+  return failure(409, "Conflict", `Operation cannot be fulfilled on ${what} "${name}": ${why}`, details(r, name));
 }
 
 export function invalid(r: ResourceDef, name: string, errors: readonly FieldError[]): ApiError {
@@ -72,8 +73,9 @@ export function pathNotFound(): ApiError {
   return failure(404, "NotFound", "the server could not find the requested resource", {});
 }
 
-export function unsupportedMediaType(contentType: string): ApiError {
-  return failure(415, "UnsupportedMediaType", `the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml; got ${contentType}`);
+export function unsupportedMediaType(patch: boolean): ApiError {
+  const accepted = patch ? "application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json, application/apply-patch+yaml" : "application/json";
+  return failure(415, "UnsupportedMediaType", `the body of the request was in an unknown format - accepted media types include: ${accepted}`);
 }
 
 export function internalError(message: string): ApiError {

@@ -52,10 +52,16 @@ export function checkWatch(w: WatchRequest): void {
 
 export function serveWatch(deps: WatchDeps, w: WatchRequest, res: ServerResponse): void {
   const { store, faults } = deps;
+  const requested = w.resourceVersion === undefined || w.resourceVersion === "" ? 0 : Number(w.resourceVersion);
+  const gone = faults.takeGone();
+  if (gone === "status") {
+    const body = JSON.stringify(tooOldResourceVersion(requested, store.currentRv()));
+    res.writeHead(410, { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(body) }).end(body);
+    return;
+  }
   res.writeHead(200, { "Content-Type": "application/json", "Cache-Control": "no-cache, private" });
   res.flushHeaders();
-  const requested = w.resourceVersion === undefined || w.resourceVersion === "" ? 0 : Number(w.resourceVersion);
-  if (faults.takeGone()) {
+  if (gone === "event") {
     res.end(line("ERROR", tooOldResourceVersion(requested, store.currentRv())));
     return;
   }

@@ -46,7 +46,7 @@ describe.concurrent("the quiet phase over /proc/net/tcp fixtures", () => {
     const run = await waitWithProc(context, proc.dir, drainedAnswer, "--max=10s", "--settle=0", "--quiet=500ms");
     expect(run.code).toBe(0);
     expect(run.elapsedMs).toBeGreaterThanOrEqual(500);
-    expect(run.log).toMatch(/^lameduck: drained after 0\.\d\ds, quiet after 0\.\d\ds, 4 connections open, released at \d\.\d\ds of max 10s\n$/);
+    expect(run.log).toMatch(/^lameduck: drained after \d\.\d\ds, quiet after \d\.\d\ds, 4 connections open, released at \d\.\d\ds of max 10s\n$/);
   });
 
   it("holds while new inbound connections keep appearing, and releases --quiet after the last", async (context) => {
@@ -111,21 +111,21 @@ describe.concurrent("the quiet phase over /proc/net/tcp fixtures", () => {
     const run = await waitWithProc(context, proc.dir, drainedAnswer, "--max=2s", "--settle=0", "--quiet=500ms");
     expect(run.code).toBe(0);
     expect(run.elapsedMs).toBeGreaterThanOrEqual(2000);
-    expect(run.log).toMatch(/^lameduck: drained after 0\.\d\ds, max reached before quiet \(last new connection 0\.\d\ds ago\), 4\d\d\d connections open, released at 2\.\d\ds of max 2s\n$/);
+    expect(run.log).toMatch(/^lameduck: drained after \d\.\d\ds, max reached before quiet \(last new connection \d\.\d\ds ago\), 4\d\d\d connections open, released at 2\.\d\ds of max 2s\n$/);
   });
 
   it("works with no tcp6 table (a kernel without IPv6)", async (context) => {
     const proc = procCopy(context);
     rmSync(join(proc.dir, "net", "tcp6"));
     const run = await waitWithProc(context, proc.dir, drainedAnswer, "--max=10s", "--settle=0", "--quiet=300ms");
-    expect(run.log).toMatch(/quiet after 0\.\d\ds, 2 connections open/);
+    expect(run.log).toMatch(/quiet after \d\.\d\ds, 2 connections open/);
   });
 
   it("skips the quiet phase, after --settle, when it cannot read the tables", async (context) => {
     const run = await waitWithProc(context, "/nonexistent-proc", drainedAnswer, "--max=10s", "--settle=300ms", "--quiet=5s");
     expect(run.elapsedMs).toBeGreaterThanOrEqual(300);
     expect(run.elapsedMs).toBeLessThan(300 + slack);
-    expect(run.log).toMatch(/^lameduck: drained after 0\.\d\ds, quiet phase skipped \(\/nonexistent-proc\/net\/tcp: no such file\), released at 0\.\d\ds of max 10s\n$/);
+    expect(run.log).toMatch(/^lameduck: drained after \d\.\d\ds, quiet phase skipped \(\/nonexistent-proc\/net\/tcp: no such file\), released at \d\.\d\ds of max 10s\n$/);
   });
 
   it("skips the quiet phase when a table is not in the kernel's format", async (context) => {
@@ -136,17 +136,24 @@ describe.concurrent("the quiet phase over /proc/net/tcp fixtures", () => {
     expect(run.log).toContain(`quiet phase skipped (${proc.dir}/net/tcp: unexpected format)`);
   });
 
+  it("says when --max ends the settle delay before any new connection", async (context) => {
+    const proc = procCopy(context);
+    const run = await waitWithProc(context, proc.dir, drainedAnswer, "--max=1s", "--settle=20s", "--quiet=1s");
+    expect(run.elapsedMs).toBeGreaterThanOrEqual(1000);
+    expect(run.log).toMatch(/^lameduck: drained after \d\.\d\ds, max reached while settling, 4 connections open, released at 1\.\d\ds of max 1s\n$/);
+  });
+
   it("has no quiet phase with --quiet=0", async (context) => {
     const proc = procCopy(context);
     const run = await waitWithProc(context, proc.dir, drainedAnswer, "--max=10s", "--settle=0", "--quiet=0");
-    expect(run.log).toMatch(/^lameduck: drained after 0\.\d\ds, quiet phase off, released at 0\.\d\ds of max 10s\n$/);
+    expect(run.log).toMatch(/^lameduck: drained after \d\.\d\ds, quiet phase off, released at \d\.\d\ds of max 10s\n$/);
   });
 
   it("has no quiet phase when the oracle names no serving ports", async (context) => {
     const proc = procCopy(context);
     const run = await waitWithProc(context, proc.dir, "drained ports= node=10.0.0.7", "--max=10s", "--settle=0", "--quiet=5s");
     expect(run.elapsedMs).toBeLessThan(slack);
-    expect(run.log).toMatch(/^lameduck: drained after 0\.\d\ds, no serving ports, released/);
+    expect(run.log).toMatch(/^lameduck: drained after \d\.\d\ds, no serving ports, released/);
   });
 });
 

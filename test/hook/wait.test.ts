@@ -36,7 +36,7 @@ describe.concurrent("hook wait against the drain oracle", () => {
     const drainedAt = oracle.requests[2]?.at ?? Infinity;
     expect(run.exitedAt - drainedAt).toBeGreaterThanOrEqual(1500);
     expect(run.elapsedMs).toBeLessThan(600 + 1500 + slack);
-    expect(run.log).toMatch(/^lameduck: drained after 0\.\d\ds, no serving ports, released at [12]\.\d\ds of max 20s\n$/);
+    expect(run.log).toMatch(/^lameduck: drained after \d\.\d\ds, no serving ports, released at \d\.\d\ds of max 20s\n$/);
   });
 
   it("sends the protocol's request: path with the pod UID, wait, Host and Connection: close", async (context) => {
@@ -64,7 +64,7 @@ describe.concurrent("hook wait against the drain oracle", () => {
     const run = await f.wait(oracle.address, "--max=30s", "--settle=10s", "--quiet=10s", "--fallback=10s");
     expect(run.code).toBe(0);
     expect(run.elapsedMs).toBeLessThan(slack);
-    expect(run.log).toMatch(/^lameduck: unselected \(no Service routes to this pod\), released at 0\.\d\ds of max 30s\n$/);
+    expect(run.log).toMatch(/^lameduck: unselected \(no Service routes to this pod\), released at \d\.\d\ds of max 30s\n$/);
   });
 
   it("reads an answer sent chunked by Node's http module", async (context) => {
@@ -79,7 +79,7 @@ describe.concurrent("hook wait against the drain oracle", () => {
     if (address === null || typeof address === "string") throw new Error("no address");
     const run = await f.wait(`127.0.0.1:${address.port}`, "--max=10s", "--settle=0");
     expect(run.code).toBe(0);
-    expect(run.log).toMatch(/^lameduck: drained after 0\.\d\ds, no serving ports, released/);
+    expect(run.log).toMatch(/^lameduck: drained after \d\.\d\ds, no serving ports, released/);
   });
 
   it("talks to an oracle at an IPv6 literal", async (context) => {
@@ -109,7 +109,7 @@ describe.concurrent("hook wait against the drain oracle", () => {
     const run = await f.wait(`127.0.0.1:${port}`, "--max=3s", "--fallback=20s");
     expect(run.elapsedMs).toBeGreaterThanOrEqual(3000);
     expect(run.elapsedMs).toBeLessThan(3000 + slack);
-    expect(run.log).toContain("; fallback sleep cut short by max, released at 3.0");
+    expect(run.log).toContain("; fallback sleep cut short by max, released at 3.");
   });
 
   it.for<[string, Reply, string]>([
@@ -179,20 +179,17 @@ describe.concurrent("hook wait against the drain oracle", () => {
     const run = await f.wait(oracle.address, "--max=1s");
     expect(run.code).toBe(0);
     expect(oracle.requests.length).toBeGreaterThanOrEqual(2);
+    // One ask per 100 ms in 1 s; without the guard it would be thousands.
     expect(oracle.requests.length).toBeLessThanOrEqual(11);
-    const gaps = oracle.requests.slice(1).map((request, i) => request.at - (oracle.requests[i]?.at ?? 0));
-    // Arrival gaps can shrink by scheduling jitter on the test side; the hook spaces its asks 100 ms.
-    expect(Math.min(...gaps)).toBeGreaterThan(50);
   });
 
   it("keeps settling within --max", async (context) => {
     const f = setup(context);
-    const oracle = await f.oracleWith(sequence(answer("drained ports=8080")));
+    const oracle = await f.oracleWith(sequence(answer("drained")));
     const run = await f.wait(oracle.address, "--max=2s", "--settle=20s");
     expect(run.elapsedMs).toBeGreaterThanOrEqual(2000);
     expect(run.elapsedMs).toBeLessThan(2000 + slack);
-    expect(run.log).toMatch(/^lameduck: drained after 0\.\d\ds, /);
-    expect(run.log).toMatch(/released at 2\.\d\ds of max 2s\n$/);
+    expect(run.log).toMatch(/^lameduck: drained after \d\.\d\ds, no serving ports, max reached while settling, released at 2\.\d\ds of max 2s\n$/);
   });
 });
 

@@ -58,7 +58,14 @@ export async function deleteNamespace(kc: KubeConfig, name: string, timeoutMs = 
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     const pods = await core.listNamespacedPod({ namespace: name }).catch(() => undefined);
-    for (const p of pods?.items ?? []) await finishPod(kc, name, p.metadata?.name ?? "");
+    for (const p of pods?.items ?? []) {
+      // A finalizer whose controller is not running (e.g. a Job's job-tracking) would keep the pod,
+      // and so the namespace, forever; the test owns this namespace, so it lets go.
+      if ((p.metadata?.finalizers ?? []).length > 0) {
+        await core.patchNamespacedPod({ name: p.metadata?.name ?? "", namespace: name, body: [{ op: "remove", path: "/metadata/finalizers" }] }).catch(() => undefined);
+      }
+      await finishPod(kc, name, p.metadata?.name ?? "");
+    }
     const exists = await core.readNamespace({ name }).then(() => true, () => false);
     if (!exists) return;
     await new Promise((r) => setTimeout(r, 100));

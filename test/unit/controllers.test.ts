@@ -13,15 +13,16 @@ describe("which namespaces lameduck applies to", () => {
     expect(namespaceInjected("shop", ns(), optOut)).toEqual({ inject: true });
     expect(namespaceInjected("kube-system", ns(), optOut).inject).toBe(false);
   });
-  it("a namespace opts out with the label, or the annotation when there is no label", () => {
-    expect(namespaceInjected("shop", ns({ "lameduck.dev/inject": "false" }), optOut).inject).toBe(false);
-    expect(namespaceInjected("shop", ns({}, { "lameduck.dev/inject": "false" }), optOut).inject).toBe(false);
+  it("a namespace opts out with the label, and an annotation alone switches nothing, as the webhook's namespaceSelector sees only labels", () => {
+    expect(namespaceInjected("shop", ns({ "lameduck.dev/inject": "false" }), optOut)).toEqual({ inject: false, reason: "namespace-opt-out" });
+    expect(namespaceInjected("shop", ns({}, { "lameduck.dev/inject": "false" }), optOut).inject).toBe(true);
     expect(namespaceInjected("shop", ns({ "lameduck.dev/inject": "true" }, { "lameduck.dev/inject": "false" }), optOut).inject).toBe(true);
   });
-  it("under opt-in only namespaces that say true, and a value that is not a boolean counts as unset", () => {
-    expect(namespaceInjected("shop", ns(), optIn).inject).toBe(false);
+  it("under opt-in only namespaces labelled true, and a value that is not a boolean counts as unset", () => {
+    expect(namespaceInjected("shop", ns(), optIn)).toEqual({ inject: false, reason: "namespace-not-opted-in" });
     expect(namespaceInjected("shop", ns({ "lameduck.dev/inject": "yes" }), optIn).inject).toBe(false);
-    expect(namespaceInjected("shop", ns({ "lameduck.dev/inject": "yes" }, { "lameduck.dev/inject": "true" }), optIn).inject).toBe(true);
+    expect(namespaceInjected("shop", ns({}, { "lameduck.dev/inject": "true" }), optIn).inject).toBe(false);
+    expect(namespaceInjected("shop", ns({ "lameduck.dev/inject": "true" }), optIn).inject).toBe(true);
   });
   it("a namespace with a deletion timestamp or in phase Terminating is being deleted", () => {
     expect(namespaceTerminating({ metadata: { deletionTimestamp: new Date() } })).toBe(true);

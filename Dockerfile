@@ -1,0 +1,44 @@
+# syntax=docker/dockerfile:1
+# lameduck's image: the controller bundle (dist/lameduck.mjs) and the static preStop hooks it
+# distributes (dist/hook-amd64, dist/hook-arm64), on a Node.js 24 runtime with nothing else.
+#
+#   docker build -t ghcr.io/lameduck-dev/lameduck:0.1.0 .
+#
+# Base images are pinned by tag. Pin them by digest too (`FROM image:tag@sha256:...`) in the release
+# pipeline; this repository is built on machines without registry access, where digests cannot be
+# looked up.
+
+# Build stage: Debian, because the hooks are built with Debian's musl toolchains exactly as
+# build/setup.sh installs them (musl-gcc for amd64; the aarch64 cross compiler plus musl-dev:arm64,
+# which provides aarch64-linux-musl-gcc, for arm64). The stage is pinned to linux/amd64 because
+# build/build.ts takes musl-gcc's output as the amd64 hook: it runs natively on amd64 builders and
+# under emulation elsewhere, and yields the same files for every target platform of the image.
+FROM --platform=linux/amd64 node:24-bookworm-slim AS build
+RUN dpkg --add-architecture arm64 \
+ && apt-get update \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+      musl-tools gcc-aarch64-linux-gnu musl-dev:arm64 \
+ && rm -rf /var/lib/apt/lists/*
+WORKDIR /src
+COPY package.json package-lock.json ./
+# The npm packages include Node.js 24 itself (the build uses it, not the base image's Node); the
+# runtime stage copies none of them.
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json ./
+COPY build/ build/
+COPY hook/ hook/
+COPY injector/ injector/
+RUN npm run build
+
+# Runtime: distroless Node.js 24 (Debian 12), tag `nonroot` = uid 65532. No shell, no package
+# manager, glibc for Node. The bundle is self-contained (esbuild inlines every dependency), so no
+# node_modules; the hooks are static musl binaries that only get copied into ConfigMaps.
+# test/ops/image-layout.test.ts reproduces this stage's COPY lines and runs the bundle from them.
+FROM gcr.io/distroless/nodejs24-debian12:nonroot
+WORKDIR /app
+COPY --from=build /src/dist/lameduck.mjs dist/lameduck.mjs
+COPY --from=build /src/dist/hook-amd64 dist/hook-amd64
+COPY --from=build /src/dist/hook-arm64 dist/hook-arm64
+USER 65532:65532
+EXPOSE 8443 8080 9090
+ENTRYPOINT ["/nodejs/bin/node", "dist/lameduck.mjs", "run"]

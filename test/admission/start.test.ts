@@ -1,0 +1,187 @@
+// The admission path as `lameduck run` starts it, against the local API server: the certificate
+// Secret, the webhook configuration's caBundle and URL, and HTTPS verified against the stored CA.
+import { createServer as createHttpsServer } from "node:https";
+import { createServer, type AddressInfo } from "node:net";
+import { AdmissionregistrationV1Api, CoreV1Api, type KubeConfig } from "@kubernetes/client-node";
+import { Registry } from "prom-client";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { startAdmission, type Admission } from "../../injector/admission/start.ts";
+import { parseRunConfig, type RunConfig } from "../../injector/config.ts";
+import { silentLogger } from "../../injector/log.ts";
+import { issueServing } from "../../injector/tls/certs.ts";
+import { SecretKey } from "../../injector/tls/secret.ts";
+import { testFacts } from "../support/admission.ts";
+import { startCluster, type Cluster } from "../support/cluster.ts";
+import { httpsRequest, servedFingerprint, testPki } from "../support/https.ts";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+
+const recorded = readFileSync(join(import.meta.dirname, "..", "fixtures", "real", "admission-plain-pod.json"), "utf8");
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const address = server.address();
+  await new Promise<void>((resolve) => server.close(() => { resolve(); }));
+  if (typeof address !== "object" || address === null) throw new Error("no port");
+  return address.port;
+}
+
+function config(port: number, namespace: string): RunConfig {
+  return { ...parseRunConfig([`--namespace=${namespace}`, "--bind-address=127.0.0.1", `--webhook-url=https://127.0.0.1:${port}/mutate`], {}, "/hook"), webhookPort: port };
+}
+
+async function createWebhookConfiguration(kc: KubeConfig): Promise<void> {
+  await kc.makeApiClient(AdmissionregistrationV1Api).createMutatingWebhookConfiguration({
+    body: {
+      metadata: { name: "lameduck" },
+      webhooks: [
+        {
+          name: "pods.lameduck.dev",
+          admissionReviewVersions: ["v1"],
+          sideEffects: "None",
+          failurePolicy: "Ignore",
+          reinvocationPolicy: "IfNeeded",
+          clientConfig: { service: { name: "lameduck-webhook", namespace: "lameduck-system", path: "/mutate" } },
+          rules: [{ apiGroups: [""], apiVersions: ["v1"], operations: ["CREATE"], resources: ["pods"] }],
+        },
+      ],
+    },
+  });
+}
+
+async function secretData(kc: KubeConfig, namespace: string): Promise<Record<string, string>> {
+  const secret = await kc.makeApiClient(CoreV1Api).readNamespacedSecret({ name: "lameduck-webhook-tls", namespace });
+  return Object.fromEntries(Object.entries(secret.data ?? {}).map(([k, v]) => [k, Buffer.from(v, "base64").toString("utf8")]));
+}
+
+describe("startAdmission against the local API server", () => {
+  let cluster: Cluster;
+  const started: Admission[] = [];
+  const namespace = "lameduck-system";
+  beforeEach(async () => {
+    cluster = await startCluster();
+    await cluster.kc.makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name: namespace } } }).catch(() => undefined);
+  });
+  afterEach(async () => {
+    await Promise.all(started.splice(0).map((a) => a.close()));
+    await cluster.close();
+  });
+
+  async function start(port: number): Promise<Admission> {
+    const admission = await startAdmission({ config: config(port, namespace), facts: testFacts(), logger: silentLogger, registry: new Registry(), kc: cluster.kc, isReady: () => true });
+    started.push(admission);
+    return admission;
+  }
+
+  it("creates the certificate Secret once for two replicas, puts its CA and URL into the webhook configuration, and serves HTTPS the API server can verify", async () => {
+    const { kc } = cluster;
+    await createWebhookConfiguration(kc);
+    const [portA, portB] = [await freePort(), await freePort()];
+    const [a, b] = await Promise.all([start(portA), start(portB)]);
+    const data = await secretData(kc, namespace);
+    expect(Object.keys(data).sort()).toEqual([SecretKey.caCert, SecretKey.caKey, SecretKey.cert, SecretKey.key].sort());
+    const ca = data[SecretKey.caCert] ?? "";
+
+    const mwc = await kc.makeApiClient(AdmissionregistrationV1Api).readMutatingWebhookConfiguration({ name: "lameduck" });
+    const clientConfig = mwc.webhooks?.[0]?.clientConfig;
+    expect(clientConfig?.caBundle).toBe(Buffer.from(ca).toString("base64"));
+    expect(clientConfig?.url).toMatch(/^https:\/\/127\.0\.0\.1:\d+\/mutate$/);
+    expect(clientConfig?.service).toBeUndefined();
+
+    for (const port of [a.port, b.port]) {
+      const answer = await httpsRequest(port, recorded, { ca });
+      expect(answer.status).toBe(200);
+      expect(answer.body).toContain('"patchType":"JSONPatch"');
+    }
+    expect(await servedFingerprint(a.port, ca)).toBe(await servedFingerprint(b.port, ca));
+  });
+
+  it("serves a certificate another replica stored, moments after the Secret changes", async () => {
+    const { kc } = cluster;
+    const admission = await start(await freePort());
+    const data = await secretData(kc, namespace);
+    const ca = data[SecretKey.caCert] ?? "";
+    const before = await servedFingerprint(admission.port, ca);
+    const issued = await issueServing({ cert: ca, key: data[SecretKey.caKey] ?? "" }, { dns: ["lameduck-webhook.lameduck-system.svc", "lameduck-webhook.lameduck-system.svc.cluster.local"], ips: ["127.0.0.1"] }, new Date());
+    const core = kc.makeApiClient(CoreV1Api);
+    const secret = await core.readNamespacedSecret({ name: "lameduck-webhook-tls", namespace });
+    secret.data = { ...secret.data, [SecretKey.cert]: Buffer.from(issued.cert).toString("base64"), [SecretKey.key]: Buffer.from(issued.key).toString("base64") };
+    await core.replaceNamespacedSecret({ name: "lameduck-webhook-tls", namespace, body: secret });
+    let after = before;
+    for (let i = 0; i < 100 && after === before; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      after = await servedFingerprint(admission.port, ca);
+    }
+    expect(after).not.toBe(before);
+  });
+
+  it("injects a Deployment-style pod (generateName only) created through the API, and a dryRun create stores nothing", async () => {
+    const { kc } = cluster;
+    await createWebhookConfiguration(kc);
+    await start(await freePort());
+    const core = kc.makeApiClient(CoreV1Api);
+    await core.createNamespace({ body: { metadata: { name: "shop" } } });
+    const body = { metadata: { generateName: "web-56d4bc6bfb-", labels: { app: "web" } }, spec: { containers: [{ name: "web", image: "registry.example/web:1" }] } };
+    const created = await core.createNamespacedPod({ namespace: "shop", body });
+    expect(created.metadata?.annotations?.["lameduck.dev/injected"]).toBe("v1 wait");
+    expect(created.metadata?.labels?.["lameduck.dev/hook"]).toBe("3f2a9c1e");
+    expect(created.spec?.terminationGracePeriodSeconds).toBe(60);
+    expect(created.spec?.containers[0]?.lifecycle?.preStop?.exec?.command?.[0]).toBe("/.lameduck/hook");
+    expect(created.spec?.volumes?.some((v) => v.name === "lameduck")).toBe(true);
+
+    const before = (await core.listNamespacedPod({ namespace: "shop" })).items.length;
+    const dry = await core.createNamespacedPod({ namespace: "shop", body: { ...body, metadata: { ...body.metadata, generateName: "dry-" } }, dryRun: "All" });
+    expect(dry.metadata?.annotations?.["lameduck.dev/injected"]).toBe("v1 wait");
+    expect((await core.listNamespacedPod({ namespace: "shop" })).items.length).toBe(before);
+  });
+
+  it("injects a container a later webhook adds, when the API server reinvokes it", async () => {
+    const { kc } = cluster;
+    await createWebhookConfiguration(kc);
+    await start(await freePort());
+    // A sidecar injector registered after lameduck (configurations are called in name order).
+    const pki = await testPki();
+    const sidecar = createHttpsServer({ cert: pki.serving.cert, key: pki.serving.key }, (req, res) => {
+      const chunks: Buffer[] = [];
+      req.on("data", (c: Buffer) => chunks.push(c));
+      req.on("end", () => {
+        const reviewIn = JSON.parse(Buffer.concat(chunks).toString("utf8")) as { request: { uid: string; object: { spec: { containers: { name: string }[] } } } };
+        const has = reviewIn.request.object.spec.containers.some((c) => c.name === "mesh-proxy");
+        const patch = has ? [] : [{ op: "add", path: "/spec/containers/-", value: { name: "mesh-proxy", image: "registry.example/proxy:1" } }];
+        res.writeHead(200, { "Content-Type": "application/json" });
+        res.end(JSON.stringify({ apiVersion: "admission.k8s.io/v1", kind: "AdmissionReview", response: { uid: reviewIn.request.uid, allowed: true, ...(has ? {} : { patchType: "JSONPatch", patch: Buffer.from(JSON.stringify(patch)).toString("base64") }) } }));
+      });
+    });
+    await new Promise<void>((resolve) => sidecar.listen(0, "127.0.0.1", resolve));
+    try {
+      const sidecarPort = (sidecar.address() as AddressInfo).port;
+      await kc.makeApiClient(AdmissionregistrationV1Api).createMutatingWebhookConfiguration({
+        body: {
+          metadata: { name: "zz-sidecar" },
+          webhooks: [{
+            name: "sidecar.example.com", admissionReviewVersions: ["v1"], sideEffects: "None", failurePolicy: "Fail",
+            clientConfig: { url: `https://127.0.0.1:${sidecarPort}/`, caBundle: Buffer.from(pki.ca.cert).toString("base64") },
+            rules: [{ apiGroups: [""], apiVersions: ["v1"], operations: ["CREATE"], resources: ["pods"] }],
+          }],
+        },
+      });
+      const core = kc.makeApiClient(CoreV1Api);
+      await core.createNamespace({ body: { metadata: { name: "shop" } } });
+      const created = await core.createNamespacedPod({ namespace: "shop", body: { metadata: { name: "meshed" }, spec: { containers: [{ name: "web", image: "registry.example/web:1" }] } } });
+      const containers = created.spec?.containers ?? [];
+      expect(containers.map((c) => c.name)).toEqual(["web", "mesh-proxy"]);
+      for (const c of containers) {
+        expect(c.lifecycle?.preStop?.exec?.command?.[1]).toBe("wait");
+        expect(c.volumeMounts?.filter((m) => m.name === "lameduck")).toHaveLength(1);
+      }
+      expect(created.spec?.volumes?.filter((v) => v.name.startsWith("lameduck"))).toHaveLength(1);
+      expect(created.spec?.terminationGracePeriodSeconds).toBe(60);
+    } finally {
+      await new Promise<void>((resolve) => {
+        sidecar.close(() => { resolve(); });
+        sidecar.closeAllConnections();
+      });
+    }
+  });
+});
