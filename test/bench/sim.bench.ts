@@ -5,7 +5,7 @@
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { killChildrenOnExit, makeChildren } from "../sim/children.ts";
-import { runMatrix, writeChart, writeJson } from "../sim/matrix.ts";
+import { makeWorkRoot, runMatrix, writeChart, writeJson } from "../sim/matrix.ts";
 import { profiles } from "../sim/profile.ts";
 import { Strategy, type ScenarioResult, type ScenarioSpec } from "../sim/scenario.ts";
 import { checkTargets, formatTable } from "../sim/summary.ts";
@@ -42,12 +42,13 @@ function rows(report: BenchReport, results: readonly ScenarioResult[]): void {
 
 export async function run(report: BenchReport): Promise<void> {
   const children = makeChildren();
-  const removeHandlers = killChildrenOnExit(children);
+  const workRoot = makeWorkRoot();
+  const removeHandlers = killChildrenOnExit(children, workRoot.remove);
   try {
     const progress = (m: string): void => {
       process.stderr.write(`sim: ${m}\n`);
     };
-    const results = await runMatrix(specs(), { children, progress });
+    const results = await runMatrix(specs(), { children, progress, workRoot: workRoot.path });
     await writeChart(join(root, "docs", "rollout.svg"), "Rolling update under steady load: answered (grey) and failed (red) requests per 0.5 s", results);
     await writeJson(join(root, "bench-results", "sim.json"), {
       table: formatTable(results).split("\n"),
@@ -57,6 +58,7 @@ export async function run(report: BenchReport): Promise<void> {
     rows(report, results);
   } finally {
     children.killAll();
+    workRoot.remove();
     removeHandlers();
   }
 }

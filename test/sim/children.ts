@@ -50,11 +50,17 @@ export function makeChildren(): Children {
   };
 }
 
-/** Kills every child when this process ends, normally or by SIGINT/SIGTERM; returns the remover. */
-export function killChildrenOnExit(children: Children): () => void {
-  const onExit = (): void => { children.killAll(); };
-  const onSignal = (sig: NodeJS.Signals): void => {
+/**
+ * Kills every child (and runs `alsoOnExit`, which must be synchronous) when this process ends,
+ * normally or by SIGINT/SIGTERM; returns the remover.
+ */
+export function killChildrenOnExit(children: Children, alsoOnExit: () => void = () => undefined): () => void {
+  const onExit = (): void => {
     children.killAll();
+    alsoOnExit();
+  };
+  const onSignal = (sig: NodeJS.Signals): void => {
+    onExit();
     process.exitCode = sig === "SIGINT" ? 130 : 143;
     process.exit();
   };

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { killChildrenOnExit, makeChildren } from "./children.ts";
 import { bundlePath, hookDir } from "./controller.ts";
-import { runMatrix, writeChart } from "./matrix.ts";
+import { makeWorkRoot, runMatrix, writeChart } from "./matrix.ts";
 import { profiles, type Profile } from "./profile.ts";
 import { Strategy, type ScenarioSpec, type Strategy as StrategyT } from "./scenario.ts";
 import { checkTargets, formatTable, formatTargets } from "./summary.ts";
@@ -20,7 +20,8 @@ function say(line: string): void {
 
 async function main(): Promise<number> {
   const children = makeChildren();
-  killChildrenOnExit(children);
+  const workRoot = makeWorkRoot();
+  killChildrenOnExit(children, workRoot.remove);
   const started = performance.now();
   const stamp = (m: string): void => {
     say(`[${((performance.now() - started) / 1000).toFixed(1).padStart(5)} s] ${m}`);
@@ -54,7 +55,7 @@ async function main(): Promise<number> {
     tailMs: 2000,
     seed: 42 + i,
   }));
-  const results = await runMatrix(specs, { children, progress: stamp });
+  const results = await runMatrix(specs, { children, progress: stamp, workRoot: workRoot.path });
   await writeChart(chartPath, "lameduck demo: answered (grey) and failed (red) requests per 0.5 s during rolling updates", results);
 
   say(`\n${formatTable(results)}\n`);
