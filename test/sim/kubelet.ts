@@ -236,7 +236,9 @@ export async function startKubelet(options: KubeletOptions): Promise<Kubelet> {
       stopped = true;
       await informer.stop();
       for (const r of running.values()) children.signal(r.app, "SIGKILL");
-      await Promise.race([Promise.all([...work]), sleep(5000)]);
+      // Bounded: a killed process exits at once; the work left is API calls to a closing server.
+      const apps = [...running.values()].map((r) => children.exited(r.app));
+      await Promise.race([Promise.all([...work, ...apps]), sleep(5000)]);
     },
   };
 }
