@@ -197,18 +197,26 @@ function shallowCopy(value: unknown): unknown {
 /**
  * Applies `ops` to `doc` as the API server would, validating each operation, without modifying
  * `doc`: the containers on each operation's path are copied first (copy-on-write), which is far
- * cheaper than cloning a pod whose managedFields alone are kilobytes.
+ * cheaper than cloning a pod whose managedFields alone are kilobytes. Each container is copied once
+ * per patch: the operations of one patch mostly share their first segments (`/spec`, `/metadata`).
  */
 function applyPatchCopy(doc: unknown, ops: readonly Operation[]): unknown {
   const root = shallowCopy(doc);
+  const copies = new Set<unknown>([root]);
   for (const op of ops) {
     let parent = root;
-    for (const segment of pointerSegments(op.path).slice(0, -1)) {
+    const segments = pointerSegments(op.path);
+    for (let i = 0; i < segments.length - 1; i++) {
       if (!Array.isArray(parent) && !isObject(parent)) break;
       const container = parent as Record<string, unknown>;
-      const copy = shallowCopy(container[segment]);
-      container[segment] = copy;
-      parent = copy;
+      const segment = segments[i] ?? "";
+      let child = container[segment];
+      if (!copies.has(child)) {
+        child = shallowCopy(child);
+        container[segment] = child;
+        copies.add(child);
+      }
+      parent = child;
     }
     jsonpatch.applyOperation(root, op, true, true, true);
   }
