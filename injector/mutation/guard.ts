@@ -3,8 +3,8 @@
 // an invalid pod fails the pod's creation, for every controller in the cluster (verified on
 // kube-apiserver v1.36.2, DESIGN.md "Facts verified"). So the patch is applied to the request object
 // here and the result checked against every API validation rule lameduck's fields could break.
-import jsonpatch from "fast-json-patch";
 import type { Operation } from "fast-json-patch";
+import { applyPatchCopy } from "./apply.ts";
 import { defaultGracePeriodSeconds, isObject, podShapeProblem } from "./pod.ts";
 
 export const GuardReason = {
@@ -181,38 +181,6 @@ export function podProblems(pod: unknown): Problem[] {
   problems.push(...containerProblems("spec.initContainers", list(spec["initContainers"]), volumeNames, grace));
   problems.push(...metadataProblems(record(p["metadata"])));
   return problems;
-}
-
-function pointerSegments(pointer: string): string[] {
-  const segments = pointer.split("/").slice(1);
-  return pointer.includes("~") ? segments.map((s) => s.replace(/~1/g, "/").replace(/~0/g, "~")) : segments;
-}
-
-function shallowCopy(value: unknown): unknown {
-  if (Array.isArray(value)) return [...(value as unknown[])];
-  if (isObject(value)) return { ...value };
-  return value;
-}
-
-/**
- * Applies `ops` to `doc` as the API server would, validating each operation, without modifying
- * `doc`: the containers on each operation's path are copied first (copy-on-write), which is far
- * cheaper than cloning a pod whose managedFields alone are kilobytes.
- */
-function applyPatchCopy(doc: unknown, ops: readonly Operation[]): unknown {
-  const root = shallowCopy(doc);
-  for (const op of ops) {
-    let parent = root;
-    for (const segment of pointerSegments(op.path).slice(0, -1)) {
-      if (!Array.isArray(parent) && !isObject(parent)) break;
-      const container = parent as Record<string, unknown>;
-      const copy = shallowCopy(container[segment]);
-      container[segment] = copy;
-      parent = copy;
-    }
-    jsonpatch.applyOperation(root, op, true, true, true);
-  }
-  return root;
 }
 
 export type GuardResult = { readonly ok: true; readonly pod: unknown } | { readonly ok: false; readonly problems: readonly Problem[] };

@@ -1,6 +1,7 @@
 // `npm run bench`: runs every test/bench/*.bench.ts module's `run(report)` in name order, prints
 // one table, writes bench-results/results.json, and exits 1 if any row misses its target or any
-// module fails.
+// module fails. `npm run bench -- webhook oracle` runs only the modules whose names contain one of
+// the arguments.
 import { readdirSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -14,7 +15,12 @@ function isBenchModule(value: unknown): value is { run: (report: BenchReport) =>
 }
 
 const report = makeBenchReporter();
-const modules = readdirSync(here).filter((name) => name.endsWith(".bench.ts")).sort();
+const filters = process.argv.slice(2);
+const modules = readdirSync(here)
+  .filter((name) => name.endsWith(".bench.ts"))
+  .filter((name) => filters.length === 0 || filters.some((f) => name.includes(f)))
+  .sort();
+if (modules.length === 0) throw new Error(`no benchmark module matches ${filters.join(", ")}`);
 for (const name of modules) {
   try {
     const module: unknown = await import(pathToFileURL(join(here, name)).href);
