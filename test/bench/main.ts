@@ -35,3 +35,8 @@ const { rows, failed, errors } = report.finish(outDir);
 console.log(`\n${rows.length} measurements from ${modules.length} module(s), written to bench-results/results.json`);
 if (failed.length > 0) console.log(`missed targets: ${failed.map((row) => `${row.section}: ${row.name}`).join("; ")}`);
 process.exitCode = failed.length > 0 || errors > 0 || rows.length === 0 ? 1 : 0;
+// Every module closes what it opened; should a stray handle remain, name it rather than hang.
+setTimeout(() => {
+  console.error(`bench: exiting although these are still open: ${process.getActiveResourcesInfo().join(", ")}`);
+  process.exit();
+}, 5000).unref();

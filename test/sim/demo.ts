@@ -69,7 +69,14 @@ async function main(): Promise<number> {
   return 0;
 }
 
-process.exitCode = await main().catch((err: unknown) => {
+const code = await main().catch((err: unknown) => {
   process.stderr.write(`demo failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
   return 1;
 });
+process.exitCode = code;
+// Every server and child is closed by now. Once, under heavy load, the process stayed alive after
+// the table; rather than leave a newcomer's terminal hanging, name what is still open and leave.
+setTimeout(() => {
+  process.stderr.write(`demo: exiting although these are still open: ${process.getActiveResourcesInfo().join(", ")}\n`);
+  process.exit(code);
+}, 5000).unref();
