@@ -114,12 +114,15 @@ export async function startController(config: RunConfig, deps: ControllerDeps): 
   let admission: Admission | undefined;
   const isReady = (): boolean => !state.shuttingDown && cachesReady() && (admission !== undefined || deps.admission === false);
   const beginShutdown = (): void => {
-    if (state.shuttingDown) return;
     state.shuttingDown = true;
-    logger.info({ activeWaits: oracle.oracle.activeWaits() }, "shutting down: not ready, still serving");
   };
 
-  const health = await startHealthServer({ registry, isReady, host: config.bindAddress, port: config.metricsPort });
+  const unready = (): string | undefined => {
+    if (state.shuttingDown) return "shutting down";
+    if (!cachesReady()) return "caches syncing";
+    return isReady() ? undefined : "webhook TLS not loaded";
+  };
+  const health = await startHealthServer({ registry, unready, host: config.bindAddress, port: config.metricsPort });
   // The webhook admits pods without injection until the caches are synced (cachesReady), so it
   // can listen at once; /readyz waits for its certificate as well. Setting up the certificate
   // needs the API (its Secret, the webhook configuration): a failure is retried with backoff while

@@ -123,7 +123,7 @@ describe("lameduck run on SIGTERM", () => {
     await eventually("the question held", async () => /lameduck_oracle_active_waits 1\b/.test(await httpGet(run.metricsPort, "/metrics")));
     signalled = Date.now();
     run.child.kill("SIGTERM");
-    await eventually("unready", async () => (await httpGet(run.metricsPort, "/readyz")).startsWith("503"), 5_000);
+    await eventually("unready", async () => (await httpGet(run.metricsPort, "/readyz")) === "503 not ready: shutting down\n", 5_000);
     // Seconds at most, against a 60 s delay: readiness does not wait for it.
     expect(Date.now() - signalled).toBeLessThan(5_000);
     expect(await createdPodHook()).toBe("/.lameduck/hook");
