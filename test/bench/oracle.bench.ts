@@ -21,6 +21,8 @@ const perSlice = 100;
 const waits = slicesCount * perSlice;
 const latencySamples = 500;
 const namespaces = 1000;
+/** The controller runs with a short shutdown delay; the SIGTERM row reports the time beyond it. */
+const shutdownDelayMs = 1000;
 
 function terminating(): V1EndpointConditions {
   return Object.assign(new V1EndpointConditions(), { ready: false, serving: true, terminating: true });
@@ -145,6 +147,7 @@ export async function run(report: BenchReport): Promise<void> {
         `--metrics-port=${metricsPort}`,
         `--webhook-port=${webhookPort}`,
         "--webhook-url=https://127.0.0.1/mutate",
+        `--shutdown-delay=${shutdownDelayMs}ms`,
         "--log-level=warn",
       ],
       { stdio: ["ignore", "ignore", "inherit"] },
@@ -297,12 +300,12 @@ export async function run(report: BenchReport): Promise<void> {
     report.row("distributor API requests for 1,000 namespaces", requests, "requests", { target: namespaces, pass: requests <= namespaces * 1.05 });
     report.row("distributor reconciles for 1,000 namespaces", reconciles, "reconciles");
 
-    // Graceful shutdown with nothing held: how long SIGTERM takes.
+    // Graceful shutdown with nothing held: how long SIGTERM takes beyond the shutdown delay.
     const exited = new Promise<number | null>((resolve) => controller.on("exit", resolve));
     const stopStart = performance.now();
     controller.kill("SIGTERM");
     const code = await exited;
-    report.row("SIGTERM → exit", Math.round(performance.now() - stopStart), "ms", { pass: code === 0 });
+    report.row("SIGTERM → exit, beyond the shutdown delay", Math.round(performance.now() - stopStart - shutdownDelayMs), "ms", { pass: code === 0 });
   } finally {
     for (const s of sockets) s.destroy();
     if (child !== undefined && child.exitCode === null) child.kill("SIGKILL");
