@@ -13,6 +13,7 @@ import { fileURLToPath } from "node:url";
 import { CoreV1Api, DiscoveryV1Api, V1EndpointConditions, type V1EndpointSlice, type V1Namespace } from "@kubernetes/client-node";
 import { startFakeApi } from "../fakeapi/index.ts";
 import { body, freePort, httpGet } from "../controllers/harness.ts";
+import { imageNodeFlags } from "./image.ts";
 import type { BenchReport } from "./report.ts";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
@@ -36,17 +37,6 @@ async function metricSum(port: number, name: string): Promise<number> {
     if (line.startsWith(`${name} `) || (!name.includes("{") && line.startsWith(`${name}{`))) sum += Number(line.slice(line.lastIndexOf(" ") + 1));
   }
   return sum;
-}
-
-/**
- * The Node.js flags the image's ENTRYPOINT passes before the bundle (Dockerfile), so the controller
- * here runs as it runs in a cluster: heap sizing flags decide much of its RSS.
- */
-function imageNodeFlags(): string[] {
-  const entrypoint = /^ENTRYPOINT\s+(\[.*\])\s*$/m.exec(readFileSync(join(root, "Dockerfile"), "utf8"))?.[1];
-  const argv = entrypoint === undefined ? [] : (JSON.parse(entrypoint) as unknown[]).map(String);
-  const bundle = argv.findIndex((a) => a.endsWith("lameduck.mjs"));
-  return bundle < 1 ? [] : argv.slice(1, bundle);
 }
 
 function rssMb(pid: number): number {
