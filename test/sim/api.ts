@@ -1,0 +1,68 @@
+import { ApiException, CoreV1Api, V1ContainerStatus, V1HostIP, V1PodCondition, V1PodIP, V1PodStatus, type KubeConfig } from "@kubernetes/client-node";
+
+// The few API calls the simulation's kubelet and Deployment driver make, as a real kubelet and
+// controller would make them.
+export interface SimApi {
+  /** A ConfigMap's data and decoded binaryData; undefined when it does not exist. */
+  readConfigMap(namespace: string, name: string): Promise<ReadonlyMap<string, Buffer> | undefined>;
+  setPodReady(namespace: string, name: string, ip: string, hostIp: string): Promise<void>;
+  /** Deletes the pod with grace 0, as the kubelet does once its containers have stopped. */
+  finishPod(namespace: string, name: string): Promise<void>;
+}
+
+export function statusCode(err: unknown): number | undefined {
+  return err instanceof ApiException ? err.code : undefined;
+}
+
+const conflictRetries = 5;
+
+export function makeSimApi(kc: KubeConfig): SimApi {
+  const core = kc.makeApiClient(CoreV1Api);
+  return {
+    async readConfigMap(namespace, name) {
+      try {
+        const cm = await core.readNamespacedConfigMap({ namespace, name });
+        const files = new Map<string, Buffer>();
+        for (const [k, v] of Object.entries(cm.data ?? {})) files.set(k, Buffer.from(v, "utf8"));
+        for (const [k, v] of Object.entries(cm.binaryData ?? {})) files.set(k, Buffer.from(v, "base64"));
+        return files;
+      } catch (err) {
+        if (statusCode(err) === 404) return undefined;
+        throw new Error(`read ConfigMap ${namespace}/${name}: ${String(err)}`, { cause: err });
+      }
+    },
+    async setPodReady(namespace, name, ip, hostIp) {
+      for (let attempt = 0; ; attempt++) {
+        const pod = await core.readNamespacedPod({ namespace, name });
+        const now = new Date();
+        const condition = (type: string): V1PodCondition => Object.assign(new V1PodCondition(), { type, status: "True", lastTransitionTime: now });
+        const containers = (pod.spec?.containers ?? []).map((c) =>
+          Object.assign(new V1ContainerStatus(), { name: c.name, image: c.image ?? "", imageID: "", ready: true, started: true, restartCount: 0 }),
+        );
+        pod.status = Object.assign(new V1PodStatus(), {
+          phase: "Running",
+          podIP: ip,
+          podIPs: [Object.assign(new V1PodIP(), { ip })],
+          hostIP: hostIp,
+          hostIPs: [Object.assign(new V1HostIP(), { ip: hostIp })],
+          startTime: now,
+          conditions: ["PodScheduled", "Initialized", "ContainersReady", "Ready"].map(condition),
+          containerStatuses: containers,
+        });
+        try {
+          await core.replaceNamespacedPodStatus({ namespace, name, body: pod });
+          return;
+        } catch (err) {
+          if (statusCode(err) !== 409 || attempt >= conflictRetries) throw new Error(`set pod ${namespace}/${name} ready: ${String(err)}`, { cause: err });
+        }
+      }
+    },
+    async finishPod(namespace, name) {
+      try {
+        await core.deleteNamespacedPod({ namespace, name, gracePeriodSeconds: 0 });
+      } catch (err) {
+        if (statusCode(err) !== 404) throw new Error(`finish pod ${namespace}/${name}: ${String(err)}`, { cause: err });
+      }
+    },
+  };
+}

@@ -1,0 +1,244 @@
+// A simulated kubelet for one node. It follows the pods bound to its node through an informer
+// against the API server; for each new pod it writes the pod's projected volumes into a per-pod
+// directory, starts the app as a real process on the pod's containerPort, and reports the pod
+// Running and Ready with podIP 127.0.0.1. When the pod gets a deletionTimestamp it does what the
+// kubelet does: the container's preStop exactly as the pod spec says (an exec command — the real
+// hook binary — or the native sleep action), then SIGTERM, SIGKILL when the grace period is over,
+// and finally deletes the pod with grace 0.
+import type { ChildProcess } from "node:child_process";
+import { mkdir, readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { makeInformer, type KubeConfig, CoreV1Api, type V1Pod } from "@kubernetes/client-node";
+import type { Children } from "./children.ts";
+import type { SimApi } from "./api.ts";
+import { hookOptions, materialiseVolumes, rewriteCommand, type Mounted } from "./volumes.ts";
+
+const appPath = fileURLToPath(new URL("./app.ts", import.meta.url));
+
+export interface PodTimes {
+  readonly pod: string;
+  startedAt?: number;
+  readyAt?: number;
+  deletionSeenAt?: number;
+  preStop?: string;
+  preStopDoneAt?: number;
+  sigtermAt?: number;
+  exitedAt?: number;
+  killed?: boolean;
+  finishedAt?: number;
+  hookLog?: string;
+}
+
+export type KubeletEvent =
+  | { readonly type: "started"; readonly pod: string; readonly port: number }
+  | { readonly type: "preStop"; readonly pod: string; readonly what: string }
+  | { readonly type: "sigterm"; readonly pod: string; readonly afterMs: number }
+  | { readonly type: "finished"; readonly pod: string; readonly hookLog?: string }
+  | { readonly type: "warning"; readonly pod: string; readonly message: string };
+
+export interface KubeletOptions {
+  readonly kc: KubeConfig;
+  readonly api: SimApi;
+  readonly namespace: string;
+  readonly nodeName: string;
+  readonly podIp: string;
+  /** The node's address, reported as the pod's hostIP. */
+  readonly hostIp: string;
+  readonly rootDir: string;
+  readonly children: Children;
+  readonly appLatencyMs: number;
+  readonly now: () => number;
+  readonly onEvent?: (event: KubeletEvent) => void;
+}
+
+export interface Kubelet {
+  readonly times: ReadonlyMap<string, PodTimes>;
+  /** Pods whose shutdown is still running. */
+  busy(): number;
+  stop(): Promise<void>;
+}
+
+interface Running {
+  readonly times: PodTimes;
+  readonly app: ChildProcess;
+  readonly mounted: readonly Mounted[];
+  readonly dir: string;
+  terminating: boolean;
+}
+
+const startTimeoutMs = 15_000;
+
+function waitListening(app: ChildProcess): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let out = "";
+    const timer = setTimeout(() => { reject(new Error("app did not listen in time")); }, startTimeoutMs);
+    app.stdout?.on("data", (chunk: Buffer) => {
+      out += chunk.toString();
+      if (out.includes("listening")) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    app.once("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`app exited with ${String(code)} before listening`));
+    });
+  });
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
+}
+
+export async function startKubelet(options: KubeletOptions): Promise<Kubelet> {
+  const { kc, api, children, now } = options;
+  const core = kc.makeApiClient(CoreV1Api);
+  const running = new Map<string, Running>();
+  const times = new Map<string, PodTimes>();
+  const starting = new Map<string, V1Pod | undefined>();
+  const work = new Set<Promise<void>>();
+  const emit = (e: KubeletEvent): void => options.onEvent?.(e);
+  let stopped = false;
+
+  const track = (p: Promise<void>, pod: string): void => {
+    const guarded = p.catch((err: unknown) => {
+      emit({ type: "warning", pod, message: err instanceof Error ? err.message : String(err) });
+    });
+    work.add(guarded);
+    void guarded.finally(() => work.delete(guarded));
+  };
+
+  const start = async (pod: V1Pod, name: string, uid: string): Promise<void> => {
+    const container = pod.spec?.containers[0];
+    const port = container?.ports?.[0]?.containerPort;
+    if (!container || port === undefined) throw new Error(`pod ${name}: first container has no containerPort`);
+    const t: PodTimes = { pod: name };
+    times.set(name, t);
+    const dir = join(options.rootDir, `${name}-${uid.slice(0, 8)}`);
+    await mkdir(dir, { recursive: true });
+    const mounted = await materialiseVolumes(
+      dir,
+      { uid, name, namespace: options.namespace },
+      pod.spec?.volumes ?? [],
+      container.volumeMounts ?? [],
+      (cm) => api.readConfigMap(options.namespace, cm),
+      (message) => { emit({ type: "warning", pod: name, message }); },
+    );
+    const app = children.spawn(process.execPath, [appPath, `--port=${String(port)}`, `--latency-ms=${String(options.appLatencyMs)}`], {
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    t.startedAt = now();
+    running.set(uid, { times: t, app, mounted, dir, terminating: false });
+    await waitListening(app);
+    emit({ type: "started", pod: name, port });
+    await api.setPodReady(options.namespace, name, options.podIp, options.hostIp);
+    t.readyAt = now();
+  };
+
+  const runPreStop = async (pod: V1Pod, r: Running, deadline: number): Promise<void> => {
+    const preStop = pod.spec?.containers[0]?.lifecycle?.preStop;
+    const name = r.times.pod;
+    if (preStop?.exec?.command) {
+      const original = preStop.exec.command;
+      const rewritten = rewriteCommand(original, r.mounted);
+      const logFile = join(r.dir, "hook.log");
+      // Options for this machine only go to the mounted hook binary, never to a user's own command.
+      // The volume the command runs from is the hook's own (the pod may mount others, such as the
+      // service-account token); only the mounted hook binary gets this machine's options.
+      const own = r.mounted.find((m) => original[0]?.startsWith(`${m.mountPath}/`));
+      const command = own ? hookOptions(rewritten, own.dir, logFile) : rewritten;
+      r.times.preStop = `exec ${original.join(" ")}`;
+      emit({ type: "preStop", pod: name, what: r.times.preStop });
+      const [file, ...args] = command;
+      if (file === undefined) return;
+      const hook = children.spawn(file, args, { stdio: ["ignore", "pipe", "pipe"] });
+      let output = "";
+      const collect = (chunk: Buffer): void => {
+        output += chunk.toString();
+      };
+      hook.stdout?.on("data", collect);
+      hook.stderr?.on("data", collect);
+      const timer = setTimeout(() => children.signal(hook, "SIGKILL"), Math.max(0, deadline - now()));
+      await children.exited(hook);
+      clearTimeout(timer);
+      r.times.hookLog = `${(await readFile(logFile, "utf8").catch(() => "")).trim()} ${output.trim()}`.trim();
+    } else if (preStop?.sleep) {
+      r.times.preStop = `sleep ${String(preStop.sleep.seconds)}s`;
+      emit({ type: "preStop", pod: name, what: r.times.preStop });
+      await sleep(Math.min(preStop.sleep.seconds * 1000, deadline - now()));
+    }
+  };
+
+  const terminate = async (pod: V1Pod, r: Running): Promise<void> => {
+    const name = r.times.pod;
+    r.times.deletionSeenAt = now();
+    const graceS = pod.metadata?.deletionGracePeriodSeconds ?? pod.spec?.terminationGracePeriodSeconds ?? 30;
+    const deadline = now() + graceS * 1000;
+    await runPreStop(pod, r, deadline);
+    r.times.preStopDoneAt = now();
+    children.signal(r.app, "SIGTERM");
+    r.times.sigtermAt = now();
+    emit({ type: "sigterm", pod: name, afterMs: r.times.sigtermAt - r.times.deletionSeenAt });
+    // The kubelet grants at least 2 s after a preStop hook that used up the grace period.
+    const killTimer = setTimeout(() => {
+      r.times.killed = children.signal(r.app, "SIGKILL");
+    }, Math.max(2000, deadline - now()));
+    await children.exited(r.app);
+    clearTimeout(killTimer);
+    r.times.exitedAt = now();
+    await api.finishPod(options.namespace, name);
+    r.times.finishedAt = now();
+    emit({ type: "finished", pod: name, ...(r.times.hookLog ? { hookLog: r.times.hookLog } : {}) });
+  };
+
+  const onPod = (pod: V1Pod): void => {
+    const uid = pod.metadata?.uid;
+    const name = pod.metadata?.name;
+    if (stopped || !uid || !name || pod.spec?.nodeName !== options.nodeName) return;
+    const r = running.get(uid);
+    if (!r) {
+      // A pod deleted while it starts is shut down once it has started.
+      if (starting.has(uid)) {
+        if (pod.metadata?.deletionTimestamp) starting.set(uid, pod);
+        return;
+      }
+      if (pod.metadata?.deletionTimestamp) return;
+      starting.set(uid, undefined);
+      track(
+        start(pod, name, uid).finally(() => {
+          const deleted = starting.get(uid);
+          starting.delete(uid);
+          if (deleted) onPod(deleted);
+        }),
+        name,
+      );
+      return;
+    }
+    if (pod.metadata?.deletionTimestamp && !r.terminating) {
+      r.terminating = true;
+      track(terminate(pod, r), name);
+    }
+  };
+
+  const informer = makeInformer<V1Pod>(kc, `/api/v1/namespaces/${options.namespace}/pods`, () => core.listNamespacedPod({ namespace: options.namespace }));
+  informer.on("add", onPod);
+  informer.on("update", onPod);
+  informer.on("error", () => {
+    if (!stopped) setTimeout(() => void informer.start().catch(() => undefined), 200);
+  });
+  await informer.start();
+
+  return {
+    times,
+    busy: () => [...running.values()].filter((r) => r.terminating && r.times.finishedAt === undefined).length,
+    async stop() {
+      stopped = true;
+      await informer.stop();
+      for (const r of running.values()) children.signal(r.app, "SIGKILL");
+      // Bounded: a killed process exits at once; the work left is API calls to a closing server.
+      const apps = [...running.values()].map((r) => children.exited(r.app));
+      await Promise.race([Promise.all([...work, ...apps]), sleep(5000)]);
+    },
+  };
+}

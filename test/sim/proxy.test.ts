@@ -1,0 +1,166 @@
+import { createServer, connect, type AddressInfo, type Server } from "node:net";
+import { afterEach, describe, expect, it } from "vitest";
+import { makeDelayedView, type Timers } from "./delayed.ts";
+import { routableEndpoints, type SliceLike } from "./endpoints.ts";
+import { startProxy, type Proxy } from "./proxy.ts";
+
+interface Cond {
+  ready?: boolean;
+  serving?: boolean;
+  terminating?: boolean;
+}
+
+function slice(port: number, endpoints: readonly [string, Cond][]): SliceLike {
+  return {
+    ports: [{ name: "http", port }],
+    endpoints: endpoints.map(([ip, conditions]) => ({ addresses: [ip], conditions, targetRef: { kind: "Pod", name: `pod-${ip}` } })),
+  };
+}
+
+describe("the proxy's endpoint selection", () => {
+  it("routes to ready endpoints that are not terminating", () => {
+    const eps = routableEndpoints(
+      [slice(80, [["10.0.0.1", { ready: true, serving: true, terminating: false }], ["10.0.0.2", { ready: false, serving: true, terminating: true }], ["10.0.0.3", {}]])],
+      "http",
+    );
+    expect(eps.map((e) => e.ip)).toEqual(["10.0.0.1", "10.0.0.3"]);
+  });
+
+  it("falls back to serving terminating endpoints when none is ready", () => {
+    const eps = routableEndpoints(
+      [slice(80, [["10.0.0.1", { ready: false, serving: true, terminating: true }], ["10.0.0.2", { ready: false, serving: false, terminating: true }], ["10.0.0.3", { ready: false, serving: false, terminating: false }]])],
+      "http",
+    );
+    expect(eps.map((e) => e.ip)).toEqual(["10.0.0.1"]);
+  });
+
+  it("takes each endpoint's port from its own slice, by port name", () => {
+    const eps = routableEndpoints([slice(8081, [["127.0.0.1", { ready: true }]]), slice(8082, [["127.0.0.1", { ready: true }]])], "http");
+    expect(eps.map((e) => e.port)).toEqual([8081, 8082]);
+    expect(routableEndpoints([slice(8081, [["127.0.0.1", { ready: true }]])], "grpc")).toEqual([]);
+  });
+});
+
+function manualTimers(): Timers & { advance(ms: number): void } {
+  let now = 0;
+  const timers = new Map<number, { at: number; fn: () => void }>();
+  let id = 0;
+  return {
+    now: () => now,
+    set: (fn, ms) => {
+      timers.set(++id, { at: now + ms, fn });
+      return id;
+    },
+    clear: (h) => timers.delete(h as number),
+    advance(ms) {
+      const end = now + ms;
+      for (;;) {
+        const due = [...timers.entries()].filter(([, t]) => t.at <= end).sort((a, b) => a[1].at - b[1].at)[0];
+        if (!due) break;
+        timers.delete(due[0]);
+        now = due[1].at;
+        due[1].fn();
+      }
+      now = end;
+    },
+  };
+}
+
+describe("the delayed view of the slices", () => {
+  it("applies a change only after its drawn delay", () => {
+    const timers = manualTimers();
+    const view = makeDelayedView("a", () => 1000, () => undefined, timers);
+    view.offer("b");
+    timers.advance(999);
+    expect(view.current()).toBe("a");
+    timers.advance(1);
+    expect(view.current()).toBe("b");
+  });
+
+  it("never applies an older change after a newer one, even when the newer draws a shorter delay", () => {
+    const timers = manualTimers();
+    const delays = [3000, 500];
+    const applied: string[] = [];
+    const view = makeDelayedView("a", () => delays.shift() ?? 0, (v) => applied.push(v), timers);
+    view.offer("b");
+    view.offer("c");
+    timers.advance(600);
+    expect(view.current()).toBe("a");
+    timers.advance(2400);
+    expect(view.current()).toBe("c");
+    expect(applied).toEqual(["b", "c"]);
+    expect(view.pending()).toBe(0);
+  });
+});
+
+async function nameServer(name: string): Promise<Server> {
+  const server = createServer((s) => {
+    s.on("error", () => undefined);
+    s.end(name);
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return server;
+}
+
+function portOf(server: Server): number {
+  return (server.address() as AddressInfo).port;
+}
+
+function fetchName(port: number): Promise<string> {
+  return new Promise((resolve) => {
+    const s = connect({ host: "127.0.0.1", port });
+    let data = "";
+    s.on("data", (c: Buffer) => (data += c.toString()));
+    s.on("error", (e: NodeJS.ErrnoException) => { resolve(`error:${e.code ?? "?"}`); });
+    s.on("close", () => { resolve(data); });
+  });
+}
+
+const cleanups: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0)) await c();
+});
+
+describe("the proxy", () => {
+  it("routes new connections round-robin by the slices it has applied, after the delay", async () => {
+    const a = await nameServer("a");
+    const b = await nameServer("b");
+    cleanups.push(() => new Promise((r) => a.close(() => { r(); })), () => new Promise((r) => b.close(() => { r(); })));
+    const timers = manualTimers();
+    const proxy: Proxy = await startProxy({ host: "127.0.0.1", portName: "http", drawDelayMs: () => 100, timers });
+    cleanups.push(() => proxy.close());
+    proxy.offer([slice(portOf(a), [["127.0.0.1", { ready: true }]]), slice(portOf(b), [["127.0.0.1", { ready: true }]])]);
+    expect(await fetchName(proxy.port)).toBe("error:ECONNRESET");
+    timers.advance(100);
+    const names = [await fetchName(proxy.port), await fetchName(proxy.port), await fetchName(proxy.port), await fetchName(proxy.port)];
+    expect(names.sort()).toEqual(["a", "a", "b", "b"]);
+    proxy.offer([slice(portOf(a), [["127.0.0.1", { ready: false, serving: true, terminating: true }]]), slice(portOf(b), [["127.0.0.1", { ready: true }]])]);
+    expect(await fetchName(proxy.port)).not.toBe("error:ECONNRESET");
+    timers.advance(100);
+    expect([await fetchName(proxy.port), await fetchName(proxy.port)]).toEqual(["b", "b"]);
+    expect(proxy.stats.rejected).toBe(1);
+  });
+
+  it("keeps an established connection on its endpoint after the endpoint leaves the slices", async () => {
+    const echo = createServer((s) => s.pipe(s));
+    await new Promise<void>((resolve) => echo.listen(0, "127.0.0.1", resolve));
+    cleanups.push(() => new Promise((r) => echo.close(() => { r(); })));
+    const timers = manualTimers();
+    const proxy = await startProxy({ host: "127.0.0.1", portName: "http", drawDelayMs: () => 10, timers });
+    cleanups.push(() => proxy.close());
+    proxy.offer([slice(portOf(echo), [["127.0.0.1", { ready: true }]])]);
+    timers.advance(10);
+    const s = connect({ host: "127.0.0.1", port: proxy.port });
+    const roundTrip = (msg: string): Promise<string> =>
+      new Promise((resolve) => {
+        s.once("data", (c: Buffer) => { resolve(c.toString()); });
+        s.write(msg);
+      });
+    expect(await roundTrip("one")).toBe("one");
+    proxy.offer([]);
+    timers.advance(10);
+    expect(proxy.routed()).toEqual([]);
+    expect(await roundTrip("two")).toBe("two");
+    s.destroy();
+  });
+});

@@ -1,0 +1,200 @@
+// One scenario of the simulation: a fresh cluster, a Service with `replicas` pods behind the
+// simulated kube-proxy, steady load through the proxy, and a rolling update under one strategy and
+// one propagation profile. Alongside, a worker Deployment that no Service selects is rolled too, to
+// measure how long its pods wait before SIGTERM.
+import { mkdir, mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Children } from "./children.ts";
+import { startController, type RunningController } from "./controller.ts";
+import { makeSimApi } from "./api.ts";
+import { startKubelet, type KubeletEvent } from "./kubelet.ts";
+import { bucketize, startLoad, summarize, type Bucket, type LoadSummary } from "./load.ts";
+import { drawDelayMs, seededRandom, type Profile } from "./profile.ts";
+import type { Endpoint } from "./endpoints.ts";
+import { startProxy } from "./proxy.ts";
+import { makeRollout, type RolloutTimes, type Workload } from "./rollout.ts";
+import { simNodeIp, startSimCluster } from "./simcluster.ts";
+import { watchServiceSlices } from "./slicewatch.ts";
+
+export const Strategy = { none: "none", sleep5: "sleep 5", sleep20: "sleep 20", lameduck: "lameduck wait" } as const;
+export type Strategy = (typeof Strategy)[keyof typeof Strategy];
+
+const sleepSeconds: Partial<Record<Strategy, number>> = { [Strategy.sleep5]: 5, [Strategy.sleep20]: 20 };
+
+export interface ScenarioSpec {
+  readonly strategy: Strategy;
+  readonly profile: Profile;
+  readonly replicas: number;
+  readonly workerReplicas: number;
+  readonly rps: number;
+  readonly warmupMs: number;
+  readonly tailMs: number;
+  readonly seed: number;
+}
+
+export interface WorkerResult {
+  readonly pods: number;
+  readonly meanDeleteToSigtermMs: number;
+  readonly maxDeleteToSigtermMs: number;
+}
+
+export interface ScenarioResult {
+  readonly strategy: Strategy;
+  readonly profile: string;
+  readonly load: LoadSummary;
+  readonly rolloutMs: number;
+  readonly meanDeleteToSigtermMs: number;
+  /** From a web pod's deletion until the proxy stopped sending it new connections. */
+  readonly meanProxyCatchUpMs: number;
+  readonly maxProxyCatchUpMs: number;
+  readonly worker: WorkerResult | undefined;
+  readonly bucketMs: number;
+  readonly buckets: readonly Bucket[];
+  /** The rollout's span, in ms since the load started. */
+  readonly rolloutFromMs: number;
+  readonly rolloutToMs: number;
+  readonly hookLogs: readonly string[];
+  readonly warnings: readonly string[];
+}
+
+export interface ScenarioDeps {
+  readonly children: Children;
+  readonly progress: (message: string) => void;
+  /** Kept for inspection (controller log, pod directories) when set; else a temporary directory. */
+  readonly workDir?: string;
+}
+
+const waitTimeoutMs = 60_000;
+const bucketMs = 500;
+const now = (): number => performance.now();
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+function sinceDelete(times: RolloutTimes, at: (pod: string) => number | undefined): number[] {
+  const out: number[] = [];
+  for (const [pod, deletedAt] of times.deletedAt) {
+    const t = at(pod);
+    if (t !== undefined) out.push(t - deletedAt);
+  }
+  return out;
+}
+
+const mean = (xs: readonly number[]): number => (xs.length === 0 ? Number.NaN : xs.reduce((a, b) => a + b, 0) / xs.length);
+
+export async function runScenario(spec: ScenarioSpec, deps: ScenarioDeps): Promise<ScenarioResult> {
+  const { children, progress } = deps;
+  const dir = deps.workDir ?? (await mkdtemp(join(tmpdir(), "lameduck-sim-")));
+  await mkdir(dir, { recursive: true });
+  const warnings: string[] = [];
+  const cleanup: (() => Promise<void>)[] = [];
+  try {
+    const cluster = await startSimCluster(dir);
+    cleanup.push(() => cluster.close());
+    let controller: RunningController | undefined;
+    if (spec.strategy === Strategy.lameduck) {
+      progress("starting the lameduck controller (webhook, distributor, oracle)");
+      controller = await startController({
+        kc: cluster.kc,
+        kubeconfigPath: cluster.kubeconfigPath,
+        children,
+        logFile: join(dir, "lameduck.log"),
+        appNamespaces: [cluster.namespace],
+        timeoutMs: waitTimeoutMs,
+      });
+      const running = controller;
+      cleanup.push(() => running.stop());
+    }
+    const onKubelet = (e: KubeletEvent): void => {
+      if (e.type === "warning") warnings.push(`${e.pod}: ${e.message}`);
+    };
+    const kubelet = await startKubelet({
+      kc: cluster.kc,
+      api: makeSimApi(cluster.kc),
+      namespace: cluster.namespace,
+      nodeName: cluster.nodeName,
+      podIp: "127.0.0.1",
+      hostIp: simNodeIp,
+      rootDir: join(dir, "pods"),
+      children,
+      appLatencyMs: 5,
+      now,
+      onEvent: onKubelet,
+    });
+    cleanup.push(() => kubelet.stop());
+    const random = seededRandom(spec.seed);
+    // When the proxy stopped sending new connections to each pod: the propagation a preStop must outwait.
+    const unroutedAt = new Map<string, number>();
+    let routedPods = new Set<string>();
+    const onApply = (endpoints: readonly Endpoint[]): void => {
+      const current = new Set(endpoints.map((e) => e.pod));
+      for (const pod of routedPods) if (!current.has(pod) && !unroutedAt.has(pod)) unroutedAt.set(pod, now());
+      routedPods = current;
+    };
+    const proxy = await startProxy({ host: "127.0.0.1", portName: "http", drawDelayMs: () => drawDelayMs(spec.profile, random), onApply });
+    cleanup.push(() => proxy.close());
+    const slices = await watchServiceSlices(cluster.kc, cluster.namespace, cluster.service, (s) => {
+      proxy.offer(s);
+    });
+    cleanup.push(() => slices.stop());
+
+    const preStop = sleepSeconds[spec.strategy];
+    const web: Workload = { app: cluster.service, replicas: spec.replicas, served: true, ...(preStop === undefined ? {} : { preStopSleepSeconds: preStop }) };
+    const worker: Workload = { app: "worker", replicas: spec.workerReplicas, served: false, ...(preStop === undefined ? {} : { preStopSleepSeconds: preStop }) };
+    const rolloutOptions = { kc: cluster.kc, namespace: cluster.namespace, nodeName: cluster.nodeName, now, waitTimeoutMs, onProgress: progress };
+    const webRollout = makeRollout({ ...rolloutOptions, workload: web });
+    const workerRollout = makeRollout({ ...rolloutOptions, workload: worker });
+
+    progress(`starting ${String(spec.replicas)} web pods and ${String(spec.workerReplicas)} worker pods (v1)`);
+    const oldWeb = await webRollout.createPods("v1", spec.replicas);
+    const oldWorkers = await workerRollout.createPods("v1", spec.workerReplicas);
+    // The rollout starts from a settled Service: the proxy has long known the initial pods.
+    const deadline = now() + waitTimeoutMs;
+    for (;;) {
+      proxy.syncNow(slices.current());
+      if (proxy.routed().length >= spec.replicas) break;
+      if (now() > deadline) throw new Error("the proxy never routed to all initial pods");
+      await sleep(50);
+    }
+
+    progress(`load: ${String(spec.rps)} requests/s through the simulated kube-proxy, half on keep-alive connections`);
+    const load = startLoad({ host: "127.0.0.1", port: proxy.port, rps: spec.rps, keepAliveShare: 0.5, timeoutMs: 5000 });
+    await sleep(spec.warmupMs);
+    progress(`rolling out v2 (maxSurge 25%, maxUnavailable 0) under ${spec.strategy}, ${spec.profile.name}`);
+    const [webTimes, workerTimes] = await Promise.all([webRollout.rollTo("v2", oldWeb), workerRollout.rollTo("v2", oldWorkers)]);
+    progress(`rollout done in ${((webTimes.endedAt - webTimes.startedAt) / 1000).toFixed(1)} s; load continues until the proxy has caught up, then ${String(spec.tailMs / 1000)} s`);
+    // Requests keep failing until the slowest consumer has applied the last change.
+    const caughtUpBy = now() + waitTimeoutMs + spec.profile.maxMs;
+    while (proxy.pending() > 0 && now() < caughtUpBy) await sleep(50);
+    await sleep(spec.tailMs);
+    const records = await load.stop();
+    const endMs = now() - load.startedAt;
+
+    const sigtermAt = (pod: string): number | undefined => kubelet.times.get(pod)?.sigtermAt;
+    const webDelays = sinceDelete(webTimes, sigtermAt);
+    const workerDelays = sinceDelete(workerTimes, sigtermAt);
+    const catchUp = sinceDelete(webTimes, (pod) => unroutedAt.get(pod));
+    const hookLogs = [...kubelet.times.values()].flatMap((t) => (t.hookLog ? [`${t.pod}: ${t.hookLog}`] : []));
+    return {
+      strategy: spec.strategy,
+      profile: spec.profile.name,
+      load: summarize(records),
+      rolloutMs: webTimes.endedAt - webTimes.startedAt,
+      meanDeleteToSigtermMs: mean(webDelays),
+      meanProxyCatchUpMs: mean(catchUp),
+      maxProxyCatchUpMs: catchUp.length === 0 ? Number.NaN : Math.max(...catchUp),
+      worker:
+        workerDelays.length === 0
+          ? undefined
+          : { pods: workerDelays.length, meanDeleteToSigtermMs: mean(workerDelays), maxDeleteToSigtermMs: Math.max(...workerDelays) },
+      bucketMs,
+      buckets: bucketize(records, bucketMs, 0, endMs),
+      rolloutFromMs: webTimes.startedAt - load.startedAt,
+      rolloutToMs: webTimes.endedAt - load.startedAt,
+      hookLogs,
+      warnings,
+    };
+  } finally {
+    for (const c of cleanup.reverse()) await c().catch((err: unknown) => warnings.push(`cleanup: ${String(err)}`));
+    if (deps.workDir === undefined) await rm(dir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,86 @@
+// How a set of scenario results is shown: a table a newcomer can read, the done-when targets of the
+// simulation checked against the figures, and the chart panels.
+import type { ChartPanel } from "./chart.ts";
+import { Strategy, type ScenarioResult } from "./scenario.ts";
+
+const seconds = (ms: number): string => (Number.isFinite(ms) ? `${(ms / 1000).toFixed(1)} s` : "-");
+const millis = (ms: number | undefined): string => (ms === undefined || !Number.isFinite(ms) ? "-" : `${ms.toFixed(0)} ms`);
+
+export function formatTable(results: readonly ScenarioResult[]): string {
+  const header = ["strategy", "propagation", "requests", "failed", "p99 latency", "rollout", "proxy caught up", "delete→SIGTERM", "worker delete→SIGTERM"];
+  const rows = results.map((r) => [
+    r.strategy,
+    r.profile,
+    String(r.load.requests),
+    String(r.load.failed),
+    millis(r.load.p99LatencyMs),
+    seconds(r.rolloutMs),
+    `${seconds(r.meanProxyCatchUpMs)} (max ${seconds(r.maxProxyCatchUpMs)})`,
+    seconds(r.meanDeleteToSigtermMs),
+    r.worker ? `${millis(r.worker.meanDeleteToSigtermMs)} (max ${millis(r.worker.maxDeleteToSigtermMs)})` : "-",
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => (row[i] ?? "").length)));
+  const line = (cells: readonly string[]): string => cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join("  ").trimEnd();
+  return [line(header), line(widths.map((w) => "-".repeat(w))), ...rows.map(line)].join("\n");
+}
+
+export interface TargetCheck {
+  readonly target: string;
+  readonly met: boolean;
+  readonly figures: string;
+}
+
+function find(results: readonly ScenarioResult[], strategy: Strategy, profilePrefix: string): ScenarioResult | undefined {
+  return results.find((r) => r.strategy === strategy && r.profile.startsWith(profilePrefix));
+}
+
+/** The issue's done-when targets that the given results allow checking. */
+export function checkTargets(results: readonly ScenarioResult[]): TargetCheck[] {
+  const checks: TargetCheck[] = [];
+  for (const profile of ["fast", "slow"]) {
+    const lameduck = find(results, Strategy.lameduck, profile);
+    const none = find(results, Strategy.none, profile);
+    if (lameduck) checks.push({ target: `lameduck wait: 0 failed requests (${profile})`, met: lameduck.load.failed === 0, figures: `${String(lameduck.load.failed)} failed` });
+    if (none) checks.push({ target: `no preStop: some failed requests (${profile})`, met: none.load.failed > 0, figures: `${String(none.load.failed)} failed` });
+  }
+  const sleep5Slow = find(results, Strategy.sleep5, "slow");
+  if (sleep5Slow) checks.push({ target: "sleep 5: some failed requests (slow)", met: sleep5Slow.load.failed > 0, figures: `${String(sleep5Slow.load.failed)} failed` });
+  const lameduckSlow = find(results, Strategy.lameduck, "slow");
+  const sleep20Slow = find(results, Strategy.sleep20, "slow");
+  if (lameduckSlow && sleep20Slow) {
+    checks.push({
+      target: "lameduck rollout no slower than sleep 20 (slow)",
+      met: lameduckSlow.rolloutMs <= sleep20Slow.rolloutMs,
+      figures: `${seconds(lameduckSlow.rolloutMs)} vs ${seconds(sleep20Slow.rolloutMs)}`,
+    });
+  }
+  const lameduckFast = find(results, Strategy.lameduck, "fast");
+  const sleep5Fast = find(results, Strategy.sleep5, "fast");
+  if (lameduckFast && sleep5Fast) {
+    checks.push({
+      target: "lameduck rollout faster than sleep 5 (fast)",
+      met: lameduckFast.rolloutMs < sleep5Fast.rolloutMs,
+      figures: `${seconds(lameduckFast.rolloutMs)} vs ${seconds(sleep5Fast.rolloutMs)}`,
+    });
+  }
+  const workers = results.filter((r) => r.strategy === Strategy.lameduck && r.worker);
+  if (workers.length > 0) {
+    const max = Math.max(...workers.map((r) => r.worker?.maxDeleteToSigtermMs ?? Infinity));
+    checks.push({ target: "lameduck: worker pods get SIGTERM within 100 ms of deletion", met: max <= 100, figures: `max ${millis(max)}` });
+  }
+  return checks;
+}
+
+export function formatTargets(checks: readonly TargetCheck[]): string {
+  return checks.map((c) => `${c.met ? "met   " : "MISSED"}  ${c.target}: ${c.figures}`).join("\n");
+}
+
+export function chartPanels(results: readonly ScenarioResult[]): ChartPanel[] {
+  return results.map((r) => ({
+    label: `${r.strategy}, ${r.profile}`,
+    bucketMs: r.bucketMs,
+    buckets: r.buckets,
+    rolloutFromMs: r.rolloutFromMs,
+    rolloutToMs: r.rolloutToMs,
+  }));
+}
