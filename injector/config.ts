@@ -43,6 +43,8 @@ export interface RunConfig {
   /** Upper bound on the grace period lameduck writes into a pod, in seconds. */
   readonly maxGracePeriodSeconds: number;
   readonly maxWaits: number;
+  /** After SIGTERM: how long to keep serving while unready, so the endpoints' removal reaches kube-proxy first. */
+  readonly shutdownDelayMs: number;
   readonly logLevel: "debug" | "info" | "warn" | "error";
 }
 
@@ -81,6 +83,7 @@ const options = {
   "hook-dir": { type: "string" },
   "namespace-selection": { type: "string", default: "opt-out" },
   "max-waits": { type: "string", default: "20000" },
+  "shutdown-delay": { type: "string", default: "5s" },
   "log-level": { type: "string", default: "info" },
 } as const;
 
@@ -115,8 +118,12 @@ Flags:
   --sleep=DURATION             delay in sleep mode (default 15s)
   --max-grace-period=DURATION  cap on the grace period lameduck writes (default 1h)
   --max-waits=N                concurrent oracle long-polls before answering 503 (default 20000)
+  --shutdown-delay=DURATION    on SIGTERM, keep serving this long while reporting unready, so kube-proxy
+                               stops sending here first; 0 closes at once (default 5s, at most 10m)
   --log-level=LEVEL            debug, info, warn or error (default info)
 `;
+
+const maxShutdownDelayMs = 600_000;
 
 function port(flag: string, text: string): number {
   const n = Number(text);
@@ -174,6 +181,9 @@ export function parseRunConfig(args: readonly string[], env: Readonly<Record<str
   const maxWaits = Number(values["max-waits"]);
   if (!Number.isSafeInteger(maxWaits) || maxWaits < 1) throw new ConfigError(`--max-waits: "${values["max-waits"]}" is not a positive integer`);
   const policy = parsePolicyValues(values);
+  const shutdownDelayMs = duration("shutdown-delay", values["shutdown-delay"]);
+  // The Deployment's terminationGracePeriodSeconds has to cover it; beyond minutes it is a typo.
+  if (shutdownDelayMs > maxShutdownDelayMs) throw new ConfigError(`--shutdown-delay: at most 10m`);
   if ((values["tls-cert-file"] === undefined) !== (values["tls-key-file"] === undefined)) {
     throw new ConfigError("--tls-cert-file and --tls-key-file must be given together");
   }
@@ -199,6 +209,7 @@ export function parseRunConfig(args: readonly string[], env: Readonly<Record<str
     defaults: policy.defaults,
     maxGracePeriodSeconds: policy.maxGracePeriodSeconds,
     maxWaits,
+    shutdownDelayMs,
     logLevel: oneOf("log-level", values["log-level"], ["debug", "info", "warn", "error"] as const),
   });
 }

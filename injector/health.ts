@@ -10,7 +10,15 @@ export interface HealthServer {
   close(): Promise<void>;
 }
 
-export async function startHealthServer(deps: { registry: Registry; isReady: () => boolean; host: string; port: number }): Promise<HealthServer> {
+export interface HealthDeps {
+  readonly registry: Registry;
+  /** undefined when ready, else why not (the body of the 503). */
+  readonly unready: () => string | undefined;
+  readonly host: string;
+  readonly port: number;
+}
+
+export async function startHealthServer(deps: HealthDeps): Promise<HealthServer> {
   const server = createServer({ headersTimeout: 10_000, requestTimeout: 30_000 }, (req, res) => {
     const path = (req.url ?? "/").split("?")[0];
     const text = (status: number, body: string): void => {
@@ -25,10 +33,12 @@ export async function startHealthServer(deps: { registry: Registry; isReady: () 
       case "/healthz":
         text(200, "ok\n");
         return;
-      case "/readyz":
-        if (deps.isReady()) text(200, "ok\n");
-        else text(503, "not ready: caches syncing or webhook TLS not loaded\n");
+      case "/readyz": {
+        const reason = deps.unready();
+        if (reason === undefined) text(200, "ok\n");
+        else text(503, `not ready: ${reason}\n`);
         return;
+      }
       case "/metrics":
         deps.registry.metrics().then(
           (body) => {

@@ -18,6 +18,7 @@ import { makeServerVersion } from "./informers/version.ts";
 import type { Logger } from "./log.ts";
 import { apiEventCreator, makeEventRecorder } from "./oracle/events.ts";
 import { startDrainOracle } from "./oracle/start.ts";
+import { runUntilSignalled } from "./shutdown.ts";
 
 export interface ControllerDeps {
   readonly kc: KubeConfig;
@@ -44,6 +45,8 @@ export interface Controller {
   readonly facts: ClusterFacts;
   readonly distributor: Distributor;
   isReady(): boolean;
+  /** Not ready from now on, while everything keeps serving (the shutdown delay). */
+  beginShutdown(): void;
   /** Graceful: not ready, answer held long-polls, close the servers, stop the informers. */
   stop(): Promise<void>;
 }
@@ -106,12 +109,20 @@ export async function startController(config: RunConfig, deps: ControllerDeps): 
 
   const cachesReady = (): boolean => informers.hasSynced() && version.get() !== undefined;
   // Read through a function: the startup loop below reads it again after each await.
-  const state = { stopping: false };
-  const stopping = (): boolean => state.stopping;
+  const state = { shuttingDown: false, stopped: false };
+  const stopping = (): boolean => state.shuttingDown;
   let admission: Admission | undefined;
-  const isReady = (): boolean => !state.stopping && cachesReady() && (admission !== undefined || deps.admission === false);
+  const isReady = (): boolean => !state.shuttingDown && cachesReady() && (admission !== undefined || deps.admission === false);
+  const beginShutdown = (): void => {
+    state.shuttingDown = true;
+  };
 
-  const health = await startHealthServer({ registry, isReady, host: config.bindAddress, port: config.metricsPort });
+  const unready = (): string | undefined => {
+    if (state.shuttingDown) return "shutting down";
+    if (!cachesReady()) return "caches syncing";
+    return isReady() ? undefined : "webhook TLS not loaded";
+  };
+  const health = await startHealthServer({ registry, unready, host: config.bindAddress, port: config.metricsPort });
   // The webhook admits pods without injection until the caches are synced (cachesReady), so it
   // can listen at once; /readyz waits for its certificate as well. Setting up the certificate
   // needs the API (its Secret, the webhook configuration): a failure is retried with backoff while
@@ -154,9 +165,11 @@ export async function startController(config: RunConfig, deps: ControllerDeps): 
     facts,
     distributor,
     isReady,
+    beginShutdown,
     async stop() {
-      if (state.stopping) return;
-      state.stopping = true;
+      if (state.stopped) return;
+      state.stopped = true;
+      beginShutdown();
       logger.info({ activeWaits: oracle.oracle.activeWaits() }, "shutting down: answering held long-polls");
       await Promise.all([oracle.close(), admission?.close(), admissionStarted]);
       version.stop();
@@ -179,17 +192,11 @@ export async function run(config: RunConfig, logger: Logger): Promise<number> {
     logger.error({ err: err instanceof Error ? err.message : String(err) }, "could not start");
     return 1;
   }
-  const signal = await new Promise<NodeJS.Signals>((resolve) => {
-    process.once("SIGTERM", resolve);
-    process.once("SIGINT", resolve);
+  return runUntilSignalled({
+    controller,
+    shutdownDelayMs: config.shutdownDelayMs,
+    logger,
+    signals: process,
+    exit: (code) => process.exit(code),
   });
-  logger.info({ signal }, "signal received");
-  const deadline = setTimeout(() => {
-    logger.error("graceful shutdown took longer than 10s; exiting");
-    process.exit(1);
-  }, 10_000);
-  deadline.unref();
-  await controller.stop();
-  clearTimeout(deadline);
-  return 0;
 }

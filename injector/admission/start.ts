@@ -44,6 +44,13 @@ export function certificateSource(deps: Pick<AdmissionDeps, "config" | "logger" 
   });
 }
 
+/**
+ * How long closing waits for reviews in flight. The API server stops waiting for a webhook after its
+ * timeoutSeconds (5 in manifests/base/webhook.yaml); a review itself is answered from memory in
+ * milliseconds.
+ */
+export const webhookDrainMs = 5_000;
+
 export async function startAdmission(deps: AdmissionDeps): Promise<Admission> {
   const logger = deps.logger.child({ component: "admission" });
   const metrics = makeAdmissionMetrics(deps.registry);
@@ -71,10 +78,14 @@ export async function startAdmission(deps: AdmissionDeps): Promise<Admission> {
     port,
     async close() {
       certificates.stop();
-      await new Promise<void>((resolve) => {
-        server.close(() => { resolve(); });
-        server.closeAllConnections();
-      });
+      const closed = new Promise<void>((resolve) => { server.close(() => { resolve(); }); });
+      // Reviews in flight are answered; kept-alive connections are closed as soon as they are idle.
+      server.closeIdleConnections();
+      const idle = setInterval(() => { server.closeIdleConnections(); }, 100);
+      const deadline = setTimeout(() => { server.closeAllConnections(); }, webhookDrainMs);
+      await closed;
+      clearInterval(idle);
+      clearTimeout(deadline);
     },
   };
 }

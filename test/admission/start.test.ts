@@ -1,11 +1,13 @@
 // The admission path as `lameduck run` starts it, against the local API server: the certificate
 // Secret, the webhook configuration's caBundle and URL, and HTTPS verified against the stored CA.
 import { createServer as createHttpsServer } from "node:https";
-import { createServer, type AddressInfo } from "node:net";
+import { connect as tcpConnect, createServer, type AddressInfo } from "node:net";
 import { AdmissionregistrationV1Api, CoreV1Api, type KubeConfig } from "@kubernetes/client-node";
 import { Registry } from "prom-client";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { startAdmission, type Admission } from "../../injector/admission/start.ts";
+import { once } from "node:events";
+import { connect } from "node:tls";
+import { startAdmission, webhookDrainMs, type Admission } from "../../injector/admission/start.ts";
 import { parseRunConfig, type RunConfig } from "../../injector/config.ts";
 import { silentLogger } from "../../injector/log.ts";
 import { issueServing } from "../../injector/tls/certs.ts";
@@ -183,5 +185,34 @@ describe("startAdmission against the local API server", () => {
         sidecar.closeAllConnections();
       });
     }
+  });
+
+  it("on close answers a review still arriving, lets go of the kept-alive connection, and accepts no more", async () => {
+    const port = await freePort();
+    const admission = await start(port);
+    const socket = connect({ host: "127.0.0.1", port, rejectUnauthorized: false });
+    await once(socket, "secureConnect");
+    let response = "";
+    socket.setEncoding("utf8");
+    socket.on("data", (chunk: string) => (response += chunk));
+    const ended = once(socket, "close");
+    const half = Math.floor(recorded.length / 2);
+    socket.write(`POST /mutate HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(recorded)}\r\n\r\n${recorded.slice(0, half)}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const closing = Date.now();
+    let closed = false;
+    const close = admission.close().then(() => (closed = true));
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(closed).toBe(false);
+    socket.write(recorded.slice(half));
+    await close;
+    await ended;
+    expect(response).toMatch(/^HTTP\/1.1 200 /);
+    expect(response).toContain('"allowed":true');
+    // Well before the drain deadline (webhookDrainMs): the idle connection was closed, not cut off.
+    expect(Date.now() - closing).toBeLessThan(webhookDrainMs - 1_000);
+    const refused = tcpConnect({ host: "127.0.0.1", port });
+    const [err] = (await once(refused, "error")) as [NodeJS.ErrnoException];
+    expect(err.code).toBe("ECONNREFUSED");
   });
 });

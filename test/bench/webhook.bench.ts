@@ -2,16 +2,15 @@
 // with the same certificate, measured in the same run. Targets: p99 <= 5 ms, throughput >= 70% of the
 // no-op responder's. The webhook logs its decisions at info level, as in production, with one
 // synchronous write per line (what process.stdout does for a pipe or a file on Linux) to /dev/null.
-import { readFileSync } from "node:fs";
-import { Agent, createServer, request, type Server } from "node:https";
+import { Agent, createServer, type Server } from "node:https";
 import type { AddressInfo } from "node:net";
-import { join } from "node:path";
 import { makeWebhookServer } from "../../injector/admission/server.ts";
 import { pino } from "pino";
 import { makeLogger } from "../../injector/log.ts";
 import { makeTestReviewer } from "../support/admission.ts";
 import { testPki } from "../support/https.ts";
 import type { BenchReport } from "./report.ts";
+import { postReview, review } from "./review.ts";
 
 const clients = 4;
 /** Alternating short rounds of both servers, so that load from other processes hits both alike. */
@@ -19,7 +18,6 @@ const rounds = 8;
 const warmupMs = 200;
 const jitWarmupMs = 2000;
 const roundMs = 750;
-const review = readFileSync(join(import.meta.dirname, "..", "fixtures", "real", "admission-deployment-pod.json"));
 const uid = (JSON.parse(review.toString()) as { request: { uid: string } }).request.uid;
 
 function listen(server: Server): Promise<number> {
@@ -30,23 +28,6 @@ function close(server: Server): Promise<void> {
   return new Promise((resolve) => {
     server.close(() => { resolve(); });
     server.closeAllConnections();
-  });
-}
-
-function post(port: number, ca: string, agent: Agent): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const req = request(
-      { host: "127.0.0.1", port, method: "POST", path: "/mutate", ca, agent, headers: { "Content-Type": "application/json", "Content-Length": review.length } },
-      (res) => {
-        res.resume();
-        res.on("end", () => {
-          if (res.statusCode === 200) resolve();
-          else reject(new Error(`status ${res.statusCode ?? 0}`));
-        });
-      },
-    );
-    req.on("error", reject);
-    req.end(review);
   });
 }
 
@@ -63,7 +44,7 @@ async function measure(port: number, ca: string, agent: Agent, warmup = warmupMs
     for (;;) {
       const t0 = performance.now();
       if (t0 >= end) return;
-      await post(port, ca, agent);
+      await postReview(port, ca, agent);
       if (t0 >= measureFrom) latencies.push(performance.now() - t0);
     }
   };

@@ -1,10 +1,12 @@
 // Runs the controller (informers, distributor, oracle) in the test process against a KubeConfig,
 // with time shortened: reconnect and restart delays capped at 50 ms.
+import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { request } from "node:http";
 import { createServer } from "node:net";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { KubeConfig } from "@kubernetes/client-node";
 import { Registry } from "prom-client";
@@ -116,3 +118,52 @@ export function freePort(): Promise<number> {
   });
 }
 
+
+/** The oracle's answer to GET /v1/pods/<uid>/drain?wait=<wait>: the body, or "<status> <body>" when not 200. */
+export function ask(port: number, uid: string, wait: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: "127.0.0.1", port, path: `/v1/pods/${uid}/drain?wait=${wait}`, agent: false }, (res) => {
+      let body = "";
+      res.setEncoding("utf8");
+      res.on("data", (c: string) => {
+        body += c;
+      });
+      res.on("end", () => {
+        resolve(res.statusCode === 200 ? body : `${res.statusCode ?? 0} ${body}`);
+      });
+    });
+    req.on("error", reject);
+    req.end();
+  });
+}
+
+export interface RunProcess {
+  readonly child: ChildProcess;
+  readonly oraclePort: number;
+  readonly metricsPort: number;
+  readonly webhookPort: number;
+  /** The exit code (null when killed by a signal). */
+  readonly exited: Promise<number | null>;
+  /** stdout and stderr so far: the JSON log lines. */
+  output(): string;
+}
+
+const root = fileURLToPath(new URL("../../", import.meta.url));
+
+/** `lameduck run` as a child process (injector/main.ts on the project's Node), on loopback ports, its webhook registered by URL. */
+export async function spawnRun(kubeconfigYaml: string, args: readonly string[]): Promise<RunProcess> {
+  const dir = mkdtempSync(join(tmpdir(), "lameduck-run-"));
+  const kubeconfig = join(dir, "kubeconfig");
+  writeFileSync(kubeconfig, kubeconfigYaml);
+  const [oraclePort, metricsPort, webhookPort] = [await freePort(), await freePort(), await freePort()];
+  let output = "";
+  const child = spawn(
+    process.execPath,
+    [join(root, "injector", "main.ts"), "run", `--kubeconfig=${kubeconfig}`, `--hook-dir=${fakeHookDir()}`, "--bind-address=127.0.0.1", `--oracle-port=${oraclePort}`, `--metrics-port=${metricsPort}`, `--webhook-port=${webhookPort}`, `--webhook-url=https://127.0.0.1:${webhookPort}/mutate`, ...args],
+    { stdio: ["ignore", "pipe", "pipe"] },
+  );
+  child.stdout.on("data", (d: Buffer) => (output += d.toString()));
+  child.stderr.on("data", (d: Buffer) => (output += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on("exit", resolve));
+  return { child, oraclePort, metricsPort, webhookPort, exited, output: () => output };
+}

@@ -1,6 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -8,7 +7,7 @@ import { CoreV1Api, DiscoveryV1Api, type KubeConfig, type V1Namespace, type V1Po
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { startFakeApi, type FakeApi } from "../fakeapi/index.ts";
 import { createNode, finishPod, runPod, setPodReady } from "../support/cluster.ts";
-import { body, eventually, fakeHookDir, freePort, httpGet, startTestController, type TestController } from "./harness.ts";
+import { ask, body, eventually, fakeHookDir, startTestController, type TestController } from "./harness.ts";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
 const hookBinary = join(root, "dist", "hook-amd64");
@@ -58,23 +57,6 @@ async function service(app: string, count: number, options: { service?: boolean 
     pods.push({ name, uid: pod.metadata?.uid ?? "" });
   }
   return pods;
-}
-
-function ask(port: number, uid: string, wait: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const req = request({ host: "127.0.0.1", port, path: `/v1/pods/${uid}/drain?wait=${wait}`, agent: false }, (res) => {
-      let body = "";
-      res.setEncoding("utf8");
-      res.on("data", (c: string) => {
-        body += c;
-      });
-      res.on("end", () => {
-        resolve(res.statusCode === 200 ? body : `${res.statusCode ?? 0} ${body}`);
-      });
-    });
-    req.on("error", reject);
-    req.end();
-  });
 }
 
 function runHook(oraclePort: number, uid: string, max = "20s"): { done: Promise<{ code: number | null; ms: number; log: string }> } {
@@ -166,39 +148,5 @@ describe("the drain oracle against the API", () => {
     const listed = slices.items.flatMap((s) => (s.endpoints ?? []).map((e) => e.targetRef?.uid));
     expect(listed.sort()).toEqual([p0?.uid, p1?.uid].sort());
     expect(await c.metric("lameduck_informer_restarts_total", { resource: "endpointslices" })).toBeGreaterThan(restartsBefore);
-  });
-});
-
-describe("lameduck run", () => {
-  it("on SIGTERM answers the held long-polls at once with the current state and exits 0", async () => {
-    const pods = await service("web", 1);
-    // Where the webhook keeps its certificate Secret, as in a real install.
-    await core.createNamespace({ body: body<V1Namespace>({ metadata: { name: "lameduck-system" } }) });
-    const dir = mkdtempSync(join(tmpdir(), "lameduck-run-"));
-    const kubeconfig = join(dir, "kubeconfig");
-    writeFileSync(kubeconfig, api.kubeconfigYaml());
-    const [oraclePort, metricsPort, webhookPort] = [await freePort(), await freePort(), await freePort()];
-    let output = "";
-    const child = spawn(
-      process.execPath,
-      [join(root, "injector", "main.ts"), "run", `--kubeconfig=${kubeconfig}`, `--hook-dir=${fakeHookDir()}`, "--bind-address=127.0.0.1", `--oracle-port=${oraclePort}`, `--metrics-port=${metricsPort}`, `--webhook-port=${webhookPort}`, "--webhook-url=https://127.0.0.1/mutate"],
-      { stdio: ["ignore", "pipe", "pipe"] },
-    );
-    children.push(child);
-    child.stdout.on("data", (d: Buffer) => (output += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (output += d.toString()));
-    const exited = new Promise<number | null>((resolve) => child.on("exit", resolve));
-    const uid = pods[0]?.uid ?? "";
-    await eventually("ready (caches synced, webhook certificate loaded)", async () => (await httpGet(metricsPort, "/readyz")).startsWith("200"), 20_000);
-    await eventually("serving", async () => (await ask(oraclePort, uid, 0)).startsWith("serving"), 20_000);
-    const held = [ask(oraclePort, uid, 30), ask(oraclePort, uid, 30)];
-    await eventually("two held questions", async () => /lameduck_oracle_active_waits 2\b/.test(await httpGet(metricsPort, "/metrics")));
-    const signalled = Date.now();
-    child.kill("SIGTERM");
-    expect(await Promise.all(held)).toEqual(["serving ports=8080 node=192.168.1.10\n", "serving ports=8080 node=192.168.1.10\n"]);
-    expect(Date.now() - signalled).toBeLessThan(5_000);
-    expect(await exited, output).toBe(0);
-    // Stopped accepting: the hook's next question goes to the other replica.
-    await expect(ask(oraclePort, uid, 0)).rejects.toThrow();
   });
 });

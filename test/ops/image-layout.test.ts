@@ -52,18 +52,21 @@ function builtPath(source: string): string {
   return join(built, rel);
 }
 
-function entrypoint(): { script: string; args: string[] } {
-  const [interpreter, script, ...args] = runtime.entrypoint ?? [];
-  if (interpreter === undefined || script === undefined) throw new Error("runtime stage has no ENTRYPOINT [node, script, ...]");
+/** ENTRYPOINT [node, ...node flags, script, ...args]. */
+function entrypoint(): { nodeFlags: string[]; script: string; args: string[] } {
+  const [interpreter, ...rest] = runtime.entrypoint ?? [];
+  const at = rest.findIndex((a) => !a.startsWith("-"));
+  const script = rest[at];
+  if (interpreter === undefined || script === undefined) throw new Error("runtime stage has no ENTRYPOINT [node, flags..., script, ...]");
   expect(posix.basename(interpreter)).toBe("node");
-  return { script: join(image, posix.resolve(runtime.workdir, script)), args };
+  return { nodeFlags: rest.slice(0, at), script: join(image, posix.resolve(runtime.workdir, script)), args: rest.slice(at + 1) };
 }
 
 async function startImage(args: readonly string[]): Promise<{ stdout: string; stderr: string }> {
-  const { script } = entrypoint();
+  const { nodeFlags, script } = entrypoint();
   // NODE_PATH and NODE_OPTIONS could smuggle in modules the image would not have.
   const env = { PATH: process.env["PATH"] ?? "", HOME: work };
-  return run(process.execPath, [script, ...args], { cwd: join(image, runtime.workdir), env, timeout: 30_000 });
+  return run(process.execPath, [...nodeFlags, script, ...args], { cwd: join(image, runtime.workdir), env, timeout: 30_000 });
 }
 
 describe("the image's runtime layout", () => {

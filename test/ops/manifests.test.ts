@@ -9,6 +9,7 @@ import { parse } from "yaml";
 import { NamespaceSelection, parseRunConfig, type RunConfig } from "../../injector/config.ts";
 import { Label } from "../../injector/names.ts";
 import { podSecurityViolations } from "../../injector/ops/podsecurity.ts";
+import { shutdownWatchdogMs } from "../../injector/shutdown.ts";
 import { mutatePath } from "../../injector/admission/server.ts";
 import { parseDockerfile } from "./dockerfile.ts";
 import { find, kustomizations, render, repoRoot, type K8sObject } from "./render.ts";
@@ -124,6 +125,21 @@ describe("every kustomization", () => {
       expect(config.webhookConfigName).toBe(webhook(o).metadata?.name);
       expect(config.tlsSecret).toBe("lameduck-webhook-tls");
       expect(podSpec(d).serviceAccountName).toBe(find(o, "ServiceAccount").metadata.name);
+    });
+
+    it("keeps the controller serving after SIGTERM until its endpoints are gone, inside the grace period", () => {
+      const o = objects(dir);
+      const d = deployment(o);
+      const { shutdownDelayMs } = runConfig(o);
+      // kube-proxy applies an endpoint change about a second after the API has it (DESIGN.md facts).
+      expect(shutdownDelayMs).toBeGreaterThanOrEqual(2_000);
+      // The kubelet's SIGKILL must not come before the controller's own watchdog (delay + drain + margin).
+      expect((podSpec(d).terminationGracePeriodSeconds ?? 30) * 1000).toBeGreaterThan(shutdownWatchdogMs(shutdownDelayMs));
+      // Without a deletion (a liveness restart) only the probe takes the replica out: the failing
+      // probes must add up to less than the delay, leaving a second for kube-proxy.
+      const probe = controller(d).readinessProbe;
+      const unreadyAfterMs = (probe?.periodSeconds ?? 10) * (probe?.failureThreshold ?? 3) * 1000;
+      expect(unreadyAfterMs + 1_000).toBeLessThanOrEqual(shutdownDelayMs);
     });
 
     it("registers the webhook for pod CREATE only, failing open, on the Service and path the code serves", () => {

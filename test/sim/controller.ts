@@ -90,6 +90,8 @@ export async function startController(options: ControllerOptions): Promise<Runni
       `--oracle-address=${oracleAddress}`,
       `--webhook-url=${webhookUrl}`,
       `--hook-dir=${hookDir}`,
+      // The simulation stops the controller only as teardown, with nothing routed to it: no delay.
+      "--shutdown-delay=0",
       "--log-level=info",
     ],
     { stdio: ["ignore", "pipe", "pipe"] },

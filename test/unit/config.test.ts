@@ -31,6 +31,11 @@ describe("run configuration", () => {
     expect(config.hookDir).toBe("/opt/lameduck");
     expect(Object.isFrozen(config)).toBe(true);
   });
+  it("keeps serving 5 s after SIGTERM by default, and not at all with --shutdown-delay=0", () => {
+    expect(parseRunConfig([], {}, "").shutdownDelayMs).toBe(5_000);
+    expect(parseRunConfig(["--shutdown-delay=0"], {}, "").shutdownDelayMs).toBe(0);
+    expect(parseRunConfig(["--shutdown-delay=1500ms"], {}, "").shutdownDelayMs).toBe(1_500);
+  });
   it("takes the namespace from POD_NAMESPACE unless a flag names one", () => {
     expect(parseRunConfig([], { POD_NAMESPACE: "ops" }, "").namespace).toBe("ops");
     expect(parseRunConfig(["--namespace=x"], { POD_NAMESPACE: "ops" }, "").namespace).toBe("x");
@@ -42,6 +47,8 @@ describe("run configuration", () => {
     [["--oracle-address=10.0.0.1"], "--oracle-address"],
     [["--tls-cert-file=/c"], "--tls-cert-file"],
     [["--max-waits=0"], "--max-waits"],
+    [["--shutdown-delay=soon"], "--shutdown-delay"],
+    [["--shutdown-delay=11m"], "--shutdown-delay"],
     [["--bogus"], "bogus"],
   ])("names the bad flag in %j", (args, flag) => {
     expect(() => parseRunConfig(args, {}, "")).toThrow(ConfigError);
