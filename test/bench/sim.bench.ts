@@ -7,6 +7,7 @@ import { fileURLToPath } from "node:url";
 import { killChildrenOnExit, makeChildren } from "../sim/children.ts";
 import { makeWorkRoot, runMatrix, writeChart, writeJson } from "../sim/matrix.ts";
 import { profiles } from "../sim/profile.ts";
+import { Propagation } from "../sim/proxy.ts";
 import { Strategy, type ScenarioResult, type ScenarioSpec } from "../sim/scenario.ts";
 import { checkTargets, formatTable } from "../sim/summary.ts";
 import type { BenchReport } from "./report.ts";
@@ -17,13 +18,13 @@ const strategies = [Strategy.none, Strategy.sleep5, Strategy.sleep20, Strategy.l
 function specs(): ScenarioSpec[] {
   let seed = 1000;
   return [profiles.fast, profiles.slow].flatMap((profile) =>
-    strategies.map((strategy) => ({ strategy, profile, replicas: 4, workerReplicas: 2, rps: 100, warmupMs: 2000, tailMs: 3000, seed: seed++ })),
+    strategies.map((strategy) => ({ strategy, profile, propagation: Propagation.perEndpoint, replicas: 4, workerReplicas: 2, rps: 100, warmupMs: 2000, tailMs: 3000, seed: seed++ })),
   );
 }
 
 function rows(report: BenchReport, results: readonly ScenarioResult[]): void {
   for (const r of results) {
-    report.section(`rollout simulation: ${r.strategy}, ${r.profile}`);
+    report.section(`rollout simulation: ${r.strategy}, ${r.profile}, ${r.propagation}`);
     const failedOptions =
       r.strategy === Strategy.lameduck ? { target: 0 } : r.strategy === Strategy.none ? { pass: r.load.failed > 0 } : {};
     report.row("failed requests", r.load.failed, "requests", failedOptions);

@@ -1,7 +1,12 @@
-// A value that follows its source only after a delay drawn per change, as a load balancer follows
-// EndpointSlices. Changes are applied in the order they happened: a change is applied at its own
-// drawn time or right after the previous change, whichever is later, so the view never goes back
-// to an older state (a real consumer applies its watch stream in order, too).
+// Values that follow their source only after a delay drawn per change, as load balancers follow
+// EndpointSlices. Two models:
+// - `makeKeyedDelayedView` (per key, the faithful one): each key's change takes effect after its own
+//   drawn delay, independently of other keys, as a cloud load balancer registers each target on its
+//   own and kube-proxy programs the latest state at each sync. A key never goes back to an older
+//   state: when a change is applied, that key's older changes still pending are dropped.
+// - `makeDelayedView` (one in-order queue of whole values): a change is applied at its own drawn time
+//   or right after the previous change, whichever is later. During a burst of changes this
+//   head-of-line blocking pushes every delay towards the top of the profile.
 export interface Timers {
   now(): number;
   set(fn: () => void, ms: number): unknown;
@@ -64,6 +69,77 @@ export function makeDelayedView<T>(initial: T, drawDelayMs: () => number, onAppl
       if (handle !== undefined) timers.clear(handle);
       handle = undefined;
       queue.length = 0;
+    },
+  };
+}
+
+export interface KeyedDelayedView<V> {
+  /** The source's full current state; each key whose value appeared, changed or left is one change. */
+  offer(values: ReadonlyMap<string, V>): void;
+  current(): ReadonlyMap<string, V>;
+  /** Applies a state at once and drops the changes not applied yet: a consumer's full resync. */
+  reset(values: ReadonlyMap<string, V>): void;
+  /** Changes offered but neither applied nor superseded yet. */
+  pending(): number;
+  close(): void;
+}
+
+interface KeyedChange<V> {
+  readonly key: string;
+  readonly value: V | undefined;
+  handle: unknown;
+}
+
+export function makeKeyedDelayedView<V>(
+  drawDelayMs: () => number,
+  same: (a: V, b: V) => boolean,
+  onApply: (values: ReadonlyMap<string, V>) => void,
+  timers: Timers = realTimers,
+): KeyedDelayedView<V> {
+  let applied = new Map<string, V>();
+  let offered = new Map<string, V>();
+  // Insertion order is offer order, so a key's older changes come before its newer ones.
+  const pending = new Set<KeyedChange<V>>();
+  const dropAll = (): void => {
+    for (const change of pending) timers.clear(change.handle);
+    pending.clear();
+  };
+  const apply = (change: KeyedChange<V>): void => {
+    // Only the changes offered before this one are older; stop at it.
+    for (const other of pending) {
+      if (other === change) break;
+      if (other.key !== change.key) continue;
+      timers.clear(other.handle);
+      pending.delete(other);
+    }
+    pending.delete(change);
+    if (change.value === undefined) applied.delete(change.key);
+    else applied.set(change.key, change.value);
+    onApply(applied);
+  };
+  return {
+    offer(values) {
+      for (const key of new Set([...offered.keys(), ...values.keys()])) {
+        const before = offered.get(key);
+        const after = values.get(key);
+        const changed = before === undefined || after === undefined ? before !== after : !same(before, after);
+        if (!changed) continue;
+        const change: KeyedChange<V> = { key, value: after, handle: undefined };
+        pending.add(change);
+        change.handle = timers.set(() => { apply(change); }, drawDelayMs());
+      }
+      offered = new Map(values);
+    },
+    current: () => applied,
+    reset(values) {
+      dropAll();
+      applied = new Map(values);
+      offered = new Map(values);
+      onApply(applied);
+    },
+    pending: () => pending.size,
+    close() {
+      dropAll();
     },
   };
 }

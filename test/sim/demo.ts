@@ -8,6 +8,7 @@ import { killChildrenOnExit, makeChildren } from "./children.ts";
 import { bundlePath, hookDir } from "./controller.ts";
 import { makeWorkRoot, runMatrix, writeChart } from "./matrix.ts";
 import { profiles, type Profile } from "./profile.ts";
+import { Propagation } from "./proxy.ts";
 import { Strategy, type ScenarioSpec, type Strategy as StrategyT } from "./scenario.ts";
 import { checkTargets, formatTable, formatTargets } from "./summary.ts";
 
@@ -48,6 +49,7 @@ async function main(): Promise<number> {
   const specs: ScenarioSpec[] = plan.map(([strategy, profile], i) => ({
     strategy,
     profile,
+    propagation: Propagation.perEndpoint,
     replicas: 4,
     workerReplicas: 2,
     rps: 100,

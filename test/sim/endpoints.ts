@@ -19,9 +19,16 @@ export interface Endpoint {
   readonly pod: string;
 }
 
-export function routableEndpoints(slices: readonly SliceLike[], portName: string): Endpoint[] {
-  const ready: Endpoint[] = [];
-  const servingTerminating: Endpoint[] = [];
+/** One endpoint's state in the slices: what a consumer tracks per target. */
+export interface EndpointState extends Endpoint {
+  readonly ready: boolean;
+  readonly serving: boolean;
+  readonly terminating: boolean;
+}
+
+/** Each endpoint's state, keyed by `ip:port` (one key per target a consumer programs). */
+export function endpointStates(slices: readonly SliceLike[], portName: string): Map<string, EndpointState> {
+  const states = new Map<string, EndpointState>();
   for (const slice of slices) {
     const port = slice.ports?.find((p) => (p.name ?? "") === portName)?.port;
     if (port === undefined) continue;
@@ -29,12 +36,36 @@ export function routableEndpoints(slices: readonly SliceLike[], portName: string
       const ip = ep.addresses[0];
       if (ip === undefined) continue;
       const c = ep.conditions;
-      const endpoint = { ip, port, pod: ep.targetRef?.name ?? ip };
-      if (c?.ready !== false && c?.terminating !== true) ready.push(endpoint);
-      else if (c.serving !== false && c.terminating === true) servingTerminating.push(endpoint);
+      states.set(`${ip}:${String(port)}`, {
+        ip,
+        port,
+        pod: ep.targetRef?.name ?? ip,
+        ready: c?.ready !== false,
+        serving: c?.serving !== false,
+        terminating: c?.terminating === true,
+      });
     }
+  }
+  return states;
+}
+
+export function sameEndpointState(a: EndpointState, b: EndpointState): boolean {
+  return a.ip === b.ip && a.port === b.port && a.pod === b.pod && a.ready === b.ready && a.serving === b.serving && a.terminating === b.terminating;
+}
+
+export function chooseRoutable(states: Iterable<EndpointState>): Endpoint[] {
+  const ready: Endpoint[] = [];
+  const servingTerminating: Endpoint[] = [];
+  for (const s of states) {
+    const endpoint = { ip: s.ip, port: s.port, pod: s.pod };
+    if (s.ready && !s.terminating) ready.push(endpoint);
+    else if (s.serving && s.terminating) servingTerminating.push(endpoint);
   }
   const chosen = ready.length > 0 ? ready : servingTerminating;
   // A stable order keeps round-robin fair across updates that only reorder the slices.
   return chosen.sort((a, b) => a.ip.localeCompare(b.ip) || a.port - b.port);
+}
+
+export function routableEndpoints(slices: readonly SliceLike[], portName: string): Endpoint[] {
+  return chooseRoutable(endpointStates(slices, portName).values());
 }

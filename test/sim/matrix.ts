@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { renderChart } from "./chart.ts";
 import type { Children } from "./children.ts";
+import { Propagation } from "./proxy.ts";
 import { runScenario, type ScenarioResult, type ScenarioSpec } from "./scenario.ts";
 import { chartPanels } from "./summary.ts";
 
@@ -19,7 +20,7 @@ export interface MatrixDeps {
 export async function runMatrix(specs: readonly ScenarioSpec[], deps: MatrixDeps): Promise<ScenarioResult[]> {
   const results: ScenarioResult[] = [];
   for (const [i, spec] of specs.entries()) {
-    deps.progress(`scenario ${String(i + 1)}/${String(specs.length)}: ${spec.strategy}, propagation ${spec.profile.name}`);
+    deps.progress(`scenario ${String(i + 1)}/${String(specs.length)}: ${spec.strategy}, propagation ${spec.profile.name}, ${spec.propagation ?? Propagation.perEndpoint}`);
     const result = await runScenario(spec, {
       children: deps.children,
       progress: (m) => {

@@ -1,8 +1,8 @@
 import { createServer, connect, type AddressInfo, type Server } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
-import { makeDelayedView, type Timers } from "./delayed.ts";
+import { manualTimers } from "./manualtimers.ts";
 import { routableEndpoints, type SliceLike } from "./endpoints.ts";
-import { startProxy, type Proxy } from "./proxy.ts";
+import { Propagation, startProxy, type Proxy } from "./proxy.ts";
 
 interface Cond {
   ready?: boolean;
@@ -38,58 +38,6 @@ describe("the proxy's endpoint selection", () => {
     const eps = routableEndpoints([slice(8081, [["127.0.0.1", { ready: true }]]), slice(8082, [["127.0.0.1", { ready: true }]])], "http");
     expect(eps.map((e) => e.port)).toEqual([8081, 8082]);
     expect(routableEndpoints([slice(8081, [["127.0.0.1", { ready: true }]])], "grpc")).toEqual([]);
-  });
-});
-
-function manualTimers(): Timers & { advance(ms: number): void } {
-  let now = 0;
-  const timers = new Map<number, { at: number; fn: () => void }>();
-  let id = 0;
-  return {
-    now: () => now,
-    set: (fn, ms) => {
-      timers.set(++id, { at: now + ms, fn });
-      return id;
-    },
-    clear: (h) => timers.delete(h as number),
-    advance(ms) {
-      const end = now + ms;
-      for (;;) {
-        const due = [...timers.entries()].filter(([, t]) => t.at <= end).sort((a, b) => a[1].at - b[1].at)[0];
-        if (!due) break;
-        timers.delete(due[0]);
-        now = due[1].at;
-        due[1].fn();
-      }
-      now = end;
-    },
-  };
-}
-
-describe("the delayed view of the slices", () => {
-  it("applies a change only after its drawn delay", () => {
-    const timers = manualTimers();
-    const view = makeDelayedView("a", () => 1000, () => undefined, timers);
-    view.offer("b");
-    timers.advance(999);
-    expect(view.current()).toBe("a");
-    timers.advance(1);
-    expect(view.current()).toBe("b");
-  });
-
-  it("never applies an older change after a newer one, even when the newer draws a shorter delay", () => {
-    const timers = manualTimers();
-    const delays = [3000, 500];
-    const applied: string[] = [];
-    const view = makeDelayedView("a", () => delays.shift() ?? 0, (v) => applied.push(v), timers);
-    view.offer("b");
-    view.offer("c");
-    timers.advance(600);
-    expect(view.current()).toBe("a");
-    timers.advance(2400);
-    expect(view.current()).toBe("c");
-    expect(applied).toEqual(["b", "c"]);
-    expect(view.pending()).toBe(0);
   });
 });
 
@@ -162,5 +110,47 @@ describe("the proxy", () => {
     expect(proxy.routed()).toEqual([]);
     expect(await roundTrip("two")).toBe("two");
     s.destroy();
+  });
+
+  const ready = { ready: true };
+  const terminating = { ready: false, serving: true, terminating: true };
+  const pods = (a: Cond, b: Cond): SliceLike[] => [slice(80, [["10.0.0.1", a], ["10.0.0.2", b]])];
+  const routedIps = (proxy: Proxy): string[] => proxy.routed().map((e) => e.ip);
+
+  it("applies each endpoint's change after its own delay, not behind another endpoint's slower change", async () => {
+    const timers = manualTimers();
+    const delays = [3000, 500];
+    const proxy = await startProxy({ host: "127.0.0.1", portName: "http", drawDelayMs: () => delays.shift() ?? 0, timers });
+    cleanups.push(() => proxy.close());
+    proxy.syncNow(pods(ready, ready));
+    proxy.offer(pods(terminating, ready));
+    proxy.offer(pods(terminating, terminating));
+    timers.advance(500);
+    // The second pod's change took effect; the first pod's is still on its way, so it stays routed.
+    expect(routedIps(proxy)).toEqual(["10.0.0.1"]);
+    expect(proxy.pending()).toBe(1);
+    timers.advance(2500);
+    // Both terminating: the serving terminating fallback routes to both.
+    expect(routedIps(proxy)).toEqual(["10.0.0.1", "10.0.0.2"]);
+    proxy.offer([]);
+    timers.advance(0);
+    expect(routedIps(proxy)).toEqual([]);
+    expect(proxy.pending()).toBe(0);
+  });
+
+  it("under the in-order model, holds a later change back behind an earlier one with a longer delay", async () => {
+    const timers = manualTimers();
+    const delays = [3000, 500];
+    const proxy = await startProxy({ host: "127.0.0.1", portName: "http", drawDelayMs: () => delays.shift() ?? 0, timers, propagation: Propagation.inOrder });
+    cleanups.push(() => proxy.close());
+    proxy.syncNow(pods(ready, ready));
+    proxy.offer(pods(terminating, ready));
+    proxy.offer(pods(terminating, terminating));
+    timers.advance(2999);
+    expect(routedIps(proxy)).toEqual(["10.0.0.1", "10.0.0.2"]);
+    expect(proxy.pending()).toBe(2);
+    timers.advance(1);
+    expect(routedIps(proxy)).toEqual(["10.0.0.1", "10.0.0.2"]);
+    expect(proxy.pending()).toBe(0);
   });
 });

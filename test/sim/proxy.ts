@@ -1,17 +1,24 @@
 // A simulated kube-proxy for one ClusterIP Service: a loopback TCP balancer. Each NEW connection goes
 // round-robin to an endpoint that is routable in the slices as this proxy last applied them; slice
-// changes are applied only after a propagation delay (see delayed.ts). Established connections stay
+// changes are applied only after a propagation delay (see delayed.ts): per endpoint by default, each
+// endpoint's change after its own delay; or, as the explicitly named "in-order" model, whole
+// snapshots through one in-order queue. Established connections stay
 // where they are: bytes are piped both ways until either side closes. With no routable endpoint the
 // connection is reset, as kube-proxy's REJECT rule refuses it.
 import { connect, createServer, type AddressInfo, type Socket } from "node:net";
-import { makeDelayedView, realTimers, type Timers } from "./delayed.ts";
-import { routableEndpoints, type Endpoint, type SliceLike } from "./endpoints.ts";
+import { makeDelayedView, makeKeyedDelayedView, realTimers, type Timers } from "./delayed.ts";
+import { chooseRoutable, endpointStates, routableEndpoints, sameEndpointState, type Endpoint, type EndpointState, type SliceLike } from "./endpoints.ts";
+
+export const Propagation = { perEndpoint: "per-endpoint", inOrder: "in-order" } as const;
+export type Propagation = (typeof Propagation)[keyof typeof Propagation];
 
 export interface ProxyOptions {
   readonly host: string;
   readonly portName: string;
   readonly drawDelayMs: () => number;
   readonly timers?: Timers;
+  /** How slice changes reach the routing table; per endpoint unless said otherwise. */
+  readonly propagation?: Propagation;
   /** Called when a slice change takes effect, with the endpoints now routed to. */
   readonly onApply?: (endpoints: readonly Endpoint[]) => void;
 }
@@ -29,8 +36,50 @@ export interface Proxy {
   close(): Promise<void>;
 }
 
+/** The proxy's delayed routing table, under one propagation model. */
+interface RoutingView {
+  offer(slices: readonly SliceLike[]): void;
+  reset(slices: readonly SliceLike[]): void;
+  current(): readonly Endpoint[];
+  pending(): number;
+  close(): void;
+}
+
+function makeRoutingView(options: ProxyOptions): RoutingView {
+  const timers = options.timers ?? realTimers;
+  if (options.propagation === Propagation.inOrder) {
+    const view = makeDelayedView<readonly Endpoint[]>([], options.drawDelayMs, (eps) => options.onApply?.(eps), timers);
+    return {
+      offer: (slices) => { view.offer(routableEndpoints(slices, options.portName)); },
+      reset: (slices) => { view.reset(routableEndpoints(slices, options.portName)); },
+      current: () => view.current(),
+      pending: () => view.pending(),
+      close: () => { view.close(); },
+    };
+  }
+  // The terminating fallback is decided over the endpoint states applied so far, as kube-proxy
+  // decides it at each sync over what it has seen.
+  let routed: readonly Endpoint[] = [];
+  const view = makeKeyedDelayedView<EndpointState>(
+    options.drawDelayMs,
+    sameEndpointState,
+    (states) => {
+      routed = chooseRoutable(states.values());
+      options.onApply?.(routed);
+    },
+    timers,
+  );
+  return {
+    offer: (slices) => { view.offer(endpointStates(slices, options.portName)); },
+    reset: (slices) => { view.reset(endpointStates(slices, options.portName)); },
+    current: () => routed,
+    pending: () => view.pending(),
+    close: () => { view.close(); },
+  };
+}
+
 export async function startProxy(options: ProxyOptions): Promise<Proxy> {
-  const view = makeDelayedView<readonly Endpoint[]>([], options.drawDelayMs, (eps) => options.onApply?.(eps), options.timers ?? realTimers);
+  const view = makeRoutingView(options);
   const sockets = new Set<Socket>();
   const stats = { accepted: 0, rejected: 0, upstreamErrors: 0 };
   let next = 0;
@@ -66,10 +115,10 @@ export async function startProxy(options: ProxyOptions): Promise<Proxy> {
   return {
     port: (server.address() as AddressInfo).port,
     offer: (slices) => {
-      view.offer(routableEndpoints(slices, options.portName));
+      view.offer(slices);
     },
     syncNow: (slices) => {
-      view.reset(routableEndpoints(slices, options.portName));
+      view.reset(slices);
     },
     routed: () => view.current(),
     pending: () => view.pending(),

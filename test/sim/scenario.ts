@@ -12,7 +12,7 @@ import { startKubelet, type KubeletEvent } from "./kubelet.ts";
 import { bucketize, startLoad, summarize, type Bucket, type LoadSummary } from "./load.ts";
 import { drawDelayMs, seededRandom, type Profile } from "./profile.ts";
 import type { Endpoint } from "./endpoints.ts";
-import { startProxy } from "./proxy.ts";
+import { Propagation, startProxy } from "./proxy.ts";
 import { makeRollout, type RolloutTimes, type Workload } from "./rollout.ts";
 import { simNodeIp, startSimCluster } from "./simcluster.ts";
 import { watchServiceSlices } from "./slicewatch.ts";
@@ -25,6 +25,8 @@ const sleepSeconds: Partial<Record<Strategy, number>> = { [Strategy.sleep5]: 5, 
 export interface ScenarioSpec {
   readonly strategy: Strategy;
   readonly profile: Profile;
+  /** How slice changes reach the simulated kube-proxy (proxy.ts); per endpoint unless said otherwise. */
+  readonly propagation?: Propagation;
   readonly replicas: number;
   readonly workerReplicas: number;
   readonly rps: number;
@@ -42,6 +44,7 @@ export interface WorkerResult {
 export interface ScenarioResult {
   readonly strategy: Strategy;
   readonly profile: string;
+  readonly propagation: Propagation;
   readonly load: LoadSummary;
   readonly rolloutMs: number;
   readonly meanDeleteToSigtermMs: number;
@@ -122,6 +125,7 @@ export async function runScenario(spec: ScenarioSpec, deps: ScenarioDeps): Promi
     });
     cleanup.push(() => kubelet.stop());
     const random = seededRandom(spec.seed);
+    const propagation = spec.propagation ?? Propagation.perEndpoint;
     // When the proxy stopped sending new connections to each pod: the propagation a preStop must outwait.
     const unroutedAt = new Map<string, number>();
     let routedPods = new Set<string>();
@@ -130,7 +134,7 @@ export async function runScenario(spec: ScenarioSpec, deps: ScenarioDeps): Promi
       for (const pod of routedPods) if (!current.has(pod) && !unroutedAt.has(pod)) unroutedAt.set(pod, now());
       routedPods = current;
     };
-    const proxy = await startProxy({ host: "127.0.0.1", portName: "http", drawDelayMs: () => drawDelayMs(spec.profile, random), onApply });
+    const proxy = await startProxy({ host: "127.0.0.1", portName: "http", drawDelayMs: () => drawDelayMs(spec.profile, random), onApply, propagation });
     cleanup.push(() => proxy.close());
     const slices = await watchServiceSlices(cluster.kc, cluster.namespace, cluster.service, (s) => {
       proxy.offer(s);
@@ -177,6 +181,7 @@ export async function runScenario(spec: ScenarioSpec, deps: ScenarioDeps): Promi
     return {
       strategy: spec.strategy,
       profile: spec.profile.name,
+      propagation,
       load: summarize(records),
       rolloutMs: webTimes.endedAt - webTimes.startedAt,
       meanDeleteToSigtermMs: mean(webDelays),
