@@ -11,14 +11,8 @@ import { namespaceInjected, NamespaceSkipReason } from "../policy/namespace.ts";
 /** The part of the process configuration the mutation reads. */
 export type Policy = Pick<RunConfig, "defaults" | "namespaceSelection" | "excludedNamespaces" | "maxGracePeriodSeconds">;
 
-export interface Settings {
-  readonly mode: Mode;
-  readonly maxMs: number;
-  readonly settleMs: number;
-  readonly quietMs: number;
-  readonly fallbackMs: number;
-  readonly sleepMs: number;
-}
+/** One pod's effective settings: the process defaults with the pod's and namespace's overrides. */
+export type Settings = Defaults;
 
 export const SkipReason = {
   excludedNamespace: NamespaceSkipReason.excluded,
