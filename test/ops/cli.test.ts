@@ -13,7 +13,8 @@ import { opsMain, type OpsCommand } from "../../injector/ops/commands.ts";
 import { startController, type Controller } from "../../injector/run.ts";
 import { body, eventually, fakeHookDir } from "../controllers/harness.ts";
 import { startFakeApi, type FakeApi } from "../fakeapi/index.ts";
-import { createNode, runPod } from "../support/cluster.ts";
+import { runPod } from "../support/cluster.ts";
+import { applyInstall } from "./install.ts";
 import { controllerPod, find, render, type K8sObject } from "./render.ts";
 
 const namespace = "lameduck-system";
@@ -63,12 +64,7 @@ beforeAll(async () => {
   core = admin.makeApiClient(CoreV1Api);
   hookDir = fakeHookDir("cli");
   hash = (await loadHookSet(hookDir)).hash;
-  const objects = KubernetesObjectApi.makeApiClient(admin);
-  for (const kind of ["Namespace", "Service", "MutatingWebhookConfiguration"]) {
-    for (const o of rendered.filter((x) => x.kind === kind)) await objects.create(o);
-  }
-  await createNode(admin, { name: "node-a", ip: "192.168.1.10" });
-  await createNode(admin, { name: "node-b", ip: "192.168.1.11" });
+  await applyInstall(admin, rendered);
   for (const name of ["shop", "web"]) await core.createNamespace({ body: body<V1Namespace>({ metadata: { name } }) });
   await core.createNamespace({ body: body<V1Namespace>({ metadata: { name: "quiet", labels: { [Label.inject]: "false" } } }) });
 
@@ -85,7 +81,7 @@ beforeAll(async () => {
   await eventually("ready", () => started.isReady(), 20_000);
   // Selected: default, kube-public (the fake creates them, as a real cluster has them), shop, web.
   await eventually("hook ConfigMaps in every selected namespace", async () => (await hookConfigMaps()).length === 4);
-  await eventually("the caBundle written", async () => JSON.stringify(await objects.read({ apiVersion: "admissionregistration.k8s.io/v1", kind: "MutatingWebhookConfiguration", metadata: { name: "lameduck" } })).includes("caBundle"));
+  await eventually("the caBundle written", async () => JSON.stringify(await KubernetesObjectApi.makeApiClient(admin).read({ apiVersion: "admissionregistration.k8s.io/v1", kind: "MutatingWebhookConfiguration", metadata: { name: "lameduck" } })).includes("caBundle"));
 }, 120_000);
 
 afterAll(async () => {

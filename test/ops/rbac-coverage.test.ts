@@ -16,9 +16,10 @@ import { createCa, issueServing, servingNames } from "../../injector/tls/certs.t
 import { SecretKey } from "../../injector/tls/secret.ts";
 import { body, eventually, fakeHookDir } from "../controllers/harness.ts";
 import { startFakeApi, type FakeApi } from "../fakeapi/index.ts";
-import { createNode, deleteNamespace, finishPod, runPod } from "../support/cluster.ts";
+import { deleteNamespace, finishPod, runPod } from "../support/cluster.ts";
 import { describeGrant, grantsOf, grantUsedBy, makeRbac, type ResourceRequest } from "./rbac.ts";
 import { startRecordingProxy, type RecordingProxy } from "./recording-proxy.ts";
+import { applyInstall } from "./install.ts";
 import { find, render, type K8sObject } from "./render.ts";
 import { publicNonResource, requestInfo } from "./requestinfo.ts";
 
@@ -96,13 +97,7 @@ beforeAll(async () => {
   hookDir = fakeHookDir("rbac");
   hash = (await loadHookSet(hookDir)).hash;
 
-  // What `kubectl apply -k manifests/` leaves in the cluster, as far as the controller reads it.
-  const objects = KubernetesObjectApi.makeApiClient(admin);
-  for (const kind of ["Namespace", "Service", "MutatingWebhookConfiguration"]) {
-    for (const o of rendered.filter((x) => x.kind === kind)) await objects.create(o);
-  }
-  await createNode(admin, { name: "node-a", ip: "192.168.1.10" });
-  await createNode(admin, { name: "node-b", ip: "192.168.1.11" });
+  await applyInstall(admin, rendered);
 
   // A cluster with history: a hook ConfigMap someone stripped of its labels, an old version still
   // mounted by a pod, and a ConfigMap left behind in a namespace that opted out.
