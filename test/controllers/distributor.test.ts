@@ -1,22 +1,16 @@
 import { CoreV1Api, type KubeConfig, type V1ConfigMap, type V1Namespace, type V1Pod } from "@kubernetes/client-node";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { startFakeApi, type FakeApi } from "../fakeapi/index.ts";
+import { describe, expect, it } from "vitest";
+import type { FakeApi } from "../fakeapi/index.ts";
 import { createNode, runPod } from "../support/cluster.ts";
-import { body, eventually, fakeHookDir, startTestController, type TestController } from "./harness.ts";
+import { body, eventually, fakeHookDir, startTestController, type TestController, withFakeApi } from "./harness.ts";
 
 let api: FakeApi;
 let kc: KubeConfig;
 let core: CoreV1Api;
 const running: TestController[] = [];
 
-beforeEach(async () => {
-  api = await startFakeApi();
-  kc = api.kubeConfig();
-  core = kc.makeApiClient(CoreV1Api);
-});
-afterEach(async () => {
-  await Promise.all(running.splice(0).map((c) => c.stop()));
-  await api.close();
+withFakeApi(running, (clients) => {
+  ({ api, kc, core } = clients);
 });
 
 async function controller(options: { hookDir?: string; args?: string[]; gcRetryMs?: number } = {}): Promise<TestController> {

@@ -8,11 +8,13 @@ import { createServer } from "node:net";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { setTimeout as sleep } from "node:timers/promises";
-import type { KubeConfig } from "@kubernetes/client-node";
+import { CoreV1Api, type KubeConfig } from "@kubernetes/client-node";
+import { afterEach, beforeEach } from "vitest";
 import { Registry } from "prom-client";
 import { parseRunConfig, type RunConfig } from "../../injector/config.ts";
 import { silentLogger, type Logger } from "../../injector/log.ts";
 import { startController, type Controller } from "../../injector/run.ts";
+import { startFakeApi, type FakeApi } from "../fakeapi/index.ts";
 
 export interface TestController extends Controller {
   readonly registry: Registry;
@@ -166,4 +168,27 @@ export async function spawnRun(kubeconfigYaml: string, args: readonly string[]):
   child.stderr.on("data", (d: Buffer) => (output += d.toString()));
   const exited = new Promise<number | null>((resolve) => child.on("exit", resolve));
   return { child, oraclePort, metricsPort, webhookPort, exited, output: () => output };
+}
+
+export interface FakeApiClients {
+  readonly api: FakeApi;
+  readonly kc: KubeConfig;
+  readonly core: CoreV1Api;
+}
+
+/**
+ * A fresh fake API server for every test in the file, handed to `use` before each test; after it,
+ * what the test pushed onto `stoppables` is stopped, then the server closes.
+ */
+export function withFakeApi(stoppables: { stop(): Promise<void> }[], use: (clients: FakeApiClients) => void): void {
+  let api: FakeApi | undefined;
+  beforeEach(async () => {
+    api = await startFakeApi();
+    const kc = api.kubeConfig();
+    use({ api, kc, core: kc.makeApiClient(CoreV1Api) });
+  });
+  afterEach(async () => {
+    await Promise.all(stoppables.splice(0).map((s) => s.stop()));
+    await api?.close();
+  });
 }

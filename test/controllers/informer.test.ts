@@ -1,24 +1,18 @@
 import { CoreV1Api, type KubeConfig, type V1ConfigMap, type V1Namespace } from "@kubernetes/client-node";
 import { Counter, Registry } from "prom-client";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { makeInformer } from "../../injector/informers/informer.ts";
 import { silentLogger } from "../../injector/log.ts";
-import { startFakeApi, type FakeApi } from "../fakeapi/index.ts";
-import { body, eventually } from "./harness.ts";
+import type { FakeApi } from "../fakeapi/index.ts";
+import { body, eventually, withFakeApi } from "./harness.ts";
 
 let api: FakeApi;
 let kc: KubeConfig;
 let core: CoreV1Api;
 const started: { stop(): Promise<void> }[] = [];
 
-beforeEach(async () => {
-  api = await startFakeApi();
-  kc = api.kubeConfig();
-  core = kc.makeApiClient(CoreV1Api);
-});
-afterEach(async () => {
-  await Promise.all(started.splice(0).map((i) => i.stop()));
-  await api.close();
+withFakeApi(started, (clients) => {
+  ({ api, kc, core } = clients);
 });
 
 function restartsCounter(): Counter<"resource"> {

@@ -5,9 +5,9 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { CoreV1Api, DiscoveryV1Api, type KubeConfig, type V1Namespace, type V1Pod, type V1Service } from "@kubernetes/client-node";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { startFakeApi, type FakeApi } from "../fakeapi/index.ts";
+import type { FakeApi } from "../fakeapi/index.ts";
 import { createNode, finishPod, runPod, setPodReady } from "../support/cluster.ts";
-import { ask, body, eventually, fakeHookDir, startTestController, type TestController } from "./harness.ts";
+import { ask, body, eventually, fakeHookDir, startTestController, type TestController, withFakeApi } from "./harness.ts";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
 const hookBinary = join(root, "dist", "hook-amd64");
@@ -18,17 +18,16 @@ let core: CoreV1Api;
 const running: TestController[] = [];
 const children: ChildProcess[] = [];
 
+withFakeApi(running, (clients) => {
+  ({ api, kc, core } = clients);
+});
 beforeEach(async () => {
-  api = await startFakeApi();
-  kc = api.kubeConfig();
-  core = kc.makeApiClient(CoreV1Api);
   await createNode(kc, { name: "node-a", ip: "192.168.1.10" });
   await core.createNamespace({ body: body<V1Namespace>({ metadata: { name: "shop" } }) });
 });
-afterEach(async () => {
+// Runs before withFakeApi's afterEach (vitest runs after-hooks in reverse): children die first.
+afterEach(() => {
   for (const child of children.splice(0)) if (child.exitCode === null) child.kill("SIGKILL");
-  await Promise.all(running.splice(0).map((c) => c.stop()));
-  await api.close();
 });
 
 async function controller(): Promise<TestController> {

@@ -2,24 +2,16 @@ import { AdmissionregistrationV1Api, CoreV1Api, type KubeConfig, type V1Mutating
 import { readFileSync } from "node:fs";
 import { request } from "node:https";
 import jsonpatch, { type Operation } from "fast-json-patch";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { startFakeApi, type FakeApi } from "../fakeapi/index.ts";
+import { describe, expect, it } from "vitest";
 import { createNode } from "../support/cluster.ts";
-import { body, eventually, fakeHookDir, freePort, httpGet, startTestController, type TestController } from "./harness.ts";
+import { body, eventually, fakeHookDir, freePort, httpGet, startTestController, type TestController, withFakeApi } from "./harness.ts";
 
-let api: FakeApi;
 let kc: KubeConfig;
 let core: CoreV1Api;
 const running: TestController[] = [];
 
-beforeEach(async () => {
-  api = await startFakeApi();
-  kc = api.kubeConfig();
-  core = kc.makeApiClient(CoreV1Api);
-});
-afterEach(async () => {
-  await Promise.all(running.splice(0).map((c) => c.stop()));
-  await api.close();
+withFakeApi(running, (clients) => {
+  ({ kc, core } = clients);
 });
 
 describe("lameduck run, all parts together", () => {

@@ -2,27 +2,27 @@
 // serving the webhook and the oracle for --shutdown-delay, then held long-polls answered, exit 0.
 import { AdmissionregistrationV1Api, CoreV1Api, type KubeConfig, type V1MutatingWebhookConfiguration, type V1Namespace, type V1Pod, type V1Service } from "@kubernetes/client-node";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { startFakeApi, type FakeApi } from "../fakeapi/index.ts";
+import type { FakeApi } from "../fakeapi/index.ts";
 import { createNode, runPod } from "../support/cluster.ts";
-import { ask, body, eventually, httpGet, spawnRun, type RunProcess } from "./harness.ts";
+import { ask, body, eventually, httpGet, type RunProcess, spawnRun, withFakeApi } from "./harness.ts";
 
 let api: FakeApi;
 let kc: KubeConfig;
 let core: CoreV1Api;
 const children: RunProcess[] = [];
 
+withFakeApi([], (clients) => {
+  ({ api, kc, core } = clients);
+});
 beforeEach(async () => {
-  api = await startFakeApi();
-  kc = api.kubeConfig();
-  core = kc.makeApiClient(CoreV1Api);
   await createNode(kc, { name: "node-a", ip: "192.168.1.10" });
   // Where the webhook keeps its certificate Secret, as in a real install.
   await core.createNamespace({ body: body<V1Namespace>({ metadata: { name: "lameduck-system" } }) });
   await core.createNamespace({ body: body<V1Namespace>({ metadata: { name: "shop" } }) });
 });
-afterEach(async () => {
+// Runs before withFakeApi's afterEach (vitest runs after-hooks in reverse): children die first.
+afterEach(() => {
   for (const { child } of children.splice(0)) if (child.exitCode === null) child.kill("SIGKILL");
-  await api.close();
 });
 
 /** A Service web (port 80 → 8080) with `count` running pods behind it; returns their uids. */
