@@ -3,7 +3,7 @@ import { pino, type DestinationStream, type Logger } from "pino";
 
 export type { Logger };
 
-export function makeLogger(level: "debug" | "info" | "warn" | "error", destination?: DestinationStream): Logger {
+export function makeLogger(level: "debug" | "info" | "warn" | "error" | "silent", destination?: DestinationStream): Logger {
   return pino(
     { name: "lameduck", level, base: null, timestamp: pino.stdTimeFunctions.isoTime, formatters: { level: (label) => ({ level: label }) } },
     destination ?? process.stdout,

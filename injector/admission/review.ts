@@ -7,7 +7,7 @@ import type { Logger } from "../log.ts";
 import { mutatePod } from "../mutation/mutate.ts";
 import { isObject, podDisplayName, type Pod } from "../mutation/pod.ts";
 import { SkipReason, warningText, type Policy } from "../mutation/policy.ts";
-import type { AdmissionMetrics } from "./metrics.ts";
+import type { ReviewCounters } from "./metrics.ts";
 
 export const admissionApiVersion = "admission.k8s.io/v1";
 /** kubectl prints every warning; a handful is plenty. */
@@ -52,7 +52,7 @@ export interface ReviewDeps {
   readonly facts: ClusterFacts;
   readonly policy: Policy;
   readonly logger: Logger;
-  readonly metrics: AdmissionMetrics;
+  readonly metrics: ReviewCounters;
   /** False until the informer caches are synced; decisions from cold caches would be wrong. */
   readonly isReady: () => boolean;
 }

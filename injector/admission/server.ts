@@ -6,7 +6,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Logger } from "../log.ts";
 import type { AdmissionMetrics } from "./metrics.ts";
 import type { ServingCertificate } from "../tls/source.ts";
-import { allowed, reviewUid, type Answer } from "./review.ts";
+import type { Dispatch, Reply } from "./answer.ts";
 
 export const mutatePath = "/mutate";
 /** controller-runtime's limit, derived from the API server's own request size limits. */
@@ -21,7 +21,8 @@ const keepAliveTimeoutMs = 120_000;
 
 export interface WebhookServerOptions {
   readonly tls: ServingCertificate;
-  readonly review: (body: unknown) => Answer;
+  /** Reviews a complete body: inline (answer.ts) or on a review thread (pool.ts). */
+  readonly dispatch: Dispatch;
   readonly metrics: AdmissionMetrics;
   readonly logger: Logger;
   readonly bodyLimitBytes?: number;
@@ -70,27 +71,11 @@ export function makeWebhookServer(options: WebhookServerOptions): Server {
     req.on("error", (err) => { logger.debug({ err }, "admission request stream failed"); });
     req.on("end", () => {
       if (refused) return;
-      let body: unknown;
-      try {
-        body = JSON.parse(Buffer.concat(chunks).toString("utf8"));
-      } catch {
-        // Without JSON there is no request.uid to answer to.
-        metrics.reviews.inc({ result: "bad-request" });
-        sendText(res, 400, "body is not JSON\n"); return;
-      }
-      let answer: Answer;
-      try {
-        answer = options.review(body);
-      } catch (err) {
-        // review() answers its own errors with the UID; this is the last line against a bug there.
-        logger.error({ err }, "admission review failed");
-        const uid = reviewUid(body);
-        answer = uid === undefined ? { status: 400, error: "internal error" } : { status: 200, review: allowed(uid, ["lameduck: not injected: internal error"]) };
-      }
-      if (answer.status !== 200) { sendText(res, answer.status, `${answer.error}\n`); return; }
-      const json = JSON.stringify(answer.review);
-      res.writeHead(200, { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(json) });
-      res.end(json);
+      options.dispatch(chunks.length === 1 && chunks[0] !== undefined ? chunks[0] : Buffer.concat(chunks, size), (reply: Reply) => {
+        if (reply.status !== 200) { sendText(res, reply.status, reply.text); return; }
+        res.writeHead(200, { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(reply.json) });
+        res.end(reply.json);
+      });
     });
   };
 

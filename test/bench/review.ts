@@ -3,7 +3,7 @@ import { readFileSync } from "node:fs";
 import { type Agent, request } from "node:https";
 import { join } from "node:path";
 
-export const review = readFileSync(join(import.meta.dirname, "..", "fixtures", "real", "admission-deployment-pod.json"));
+export const review = Buffer.from(JSON.stringify(JSON.parse(readFileSync(join(import.meta.dirname, "..", "fixtures", "real", "admission-deployment-pod.json"), "utf8"))));
 
 /** POSTs the review to /mutate; rejects unless answered 200. */
 export function postReview(port: number, ca: string, agent: Agent): Promise<void> {

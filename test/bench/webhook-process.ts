@@ -15,8 +15,8 @@ export interface GcStats {
 }
 
 const pki = await testPki();
-const { review, metrics } = makeTestReviewer();
-const server = makeWebhookServer({ tls: pki.serving, review, metrics, logger: silentLogger });
+const { dispatch, metrics } = makeTestReviewer();
+const server = makeWebhookServer({ tls: pki.serving, dispatch, metrics, logger: silentLogger });
 let stats = { scavenges: 0, scavengeMs: 0, scavengeMaxMs: 0, fullGcs: 0 };
 new PerformanceObserver((list) => {
   for (const entry of list.getEntries()) {

@@ -1,13 +1,18 @@
 // Admission webhook throughput and latency over keep-alive HTTPS, against a no-op HTTPS responder
 // with the same certificate, measured in the same run. Targets: p99 <= 5 ms, throughput >= 70% of the
-// no-op responder's. The webhook logs its decisions at info level, as in production, with one
-// synchronous write per line (what process.stdout does for a pipe or a file on Linux) to /dev/null.
+// no-op responder's. The webhook runs as `lameduck run` does by default, with one review thread
+// (--review-threads=1); the same webhook reviewing on its HTTPS thread (--review-threads=0) is measured
+// for scale. It logs its decisions at info level, as in production, with one synchronous write per
+// line (what process.stdout does for a pipe or a file on Linux) to /dev/null. CPU per review is the
+// whole process's (bench client included, review threads included), so it shows what the thread costs.
 import { Agent, createServer, type Server } from "node:https";
 import type { AddressInfo } from "node:net";
+import { Counter, Registry } from "prom-client";
+import { startReviewPool } from "../../injector/admission/pool.ts";
 import { makeWebhookServer } from "../../injector/admission/server.ts";
 import { pino } from "pino";
 import { makeLogger } from "../../injector/log.ts";
-import { makeTestReviewer } from "../support/admission.ts";
+import { makeTestReviewer, testFacts, testFeed, testPolicy } from "../support/admission.ts";
 import { testPki } from "../support/https.ts";
 import type { BenchReport } from "./report.ts";
 import { postReview, review } from "./review.ts";
@@ -34,22 +39,27 @@ function close(server: Server): Promise<void> {
 interface Round {
   readonly perSecond: number;
   readonly latencies: number[];
+  /** Process CPU time per review, µs. */
+  readonly cpuUs: number;
 }
 
 async function measure(port: number, ca: string, agent: Agent, warmup = warmupMs): Promise<Round> {
   const latencies: number[] = [];
   const measureFrom = performance.now() + warmup;
   const end = measureFrom + roundMs;
+  let cpuFrom: NodeJS.CpuUsage | undefined;
   const loop = async (): Promise<void> => {
     for (;;) {
       const t0 = performance.now();
       if (t0 >= end) return;
+      if (t0 >= measureFrom) cpuFrom ??= process.cpuUsage();
       await postReview(port, ca, agent);
       if (t0 >= measureFrom) latencies.push(performance.now() - t0);
     }
   };
   await Promise.all(Array.from({ length: clients }, loop));
-  return { perSecond: latencies.length / (roundMs / 1000), latencies };
+  const cpu = process.cpuUsage(cpuFrom);
+  return { perSecond: latencies.length / (roundMs / 1000), latencies, cpuUs: (cpu.user + cpu.system) / latencies.length };
 }
 
 function median(values: readonly number[]): number {
@@ -66,8 +76,21 @@ export async function run(report: BenchReport): Promise<void> {
   const pki = await testPki();
   const sink = pino.destination({ dest: "/dev/null", sync: true });
   const logger = makeLogger("info", sink);
-  const { review: reviewer, metrics } = makeTestReviewer(undefined, undefined, { logger });
-  const webhook = makeWebhookServer({ tls: pki.serving, review: reviewer, metrics, logger });
+  const { dispatch: inline, metrics } = makeTestReviewer(undefined, undefined, { logger });
+  const pool = startReviewPool({
+    threads: 1,
+    policy: testPolicy(),
+    log: { level: "info", destination: "/dev/null" },
+    feed: testFeed(testFacts()).feed,
+    isReady: () => true,
+    counters: metrics,
+    restarts: new Counter({ name: "restarts", help: "-", registers: [new Registry()] }),
+    inlined: new Counter({ name: "inlined", help: "-", labelNames: ["reason"], registers: [new Registry()] }),
+    inline,
+    logger,
+  });
+  const webhook = makeWebhookServer({ tls: pki.serving, dispatch: pool.dispatch, metrics, logger });
+  const inlineWebhook = makeWebhookServer({ tls: pki.serving, dispatch: inline, metrics, logger });
   const fixed = JSON.stringify({ apiVersion: "admission.k8s.io/v1", kind: "AdmissionReview", response: { uid, allowed: true } });
   // The no-op responder reads the whole body too: only the review itself differs.
   const noop = createServer({ cert: pki.serving.cert, key: pki.serving.key, keepAliveTimeout: 120_000 }, (req, res) => {
@@ -88,21 +111,23 @@ export async function run(report: BenchReport): Promise<void> {
       res.end(answer);
     });
   });
-  const [webhookPort, noopPort, parsePort] = await Promise.all([listen(webhook), listen(noop), listen(parseOnly)]);
+  const [webhookPort, noopPort, parsePort, inlinePort] = await Promise.all([listen(webhook), listen(noop), listen(parseOnly), listen(inlineWebhook)]);
   try {
-    const agents = [0, 1, 2].map(() => new Agent({ keepAlive: true, maxSockets: clients }));
-    const [noopAgent, webhookAgent, parseAgent] = agents as [Agent, Agent, Agent];
+    const agents = [0, 1, 2, 3].map(() => new Agent({ keepAlive: true, maxSockets: clients }));
+    const [noopAgent, webhookAgent, parseAgent, inlineAgent] = agents as [Agent, Agent, Agent, Agent];
     const noopRounds: Round[] = [];
     const webhookRounds: Round[] = [];
     const parseRounds: Round[] = [];
+    const inlineRounds: Round[] = [];
     // Let the JIT optimise every server's path before anything counts.
-    for (const [port, agent] of [[noopPort, noopAgent], [webhookPort, webhookAgent], [parsePort, parseAgent]] as const) {
+    for (const [port, agent] of [[noopPort, noopAgent], [webhookPort, webhookAgent], [parsePort, parseAgent], [inlinePort, inlineAgent]] as const) {
       await measure(port, pki.ca.cert, agent, jitWarmupMs);
     }
     const servers = [
       { port: noopPort, agent: noopAgent, results: noopRounds },
       { port: webhookPort, agent: webhookAgent, results: webhookRounds },
       { port: parsePort, agent: parseAgent, results: parseRounds },
+      { port: inlinePort, agent: inlineAgent, results: inlineRounds },
     ];
     for (let i = 0; i < rounds; i++) {
       // Each round starts with another server: the garbage one leaves behind is collected during the
@@ -120,14 +145,21 @@ export async function run(report: BenchReport): Promise<void> {
     report.row("no-op HTTPS responder", median(noopRounds.map((r) => r.perSecond)), "reviews/s");
     report.row("webhook", median(webhookRounds.map((r) => r.perSecond)), "reviews/s", { ratio, baseline: "no-op" });
     report.row("webhook throughput, share of no-op", ratio * 100, "%", { target: 70, higherIsBetter: true });
+    const inlineRatio = median(inlineRounds.map((w, i) => w.perSecond / (noopRounds[i]?.perSecond ?? Number.NaN)));
+    report.row("webhook with --review-threads=0 (for scale)", median(inlineRounds.map((r) => r.perSecond)), "reviews/s", { ratio: inlineRatio, baseline: "no-op" });
     const parseRatio = median(parseRounds.map((p, i) => p.perSecond / (noopRounds[i]?.perSecond ?? Number.NaN)));
     report.row("parse-only responder (for scale)", median(parseRounds.map((r) => r.perSecond)), "reviews/s", { ratio: parseRatio, baseline: "no-op" });
     report.row("webhook p50 latency", percentile(webhookLatencies, 0.5), "ms");
     report.row("webhook p99 latency", percentile(webhookLatencies, 0.99), "ms", { target: 5 });
     report.row("no-op p50 latency", percentile(noopLatencies, 0.5), "ms");
     report.row("no-op p99 latency", percentile(noopLatencies, 0.99), "ms");
+    const noopCpu = median(noopRounds.map((r) => r.cpuUs));
+    report.row("process CPU per review, no-op (bench client included)", noopCpu, "µs");
+    report.row("process CPU per review, webhook", median(webhookRounds.map((r) => r.cpuUs)), "µs", { ratio: median(webhookRounds.map((r) => r.cpuUs)) / noopCpu, baseline: "no-op" });
+    report.row("process CPU per review, webhook with --review-threads=0", median(inlineRounds.map((r) => r.cpuUs)), "µs", { ratio: median(inlineRounds.map((r) => r.cpuUs)) / noopCpu, baseline: "no-op" });
   } finally {
-    await Promise.all([close(webhook), close(noop), close(parseOnly)]);
+    await Promise.all([close(webhook), close(noop), close(parseOnly), close(inlineWebhook)]);
+    await pool.close();
     sink.flushSync();
     sink.end();
   }

@@ -2,6 +2,7 @@
 // the simulation's API server, with its webhook registered by URL as `manifests/base/webhook.yaml`
 // registers it by Service: the controller writes the CA bundle (and the URL) into it on start.
 import { createWriteStream } from "node:fs";
+import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { AdmissionregistrationV1Api, CoreV1Api, KubernetesObjectApi, type KubeConfig } from "@kubernetes/client-node";
@@ -24,6 +25,8 @@ export interface ControllerOptions {
 
 export interface RunningController {
   readonly oracleAddress: string;
+  /** The lines the controller has logged so far at level error or fatal, each as "msg {line}". */
+  errorLines(): Promise<readonly string[]>;
   stop(): Promise<void>;
 }
 
@@ -120,6 +123,13 @@ export async function startController(options: ControllerOptions): Promise<Runni
   }
   return {
     oracleAddress,
+    async errorLines() {
+      const lines = (await readFile(options.logFile, "utf8")).split("\n").filter((l) => l.startsWith("{"));
+      return lines.flatMap((line) => {
+        const entry = JSON.parse(line) as { level?: string; msg?: string };
+        return entry.level === "error" || entry.level === "fatal" ? [`${entry.msg ?? ""} ${line}`] : [];
+      });
+    },
     async stop() {
       children.signal(child, "SIGTERM");
       const timer = setTimeout(() => children.signal(child, "SIGKILL"), 5000);

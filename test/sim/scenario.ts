@@ -59,6 +59,8 @@ export interface ScenarioResult {
   readonly rolloutToMs: number;
   readonly hookLogs: readonly string[];
   readonly warnings: readonly string[];
+  /** Error lines the lameduck controller logged during the run (none without lameduck). */
+  readonly controllerErrors: readonly string[];
 }
 
 export interface ScenarioDeps {
@@ -178,6 +180,7 @@ export async function runScenario(spec: ScenarioSpec, deps: ScenarioDeps): Promi
     const workerDelays = sinceDelete(workerTimes, sigtermAt);
     const catchUp = sinceDelete(webTimes, (pod) => unroutedAt.get(pod));
     const hookLogs = [...kubelet.times.values()].flatMap((t) => (t.hookLog ? [`${t.pod}: ${t.hookLog}`] : []));
+    const controllerErrors = (await controller?.errorLines()) ?? [];
     return {
       strategy: spec.strategy,
       profile: spec.profile.name,
@@ -197,6 +200,7 @@ export async function runScenario(spec: ScenarioSpec, deps: ScenarioDeps): Promi
       rolloutToMs: webTimes.endedAt - load.startedAt,
       hookLogs,
       warnings,
+      controllerErrors,
     };
   } finally {
     for (const c of cleanup.reverse()) await c().catch((err: unknown) => warnings.push(`cleanup: ${String(err)}`));

@@ -33,6 +33,8 @@ describe("the local rollout simulation", () => {
       { children, progress: () => undefined },
     );
     expect(result.warnings).toEqual([]);
+    // The bundled controller logged no error: among others, its review thread loaded and never failed.
+    expect(result.controllerErrors).toEqual([]);
     expect(result.load).toMatchObject({ failed: 0 });
     const web = result.hookLogs.filter((l) => l.startsWith("web-v1-"));
     expect(web).toHaveLength(2);
