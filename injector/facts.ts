@@ -1,7 +1,7 @@
 // What the admission path may know about the cluster: answered from informer caches that are warm
 // before the webhook reports ready. Never an API call (STYLE.md, "No API calls in the admission path").
-import type { V1Namespace } from "@kubernetes/client-node";
 import type { Arch } from "./names.ts";
+import type { NamespaceLike } from "./policy/namespace.ts";
 
 export interface ClusterFacts {
   /** The API server serves lifecycle.preStop.sleep (beta, on by default since 1.30; GA 1.34). */
@@ -20,7 +20,7 @@ export interface ClusterFacts {
    */
   readonly currentHookHash: () => string | undefined;
   /** The namespace object (labels and annotations carry policy), if cached. */
-  readonly namespace: (name: string) => V1Namespace | undefined;
+  readonly namespace: (name: string) => NamespaceLike | undefined;
 }
 
 export type { Arch };

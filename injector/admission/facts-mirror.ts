@@ -1,7 +1,9 @@
 // A review thread's ClusterFacts: a copy of the HTTPS thread's, kept by the updates its facts feed
 // (facts-feed.ts) sends. Plain data only, because updates travel by structured clone.
-import { V1Namespace, V1ObjectMeta } from "@kubernetes/client-node";
+// No value import of @kubernetes/client-node here: it would put the whole client (2.5 MB) into the
+// review thread's bundle.
 import type { ClusterFacts } from "../facts.ts";
+import type { NamespaceLike } from "../policy/namespace.ts";
 
 /** What the review reads of one namespace. */
 export interface NamespaceFacts {
@@ -39,17 +41,17 @@ export function makeFactsMirror(): FactsMirror {
   let globals: Globals = { nativeSleep: false, architectures: [] };
   // One Set per change, so that callers may compare architectures by identity.
   let architectures: ReadonlySet<string> = new Set();
-  const namespaces = new Map<string, { readonly facts: NamespaceFacts; readonly object: V1Namespace | undefined }>();
+  const namespaces = new Map<string, { readonly facts: NamespaceFacts; readonly object: NamespaceLike | undefined }>();
 
-  const toObject = (name: string, facts: NamespaceFacts): V1Namespace | undefined => {
+  const toObject = (name: string, facts: NamespaceFacts): NamespaceLike | undefined => {
     if (!facts.present) return undefined;
-    const object = new V1Namespace();
-    object.metadata = Object.assign(new V1ObjectMeta(), {
-      name,
-      ...(facts.labels === undefined ? {} : { labels: { ...facts.labels } }),
-      ...(facts.annotations === undefined ? {} : { annotations: { ...facts.annotations } }),
-    });
-    return object;
+    return {
+      metadata: {
+        name,
+        ...(facts.labels === undefined ? {} : { labels: { ...facts.labels } }),
+        ...(facts.annotations === undefined ? {} : { annotations: { ...facts.annotations } }),
+      },
+    };
   };
 
   return {

@@ -2,11 +2,10 @@
 // then the process configuration. A value lameduck cannot parse is reported (it ends up in the
 // AdmissionReview's `warnings`, which kubectl prints) and the next source's value is used: lameduck
 // never rejects a pod.
-import type { V1Namespace } from "@kubernetes/client-node";
 import { Mode, NamespaceSelection, type Defaults, type RunConfig } from "../config.ts";
 import { formatDuration, parseDuration } from "../duration.ts";
 import { Annotation, Label } from "../names.ts";
-import { namespaceInjected, NamespaceSkipReason } from "../policy/namespace.ts";
+import { namespaceInjected, NamespaceSkipReason, type NamespaceLike } from "../policy/namespace.ts";
 
 /** The part of the process configuration the mutation reads. */
 export type Policy = Pick<RunConfig, "defaults" | "namespaceSelection" | "excludedNamespaces" | "maxGracePeriodSeconds">;
@@ -101,7 +100,7 @@ function boolValue(text: string): boolean | undefined {
 export function resolvePolicy(
   podAnnotations: Readonly<Record<string, string>> | undefined,
   namespaceName: string,
-  namespace: V1Namespace | undefined,
+  namespace: NamespaceLike | undefined,
   policy: Policy,
 ): Resolution {
   const warnings: string[] = [];

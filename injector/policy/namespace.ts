@@ -14,6 +14,7 @@ export interface NamespacePolicy {
 /** The fields read (V1Namespace fits; watch events carry timestamps as strings, lists as Dates). */
 export interface NamespaceLike {
   readonly metadata?: {
+    readonly name?: string;
     readonly labels?: Readonly<Record<string, string>>;
     readonly annotations?: Readonly<Record<string, string>>;
     readonly deletionTimestamp?: Date | string | null;

@@ -129,6 +129,15 @@ describe("the image's runtime layout", () => {
     expect(result).not.toBeInstanceOf(Error);
   }, 60_000);
 
+  it("keeps the Kubernetes client out of the review thread's bundle", () => {
+    // Every review thread loads its bundle into its own heap: the client (2.5 MB with undici and ws)
+    // would cost each thread tens of MB for code it never runs (bench: webhook-gc, RSS when started).
+    const bundle = readFileSync(join(dirname(entrypoint().script), "lameduck-review.mjs"), "utf8");
+    expect(bundle).not.toContain("CoreV1Api");
+    expect(bundle).not.toContain("undici");
+    expect(bundle.length).toBeLessThan(512 * 1024);
+  });
+
   it("starts the bundle with --help from the image layout", async () => {
     const { stdout } = await startImage(["--help"]);
     expect(stdout).toContain("Usage: lameduck COMMAND");
