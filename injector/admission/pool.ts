@@ -12,7 +12,7 @@ import type { FactsFeed } from "./facts-feed.ts";
 import type { Inc, ReviewCounters } from "./metrics.ts";
 import { addTally } from "./tally.ts";
 import {
-  decodeAnswer, encodeDispatch, reviewThreadRole, slotBytes, slotsPerThread,
+  controlLength, decodeAnswer, doorbell, encodeRequest, reviewThreadRole, slotBytes, slotsPerThread,
   type FromThread, type ReviewThreadData, type ReviewThreadLog, type ToThread,
 } from "./thread-protocol.ts";
 
@@ -62,6 +62,7 @@ interface Thread {
   worker: Worker | undefined;
   readonly requests: Buffer;
   readonly answers: Buffer;
+  readonly control: Int32Array;
   readonly data: ReviewThreadData;
   readonly free: number[];
   readonly pending: (Pending | undefined)[];
@@ -81,12 +82,14 @@ export function startReviewPool(deps: ReviewPoolDeps): ReviewPool {
   const threads: Thread[] = Array.from({ length: deps.threads }, (_, index) => {
     const requests = new SharedArrayBuffer(slotBytes * slotsPerThread);
     const answers = new SharedArrayBuffer(slotBytes * slotsPerThread);
+    const control = new SharedArrayBuffer(controlLength * Int32Array.BYTES_PER_ELEMENT);
     return {
       index,
       worker: undefined,
       requests: Buffer.from(requests),
       answers: Buffer.from(answers),
-      data: { role: reviewThreadRole, requests, answers, policy: pickPolicy(deps.policy), log: deps.log, tallyMs: deps.tallyMs ?? 1_000 },
+      control: new Int32Array(control),
+      data: { role: reviewThreadRole, requests, answers, control, policy: pickPolicy(deps.policy), log: deps.log, tallyMs: deps.tallyMs ?? 1_000 },
       free: [],
       pending: [],
       restarts: 0,
@@ -100,6 +103,17 @@ export function startReviewPool(deps: ReviewPoolDeps): ReviewPool {
     thread.pending[slot] = undefined;
     thread.free.push(slot);
     pending.reply(reply);
+  };
+
+  /** Wakes the thread if it sleeps on its doorbell. */
+  const ring = (thread: Thread): void => {
+    Atomics.add(thread.control, doorbell, 1);
+    Atomics.notify(thread.control, doorbell, 1);
+  };
+  const tell = (thread: Thread, message: ToThread): void => {
+    if (thread.worker === undefined) return;
+    thread.worker.postMessage(message);
+    ring(thread);
   };
 
   /** Reviews inline what a thread held, from its request slots. */
@@ -119,8 +133,9 @@ export function startReviewPool(deps: ReviewPoolDeps): ReviewPool {
       const { slot, length, status } = decodeAnswer(message);
       thread.restarts = 0;
       const offset = slot * slotBytes;
-      const bytes = Buffer.from(thread.answers.subarray(offset, offset + length));
-      settle(thread, slot, status === 200 ? { status, json: bytes } : { status, text: bytes.toString("utf8") });
+      // A string: the HTTP layer writes headers and body of a string answer in one write.
+      const text = thread.answers.toString("utf8", offset, offset + length);
+      settle(thread, slot, status === 200 ? { status, json: text } : { status, text });
     } else if (message.kind === "answer") {
       settle(thread, message.slot, message.reply);
     } else if (message.kind === "tally") {
@@ -131,9 +146,11 @@ export function startReviewPool(deps: ReviewPoolDeps): ReviewPool {
   };
 
   const start = (thread: Thread): void => {
+    // A thread that exited may have left requests it never took; they were answered inline.
+    thread.control.fill(0);
     const worker = new Worker(deps.threadUrl ?? defaultThreadUrl, { workerData: thread.data, name: `lameduck-review-${thread.index}` });
     thread.worker = worker;
-    for (const update of deps.feed.snapshot()) worker.postMessage(update satisfies ToThread);
+    for (const update of deps.feed.snapshot()) tell(thread, update);
     thread.free.splice(0, thread.free.length, ...Array.from({ length: slotsPerThread }, (_, i) => slotsPerThread - 1 - i));
     // Only the current worker's messages count: a stopped worker's late answer is for a slot reused since.
     worker.on("message", (message: number | FromThread) => { if (thread.worker === worker) onMessage(thread, message); });
@@ -153,7 +170,7 @@ export function startReviewPool(deps: ReviewPoolDeps): ReviewPool {
   };
 
   const unsubscribe = deps.feed.onUpdate((update) => {
-    for (const thread of threads) thread.worker?.postMessage(update satisfies ToThread);
+    for (const thread of threads) tell(thread, update);
   });
 
   // A thread that stops answering (a bug that loops) is stopped; its reviews are answered inline.
@@ -191,10 +208,11 @@ export function startReviewPool(deps: ReviewPoolDeps): ReviewPool {
     const slot = chosen?.free.pop();
     if (chosen?.worker === undefined || slot === undefined) { inline(running ? "busy" : "no-thread", body, reply); return; }
     const globals = deps.feed.globalsIfChanged();
-    if (globals !== undefined) for (const thread of threads) thread.worker?.postMessage(globals satisfies ToThread);
+    if (globals !== undefined) for (const thread of threads) tell(thread, globals);
     body.copy(chosen.requests, slot * slotBytes);
     chosen.pending[slot] = { reply, length: body.length, since: performance.now() };
-    chosen.worker.postMessage(encodeDispatch(slot, body.length, deps.isReady()));
+    Atomics.store(chosen.control, 1 + slot, encodeRequest(body.length, deps.isReady()));
+    ring(chosen);
   };
 
   return {
@@ -214,7 +232,7 @@ export function startReviewPool(deps: ReviewPoolDeps): ReviewPool {
         await new Promise<void>((resolve) => {
           const timer = setTimeout(resolve, 1_000);
           thread.stopped = () => { clearTimeout(timer); resolve(); };
-          worker.postMessage({ kind: "stop" } satisfies ToThread);
+          tell(thread, { kind: "stop" });
         });
         thread.worker = undefined;
         takeBack(thread);

@@ -1,6 +1,7 @@
 // What the image's Node flags (Dockerfile ENTRYPOINT, e.g. a small young generation) cost the webhook:
 // the webhook server in its own process, with and without them, under the same keep-alive load.
-// Smaller semi-spaces mean more scavenges; what matters is whether review latency notices.
+// Smaller semi-spaces mean more scavenges; what matters is whether review latency notices. GC counts
+// are the HTTPS thread's. The same with --review-threads=0 shows what a review thread costs in memory.
 import { fork } from "node:child_process";
 import { once } from "node:events";
 import { Agent } from "node:https";
@@ -19,13 +20,15 @@ const runs = 2;
 interface Measured {
   readonly latencies: number[];
   readonly gc: GcStats;
+  /** RSS once listening, before any review. */
+  readonly startRssMb: number;
 }
 
-async function measure(nodeFlags: readonly string[]): Promise<Measured> {
-  const child = fork(join(import.meta.dirname, "webhook-process.ts"), [], { execArgv: [...nodeFlags], stdio: ["ignore", "inherit", "inherit", "ipc"] });
+async function measure(nodeFlags: readonly string[], threads: number): Promise<Measured> {
+  const child = fork(join(import.meta.dirname, "webhook-process.ts"), [String(threads)], { execArgv: [...nodeFlags], stdio: ["ignore", "inherit", "inherit", "ipc"] });
   const agent = new Agent({ keepAlive: true, maxSockets: clients });
   try {
-    const [{ port, ca }] = (await once(child, "message")) as [{ port: number; ca: string }];
+    const [{ port, ca, rssMb: startRssMb }] = (await once(child, "message")) as [{ port: number; ca: string; rssMb: number }];
     const latencies: number[] = [];
     const load = async (count: number, record: boolean): Promise<void> => {
       let sent = 0;
@@ -46,7 +49,7 @@ async function measure(nodeFlags: readonly string[]): Promise<Measured> {
     await load(reviews, true);
     child.send("stats");
     const [gc] = (await once(child, "message")) as [GcStats];
-    return { latencies, gc };
+    return { latencies, gc, startRssMb };
   } finally {
     agent.destroy();
     child.kill();
@@ -60,16 +63,19 @@ function percentile(values: readonly number[], q: number): number {
 
 export async function run(report: BenchReport): Promise<void> {
   const flags = imageNodeFlags();
+  const imageFlags = `image flags (${flags.join(" ") || "none"})`;
   const configurations = [
-    { name: "Node defaults", flags: [] as string[] },
-    { name: `image flags (${flags.join(" ") || "none"})`, flags },
+    { name: "Node defaults", flags: [] as string[], threads: 1 },
+    { name: imageFlags, flags, threads: 1 },
+    { name: `${imageFlags}, --review-threads=0`, flags, threads: 0 },
   ];
-  const results = configurations.map(() => ({ latencies: [] as number[], gcs: [] as GcStats[] }));
+  const results = configurations.map(() => ({ latencies: [] as number[], gcs: [] as GcStats[], startRssMb: [] as number[] }));
   for (let i = 0; i < runs; i++) {
     for (const [index, configuration] of configurations.entries()) {
-      const measured = await measure(configuration.flags);
+      const measured = await measure(configuration.flags, configuration.threads);
       results[index]?.latencies.push(...measured.latencies);
       results[index]?.gcs.push(measured.gc);
+      results[index]?.startRssMb.push(measured.startRssMb);
     }
   }
   report.section(`Webhook GC with the image's Node flags (own process, ${clients} keep-alive clients, ${runs}×${reviews.toLocaleString("en")} reviews each)`);
@@ -84,6 +90,7 @@ export async function run(report: BenchReport): Promise<void> {
     report.row(`${configuration.name}: full GCs`, total((g) => g.fullGcs), "GCs");
     report.row(`${configuration.name}: review p50 latency`, percentile(result.latencies, 0.5), "ms");
     report.row(`${configuration.name}: review p99 latency`, percentile(result.latencies, 0.99), "ms", { target: 5 });
+    report.row(`${configuration.name}: RSS when started`, Math.max(...result.startRssMb), "MB");
     report.row(`${configuration.name}: RSS after the load`, Math.max(...result.gcs.map((g) => g.rssMb)), "MB");
   }
 }

@@ -4,7 +4,9 @@
 // (--review-threads=1); the same webhook reviewing on its HTTPS thread (--review-threads=0) is measured
 // for scale. It logs its decisions at info level, as in production, with one synchronous write per
 // line (what process.stdout does for a pipe or a file on Linux) to /dev/null. CPU per review is the
-// whole process's (bench client included, review threads included), so it shows what the thread costs.
+// whole process's (bench client included, review threads included), so it shows what the thread costs;
+// the HTTPS thread's own CPU per review (bench client included) is what limits throughput. A paced run
+// at 200 reviews/s shows the cost at a rate clusters send.
 import { Agent, createServer, type Server } from "node:https";
 import type { AddressInfo } from "node:net";
 import { Counter, Registry } from "prom-client";
@@ -23,6 +25,8 @@ const rounds = 8;
 const warmupMs = 200;
 const jitWarmupMs = 2000;
 const roundMs = 750;
+const pacedEveryMs = 5;
+const pacedCount = 400;
 const uid = (JSON.parse(review.toString()) as { request: { uid: string } }).request.uid;
 
 function listen(server: Server): Promise<number> {
@@ -41,6 +45,8 @@ interface Round {
   readonly latencies: number[];
   /** Process CPU time per review, µs. */
   readonly cpuUs: number;
+  /** This (the HTTPS and the bench client's) thread's CPU time per review, µs. */
+  readonly threadCpuUs: number;
 }
 
 async function measure(port: number, ca: string, agent: Agent, warmup = warmupMs): Promise<Round> {
@@ -48,18 +54,36 @@ async function measure(port: number, ca: string, agent: Agent, warmup = warmupMs
   const measureFrom = performance.now() + warmup;
   const end = measureFrom + roundMs;
   let cpuFrom: NodeJS.CpuUsage | undefined;
+  let threadCpuFrom: NodeJS.CpuUsage | undefined;
   const loop = async (): Promise<void> => {
     for (;;) {
       const t0 = performance.now();
       if (t0 >= end) return;
-      if (t0 >= measureFrom) cpuFrom ??= process.cpuUsage();
+      if (t0 >= measureFrom) {
+        cpuFrom ??= process.cpuUsage();
+        threadCpuFrom ??= process.threadCpuUsage();
+      }
       await postReview(port, ca, agent);
       if (t0 >= measureFrom) latencies.push(performance.now() - t0);
     }
   };
   await Promise.all(Array.from({ length: clients }, loop));
   const cpu = process.cpuUsage(cpuFrom);
-  return { perSecond: latencies.length / (roundMs / 1000), latencies, cpuUs: (cpu.user + cpu.system) / latencies.length };
+  const threadCpu = process.threadCpuUsage(threadCpuFrom);
+  const n = latencies.length;
+  return { perSecond: n / (roundMs / 1000), latencies, cpuUs: (cpu.user + cpu.system) / n, threadCpuUs: (threadCpu.user + threadCpu.system) / n };
+}
+
+/** Process CPU per review (µs) at a low, steady rate: one review every `everyMs`, `count` of them. */
+async function paced(port: number, ca: string, agent: Agent, everyMs: number, count: number): Promise<number> {
+  await postReview(port, ca, agent);
+  const from = process.cpuUsage();
+  for (let i = 0; i < count; i++) {
+    await postReview(port, ca, agent);
+    await new Promise((resolve) => setTimeout(resolve, everyMs));
+  }
+  const cpu = process.cpuUsage(from);
+  return (cpu.user + cpu.system) / count;
 }
 
 function median(values: readonly number[]): number {
@@ -137,6 +161,10 @@ export async function run(report: BenchReport): Promise<void> {
         if (server !== undefined) server.results.push(await measure(server.port, pki.ca.cert, server.agent));
       }
     }
+    // At a rate a cluster sends (200 reviews/s): what an idle review thread's spin adds per review.
+    const pacedNoop = await paced(noopPort, pki.ca.cert, noopAgent, pacedEveryMs, pacedCount);
+    const pacedWebhook = await paced(webhookPort, pki.ca.cert, webhookAgent, pacedEveryMs, pacedCount);
+    const pacedInline = await paced(inlinePort, pki.ca.cert, inlineAgent, pacedEveryMs, pacedCount);
     for (const agent of agents) agent.destroy();
     const ratio = median(webhookRounds.map((w, i) => w.perSecond / (noopRounds[i]?.perSecond ?? Number.NaN)));
     const webhookLatencies = webhookRounds.flatMap((r) => r.latencies);
@@ -157,6 +185,13 @@ export async function run(report: BenchReport): Promise<void> {
     report.row("process CPU per review, no-op (bench client included)", noopCpu, "µs");
     report.row("process CPU per review, webhook", median(webhookRounds.map((r) => r.cpuUs)), "µs", { ratio: median(webhookRounds.map((r) => r.cpuUs)) / noopCpu, baseline: "no-op" });
     report.row("process CPU per review, webhook with --review-threads=0", median(inlineRounds.map((r) => r.cpuUs)), "µs", { ratio: median(inlineRounds.map((r) => r.cpuUs)) / noopCpu, baseline: "no-op" });
+    // The HTTPS thread is the one that limits throughput: what the webhook adds to it over the no-op.
+    const noopThread = median(noopRounds.map((r) => r.threadCpuUs));
+    report.row("HTTPS-thread CPU per review, no-op (bench client included)", noopThread, "µs");
+    report.row("HTTPS-thread CPU per review, webhook", median(webhookRounds.map((r) => r.threadCpuUs)), "µs", { ratio: median(webhookRounds.map((r) => r.threadCpuUs)) / noopThread, baseline: "no-op" });
+    report.row(`process CPU per review at ${String(1000 / pacedEveryMs)} reviews/s, no-op`, pacedNoop, "µs");
+    report.row(`process CPU per review at ${String(1000 / pacedEveryMs)} reviews/s, webhook`, pacedWebhook, "µs", { ratio: pacedWebhook / pacedNoop, baseline: "no-op" });
+    report.row(`process CPU per review at ${String(1000 / pacedEveryMs)} reviews/s, webhook with --review-threads=0`, pacedInline, "µs", { ratio: pacedInline / pacedNoop, baseline: "no-op" });
   } finally {
     await Promise.all([close(webhook), close(noop), close(parseOnly), close(inlineWebhook)]);
     await pool.close();
