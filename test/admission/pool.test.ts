@@ -18,6 +18,7 @@ import { makeClusterFacts } from "../../injector/informers/facts.ts";
 import { hookConfigMapName } from "../../injector/names.ts";
 import { podReview, silentThreadLog, testFacts, testFeed, testPolicy } from "../support/admission.ts";
 import { manualInformer } from "../support/informer.ts";
+import { captureLogger } from "../support/log.ts";
 
 const realDir = join(import.meta.dirname, "..", "fixtures", "real");
 const recorded = readdirSync(realDir)
@@ -160,13 +161,15 @@ describe("review threads", () => {
   });
 
   it("answer inline what a thread held when it exits, and restart it", async () => {
-    const { pool, reference, restarts, inlinedBy } = setup({ threadUrl: new URL("./threads/exit-thread.ts", import.meta.url), restartBackoffMs: { baseMs: 20, maxMs: 20 } });
+    const { logger, messages } = captureLogger();
+    const { pool, reference, restarts, inlinedBy } = setup({ logger, threadUrl: new URL("./threads/exit-thread.ts", import.meta.url), restartBackoffMs: { baseMs: 20, maxMs: 20 } });
     const body = recorded.find((r) => r.name === "admission-deployment-pod.json")?.body ?? Buffer.alloc(0);
     expect(text(await send(pool.dispatch, body))).toBe(text(await send(reference, body)));
     expect(await inlinedBy()).toEqual({ "taken-back": 1 });
     const until = Date.now() + 5_000;
     while ((await restarts.get()).values[0]?.value !== 1 && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
     expect((await restarts.get()).values[0]?.value).toBe(1);
+    expect(messages()).toContain("review thread exited; reviewing inline until it is back");
   });
 
   it("stop a thread that holds a review past the deadline and answer the review inline", async () => {
@@ -186,7 +189,8 @@ describe("review threads", () => {
   });
 
   it("answer the reviews in flight when closed", async () => {
-    const { pool, reference, inlinedBy } = setup();
+    const { logger, messages } = captureLogger();
+    const { pool, reference, inlinedBy } = setup({ logger });
     const body = recorded.find((r) => r.name === "admission-deployment-pod.json")?.body ?? Buffer.alloc(0);
     const inFlight = Array.from({ length: 10 }, () => send(pool.dispatch, body));
     await pool.close();
@@ -196,5 +200,7 @@ describe("review threads", () => {
     expect(await inlinedBy()).toEqual({});
     expect(text(await send(pool.dispatch, body))).toBe(want);
     expect(await inlinedBy()).toEqual({ "no-thread": 1 });
+    // A thread stopped on purpose is not an error.
+    expect(messages()).toEqual([]);
   });
 });

@@ -1,19 +1,9 @@
 import { EventEmitter } from "node:events";
-import { Writable } from "node:stream";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { makeLogger } from "../../injector/log.ts";
 import { runUntilSignalled, shutdownWatchdogMs, type SignalSource } from "../../injector/shutdown.ts";
+import { captureLogger } from "../support/log.ts";
 
-function capture(): { logger: ReturnType<typeof makeLogger>; messages: () => string[] } {
-  const lines: string[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      lines.push(chunk.toString());
-      done();
-    },
-  });
-  return { logger: makeLogger("info", stream), messages: () => lines.map((l) => (JSON.parse(l) as { msg: string }).msg) };
-}
+const capture = captureLogger;
 
 function signals(): EventEmitter & SignalSource {
   return new EventEmitter();
