@@ -64,15 +64,10 @@ export async function startAdmission(deps: AdmissionDeps): Promise<Admission> {
   const metrics = makeAdmissionMetrics(deps.registry);
   const review = makeReviewer({ facts: deps.facts, policy: deps.config, logger, metrics, isReady: deps.isReady });
   const inline = inlineDispatch(review, logger, metrics);
-  const pool = reviewPool(deps, inline, metrics, logger);
   const certificates = certificateSource({ ...deps, logger });
-  let tls;
-  try {
-    tls = await certificates.start();
-  } catch (err) {
-    await pool?.close();
-    throw err;
-  }
+  const tls = await certificates.start();
+  // After the certificate: `lameduck run` retries a failed start, and each attempt would start threads.
+  const pool = reviewPool(deps, inline, metrics, logger);
   const server = makeWebhookServer({ tls, dispatch: pool?.dispatch ?? inline, metrics, logger });
   certificates.onChange((next) => { server.setSecureContext({ cert: next.cert, key: next.key, minVersion: "TLSv1.2" }); });
   try {
