@@ -3,7 +3,10 @@ import { pino, type DestinationStream, type Logger } from "pino";
 
 export type { Logger };
 
-export function makeLogger(level: "debug" | "info" | "warn" | "error" | "silent", destination?: DestinationStream): Logger {
+/** --log-level's values, and "silent" for tests. */
+export type LogLevel = "debug" | "info" | "warn" | "error" | "silent";
+
+export function makeLogger(level: LogLevel, destination?: DestinationStream): Logger {
   return pino(
     { name: "lameduck", level, base: null, timestamp: pino.stdTimeFunctions.isoTime, formatters: { level: (label) => ({ level: label }) } },
     destination ?? process.stdout,

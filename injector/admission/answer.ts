@@ -1,12 +1,12 @@
 // From the bytes of a POST /mutate body to the bytes of its answer: parse, review, serialize. The same
 // function runs on the HTTPS thread (--review-threads=0, or when no review thread can take the body) and
-// on the review threads (worker.ts), so both give byte-identical answers.
+// on the review threads (review-thread.ts), so both give byte-identical answers.
 import type { Logger } from "../log.ts";
 import type { ReviewCounters } from "./metrics.ts";
 import { allowed, reviewUid, type Answer } from "./review.ts";
 
 /** What the server writes: an AdmissionReview (200) or, when no UID can be read, a 400 with a reason. */
-export type Reply = { readonly status: 200; readonly json: string | Buffer } | { readonly status: 400; readonly text: string };
+export type Reply = { readonly status: 200; readonly json: string } | { readonly status: 400; readonly text: string };
 
 export type Review = (body: unknown) => Answer;
 

@@ -42,6 +42,11 @@ export function namespaceFacts(facts: ClusterFacts, name: string): NamespaceFact
   };
 }
 
+/** A namespace the threads should know: it exists, or (already or still) has a hook ConfigMap. */
+function isKnown(facts: NamespaceFacts): boolean {
+  return facts.present || facts.hook !== undefined;
+}
+
 export function makeFactsFeed(deps: FactsFeedDeps): FactsFeed {
   const { facts } = deps;
   const listeners = new Set<(update: FactsUpdate) => void>();
@@ -58,9 +63,8 @@ export function makeFactsFeed(deps: FactsFeedDeps): FactsFeed {
     const remove: string[] = [];
     for (const name of names) {
       const now = namespaceFacts(facts, name);
-      const known = now.present || now.hook !== undefined;
       const before = sent.get(name);
-      if (!known) {
+      if (!isKnown(now)) {
         // Always: a thread may know the namespace from its snapshot, which `sent` does not record.
         sent.delete(name);
         remove.push(name);
@@ -119,7 +123,7 @@ export function makeFactsFeed(deps: FactsFeedDeps): FactsFeed {
       const set: [string, NamespaceFacts][] = [];
       for (const name of allNames()) {
         const now = namespaceFacts(facts, name);
-        if (now.present || now.hook !== undefined) set.push([name, now]);
+        if (isKnown(now)) set.push([name, now]);
       }
       // lastGlobals stays: if the globals changed, the threads already running learn it at the next
       // review, and this one is told again, harmlessly.

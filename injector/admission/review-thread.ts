@@ -45,11 +45,9 @@ export function runReviewThread(data: ReviewThreadData, port: MessagePort): void
 
   const answer = (slot: number, reply: Reply): void => {
     const text = reply.status === 200 ? reply.json : reply.text;
-    const offset = slot * slotBytes;
-    const length = typeof text === "string" ? Buffer.byteLength(text) : text.length;
+    const length = Buffer.byteLength(text);
     if (length > slotBytes) { post({ kind: "answer", slot, reply }); return; }
-    if (typeof text === "string") answers.write(text, offset, length, "utf8");
-    else text.copy(answers, offset);
+    answers.write(text, slot * slotBytes, length, "utf8");
     port.postMessage(encodeAnswer(slot, length, reply.status));
   };
 

@@ -7,6 +7,7 @@
 import type { FactsUpdate } from "./facts-mirror.ts";
 import type { Reply } from "./answer.ts";
 import type { TallyEntry } from "./tally.ts";
+import type { LogLevel } from "../log.ts";
 import type { Policy } from "../mutation/policy.ts";
 
 export const reviewThreadRole = "lameduck-review";
@@ -28,7 +29,7 @@ export interface ReviewThreadData {
 }
 
 export interface ReviewThreadLog {
-  readonly level: "debug" | "info" | "warn" | "error" | "silent";
+  readonly level: LogLevel;
   /** File descriptor (1: the process's stdout) or path the thread's log lines are written to. */
   readonly destination: number | string;
 }

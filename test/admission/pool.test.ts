@@ -64,7 +64,7 @@ function send(dispatch: Dispatch, body: Buffer): Promise<Reply> {
 }
 
 function text(reply: Reply): string {
-  return reply.status === 200 ? reply.json.toString() : reply.text;
+  return reply.status === 200 ? reply.json : reply.text;
 }
 
 async function counted(registry: Registry, name: string, labels: Record<string, string>, want: number): Promise<void> {

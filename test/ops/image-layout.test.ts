@@ -167,7 +167,7 @@ describe("the image's runtime layout", () => {
       const body = Buffer.from(JSON.stringify(JSON.parse(readFileSync(join(root, "test", "fixtures", "real", "admission-deployment-pod.json"), "utf8"))));
       const send = (dispatch: typeof inline): Promise<Reply> => new Promise((resolve) => { dispatch(body, resolve); });
       const [threaded, reference] = await Promise.all([send(pool.dispatch), send(inline)]);
-      const text = (reply: Reply): string => (reply.status === 200 ? reply.json.toString() : reply.text);
+      const text = (reply: Reply): string => (reply.status === 200 ? reply.json : reply.text);
       expect(threaded.status).toBe(200);
       expect(text(threaded)).toContain('"patch"');
       expect(text(threaded)).toBe(text(reference));
