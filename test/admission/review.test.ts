@@ -1,26 +1,13 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { Writable } from "node:stream";
 import { describe, expect, it } from "vitest";
-import { makeLogger } from "../../injector/log.ts";
 import { applyOps, makeTestReviewer, patchOf, podReview, testFacts } from "../support/admission.ts";
+import { captureLogger } from "../support/log.ts";
 
 const realDir = join(import.meta.dirname, "..", "fixtures", "real");
 
 function recorded(name: string): Record<string, unknown> & { request: Record<string, unknown> } {
   return JSON.parse(readFileSync(join(realDir, `admission-${name}.json`), "utf8")) as Record<string, unknown> & { request: Record<string, unknown> };
-}
-
-function captureLogger(): { logger: ReturnType<typeof makeLogger>; lines: () => Record<string, unknown>[] } {
-  const chunks: string[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      chunks.push(chunk.toString());
-      done();
-    },
-  });
-  const logger = makeLogger("debug", stream);
-  return { logger, lines: () => chunks.join("").split("\n").filter((l) => l !== "").map((l) => JSON.parse(l) as Record<string, unknown>) };
 }
 
 const pod = { apiVersion: "v1", kind: "Pod", metadata: { generateName: "web-5d-", labels: { app: "web" } }, spec: { containers: [{ name: "web", image: "x" }] } };
@@ -36,7 +23,7 @@ describe("reviewing AdmissionReviews", () => {
   });
 
   it("logs one line per decision naming the pod by generateName and the namespace", () => {
-    const { logger, lines } = captureLogger();
+    const { logger, lines } = captureLogger("debug");
     const { review } = makeTestReviewer(testFacts(), undefined, { logger });
     review(podReview(pod, "shop"));
     review(podReview({ ...pod, metadata: { name: "legacy", annotations: { "lameduck.dev/inject": "false" } } }, "shop"));

@@ -1,14 +1,15 @@
-// A logger whose lines the test reads back (the message of each).
+// A logger whose lines the test reads back: each line's record, or only its message.
 import { Writable } from "node:stream";
 import { makeLogger, type Logger } from "../../injector/log.ts";
 
-export function captureLogger(level: "debug" | "info" = "info"): { logger: Logger; messages: () => string[] } {
-  const lines: string[] = [];
+export function captureLogger(level: "debug" | "info" = "info"): { logger: Logger; lines: () => Record<string, unknown>[]; messages: () => string[] } {
+  const chunks: string[] = [];
   const stream = new Writable({
     write(chunk: Buffer, _encoding, done) {
-      lines.push(chunk.toString());
+      chunks.push(chunk.toString());
       done();
     },
   });
-  return { logger: makeLogger(level, stream), messages: () => lines.map((l) => (JSON.parse(l) as { msg: string }).msg) };
+  const lines = (): Record<string, unknown>[] => chunks.join("").split("\n").filter((l) => l !== "").map((l) => JSON.parse(l) as Record<string, unknown>);
+  return { logger: makeLogger(level, stream), lines, messages: () => lines().map((l) => String(l["msg"])) };
 }

@@ -3,8 +3,6 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { runUntilSignalled, shutdownWatchdogMs, type SignalSource } from "../../injector/shutdown.ts";
 import { captureLogger } from "../support/log.ts";
 
-const capture = captureLogger;
-
 function signals(): EventEmitter & SignalSource {
   return new EventEmitter();
 }
@@ -17,7 +15,7 @@ describe("shutdown on signals", () => {
   it("gives up after the delay plus the drain and stop budget, exiting 1", async () => {
     vi.useFakeTimers();
     const source = signals();
-    const { logger, messages } = capture();
+    const { logger, messages } = captureLogger();
     const exit = vi.fn<(code: number) => void>();
     const stopped = new Promise<void>(() => undefined);
     void runUntilSignalled({ controller: { beginShutdown: () => undefined, stop: () => stopped }, shutdownDelayMs: 0, logger, signals: source, exit });
@@ -33,7 +31,7 @@ describe("shutdown on signals", () => {
 
   it("turns unready on the first signal, stops after the delay, and lets go of the signal handlers", async () => {
     const source = signals();
-    const { logger } = capture();
+    const { logger } = captureLogger();
     const calls: string[] = [];
     const code = runUntilSignalled({
       controller: {
