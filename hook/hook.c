@@ -22,6 +22,7 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -43,6 +44,7 @@
 #define SAMPLE_MS 100       /* /proc/net/tcp sampling period of the quiet phase */
 #define DAY_MS (24LL * 3600 * 1000)
 #define DIR_MAX 1024        /* --podinfo and --proc lengths, so that paths fit their buffers */
+#define E_NOT_REGULAR 4096  /* the hook's own errno, above the kernel's: an input that is no file */
 
 static const char usage[] =
 "usage: hook sleep DURATION [--log=PATH]\n"
@@ -82,7 +84,10 @@ static const char usage[] =
 "  other than 200, a malformed or oversized answer: retry with backoff 200ms..1s\n"
 "  for 2s, then sleep --fallback. No readable pod UID: sleep --fallback at once.\n"
 "  Nothing waits past --max, counted from the hook's start: connect, send and\n"
-"  receive are bounded by it too, however slowly an oracle sends.\n"
+"  receive are bounded by it too, however slowly an oracle sends. Files are\n"
+"  opened non-blocking and must be regular (a FIFO or a device counts as\n"
+"  unreadable); the line is written non-blocking, and dropped if a full pipe\n"
+"  cannot take it.\n"
 "\n"
 "  --oracle=HOST:PORT  the oracle: an IPv4 literal or an [IPv6] literal (no DNS;\n"
 "                      lameduck writes its Service's ClusterIP here)\n"
@@ -179,6 +184,7 @@ static void put_errno(struct text *t, int err)
 		{EPERM, "operation not permitted"}, {ENOTDIR, "not a directory"},
 		{EISDIR, "is a directory"}, {EMFILE, "too many open files"}, {ENOMEM, "out of memory"},
 		{EPIPE, "broken pipe"}, {EAFNOSUPPORT, "address family not supported"},
+		{E_NOT_REGULAR, "not a regular file"},
 	};
 	for (size_t i = 0; i < sizeof words / sizeof words[0]; i++) {
 		if (words[i].err == err) {
@@ -204,12 +210,53 @@ static int write_all(int fd, const char *s, size_t n)
 	return 0;
 }
 
+/*
+ * Stderr is inherited: it may be a pipe that nobody reads, or a full one, and a write must not
+ * hold the hook past --max. So O_NONBLOCK for the one write, then put back, because the open file
+ * description may be shared with whoever started the hook (a shell's terminal). A line that does
+ * not fit is dropped: the deadline matters more than the log. Lines are shorter than PIPE_BUF, so
+ * a pipe takes one whole or not at all.
+ */
+static void write_stderr(const char *s, size_t n)
+{
+	/* System calls rather than fcntl() and fstat() below: musl's wrappers cost 1.5 KiB. */
+	long flags = syscall(SYS_fcntl, 2, F_GETFL);
+	if (flags < 0 || (!(flags & O_NONBLOCK) && syscall(SYS_fcntl, 2, F_SETFL, flags | O_NONBLOCK) != 0))
+		return; /* no stderr, or one that cannot be made non-blocking */
+	(void)write_all(2, s, n);
+	if (!(flags & O_NONBLOCK))
+		(void)syscall(SYS_fcntl, 2, F_SETFL, flags);
+}
+
+/*
+ * Every file the hook reads (pod/uid, /proc/net/tcp{,6}) is opened with this. O_NONBLOCK: opening
+ * a FIFO for reading otherwise waits for a writer, for ever. Regular files only: a FIFO, a
+ * terminal or a device can block the reads that follow or never end; procfs files are regular
+ * (with size 0, so the size says nothing). -1 with errno, E_NOT_REGULAR for the rest.
+ */
+static int open_input(const char *path)
+{
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	int err = E_NOT_REGULAR;
+	if (syscall(SYS_fstat, fd, &st) != 0) /* musl's struct stat is the kernel's on amd64 and arm64 */
+		err = errno;
+	else if (S_ISREG(st.st_mode))
+		return fd;
+	close(fd);
+	errno = err;
+	return -1;
+}
+
 static const char *log_path = "/proc/1/fd/1";
 
 /*
  * The summary line goes to the container's main process output so that it shows in `kubectl
  * logs`. O_APPEND: opening /proc/1/fd/1 on a regular file starts a new offset at 0, which would
  * overwrite the log. O_NONBLOCK: a full pipe must not hold the hook; stderr then gets the line.
+ * (Opening a FIFO for writing with O_NONBLOCK fails at once when it has no reader.)
  */
 static void emit(struct text *t)
 {
@@ -221,7 +268,7 @@ static void emit(struct text *t)
 		if (r == 0)
 			return;
 	}
-	(void)write_all(2, t->s, t->n);
+	write_stderr(t->s, t->n);
 }
 
 static int usage_error(const char *what, const char *value, const char *problem)
@@ -237,7 +284,7 @@ static int usage_error(const char *what, const char *value, const char *problem)
 	put(&t, " ");
 	put(&t, problem);
 	put(&t, " (see hook --help)\n");
-	(void)write_all(2, t.s, t.n);
+	write_stderr(t.s, t.n);
 	return EXIT_USAGE;
 }
 
@@ -246,7 +293,7 @@ static int usage_error(const char *what, const char *value, const char *problem)
 static void die_clock(void)
 {
 	static const char msg[] = "hook: the monotonic clock failed\n";
-	(void)write_all(2, msg, sizeof msg - 1);
+	write_stderr(msg, sizeof msg - 1);
 	_exit(EXIT_INTERNAL);
 }
 
@@ -705,7 +752,7 @@ static int read_table(struct reading *r, const char *name, int v6)
 	size_t have = 0;
 	strcpy(path, proc_dir);
 	strcat(path, name);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = open_input(path);
 	if (fd < 0) {
 		if (errno == ENOENT)
 			return 1;
@@ -1013,7 +1060,7 @@ static int read_uid(struct text *t)
 	put(t, "no pod UID (");
 	put(t, path);
 	put(t, ": ");
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = open_input(path);
 	if (fd < 0) {
 		put_errno(t, errno);
 		put(t, ")");

@@ -1,3 +1,4 @@
+import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -66,6 +67,18 @@ describe.each([Arch.amd64, Arch.arm64])("the %s hook binary", (arch) => {
     } finally {
       podInfo.remove();
       await oracle.close();
+    }
+  });
+
+  it("refuses a FIFO as pod/uid instead of blocking on it", async () => {
+    const podInfo = makePodInfo(undefined);
+    try {
+      execFileSync("mkfifo", [join(podInfo.dir, "pod", "uid")]);
+      const run = await runHook(["wait", "--oracle=127.0.0.1:1", "--max=5s", "--fallback=0", `--podinfo=${podInfo.dir}`], { arch, killAfterMs: 10_000 });
+      expect(run.code).toBe(0);
+      expect(run.log).toContain("pod/uid: not a regular file); fallback sleep, released at");
+    } finally {
+      podInfo.remove();
     }
   });
 
