@@ -3,10 +3,11 @@
  *
  * The kubelet runs it before it sends SIGTERM to the container. `hook wait` holds the shutdown
  * until lameduck's drain oracle says the pod is out of every Service's EndpointSlices, lets load
- * balancers settle, then waits until no new inbound connection has arrived for a while; `hook
- * sleep` is the plain fixed delay. The usage text below is the whole contract.
+ * balancers settle, then waits until no new inbound connection has arrived for a while (and, with
+ * --drain, until the open ones have closed); `hook sleep` is the plain fixed delay. The usage text
+ * below is the whole contract.
  *
- * Read top to bottom: limits and usage, output and clock helpers, the parsers for everything
+ * Read top to bottom: limits and usage, output, input and clock helpers, the parsers for everything
  * that comes from outside (durations, the oracle's answer, /proc/net/tcp lines; the last two are
  * fuzzed by fuzz_response.c, which #includes this file with -DHOOK_FUZZ), the /proc sampler, the
  * HTTP client, the two modes, main. There is no heap: every buffer is static and bounded, so the
@@ -71,7 +72,7 @@ static const char usage[] =
 "    serving     ask again (at most one request per 100ms)\n"
 "    unselected  no Service routes to this pod: exit at once\n"
 "    drained     sleep --settle, then wait until no new inbound connection has\n"
-"                appeared for --quiet, and exit\n"
+"                appeared for --quiet, with --drain until none is open, and exit\n"
 "  Quiet phase: <proc>/net/tcp and <proc>/net/tcp6 are read every 100ms; a new\n"
 "  inbound connection is a socket that was not there in the previous reading, in\n"
 "  any connected state (established, syn-recv, closing or time-wait: short\n"
@@ -80,6 +81,20 @@ static const char usage[] =
 "  deliver real traffic over it. The quiet period counts from the drained answer,\n"
 "  so with no traffic the hook exits right after --settle. No ports= token, or\n"
 "  --quiet=0: no quiet phase.\n"
+"  Drain phase (--drain), after the quiet phase (after --settle with --quiet=0):\n"
+"  the same tables every 100ms until no inbound connection to a serving port,\n"
+"  from anywhere but node=, is open, or --max. Inbound: the local port is in\n"
+"  ports= (an outgoing connection never gets a port a listener has bound).\n"
+"    open    01 established, 03 syn-recv (a client connecting now)\n"
+"    closed  08 close-wait (the client sent FIN: no more requests; counting it\n"
+"            would let an app that leaks such sockets hold every stop to --max),\n"
+"            04, 05 fin-wait1/2 (the app closed), 09 last-ack, 0B closing,\n"
+"            06 time-wait, 07 close\n"
+"  The app is not told to drain: connections end on their own (idle timeouts,\n"
+"  clients reconnecting), and any client that keeps one open holds the hook\n"
+"  until --max. Not after unselected, no ports=, or the fallback: without the\n"
+"  oracle's ports= the hook cannot tell a serving connection from, say, a\n"
+"  metrics scraper's keep-alive.\n"
 "  A refused or timed-out connection (connect: 2s; an answer: wait + 5s), a status\n"
 "  other than 200, a malformed or oversized answer: retry with backoff 200ms..1s\n"
 "  for 2s, then sleep --fallback. No readable pod UID: sleep --fallback at once.\n"
@@ -95,6 +110,7 @@ static const char usage[] =
 "  --settle=DURATION   after drained, for load balancers to catch up (default 2s)\n"
 "  --quiet=DURATION    quiet period for inbound connections (default 2s)\n"
 "  --fallback=DURATION sleep when the oracle cannot be asked (default 10s)\n"
+"  --drain             the drain phase, after the quiet phase (default off)\n"
 "  --podinfo=DIR       downward API volume holding pod/uid (default /.lameduck)\n"
 "  --proc=DIR          procfs showing the pod's network namespace (default /proc)\n"
 "\n"
@@ -108,13 +124,16 @@ static const char usage[] =
 "\n"
 "The summary line, one of:\n"
 "  lameduck: drained after A, quiet after B, N connections open, released at T of max M\n"
+"  lameduck: drained after A, quiet after B, drain phase C[ cut short by max],\n"
+"            N connections open, released at T of max M   (one line, with --drain)\n"
 "  lameduck: drained after A, no serving ports, released at T of max M\n"
 "  lameduck: unselected (no Service routes to this pod), released at T of max M\n"
 "  lameduck: oracle HOST:PORT <problem>; fallback sleep, released at T of max M\n"
 "  lameduck: no pod UID (<podinfo>/pod/uid: <problem>); fallback sleep, released ...\n"
 "  lameduck: [drained after A, ]max reached <where, why>, released at T of max M\n"
 "  lameduck: slept D, released at T\n"
-"(B counts from the drained answer and includes --settle.)\n"
+"(B counts from the drained answer and includes --settle; N counts the open\n"
+"inbound connections when the hook returned.)\n"
 "\n"
 "Exit status:\n"
 "  0  the wait is over: released, unselected, fallback slept, or --max reached\n"
@@ -622,7 +641,16 @@ struct conn {
 	unsigned lport, rport, state;
 };
 
+/*
+ * The states of include/net/tcp_states.h that matter here. Open, for the drain phase and the
+ * summary's count: established, and syn-recv (a client connecting now; released then, the
+ * connection would meet a stopping app). Closed: every state after a FIN, since no request can
+ * still arrive (close-wait: the client sent FIN; an app that never closes such a socket must not
+ * hold every stop to --max) or be answered (fin-wait1/2, last-ack, closing: the app closed), and
+ * time-wait. The kernel lists a syn-recv request as 03, never as new-syn-recv.
+ */
 #define TCP_ESTABLISHED 0x01
+#define TCP_SYN_RECV 0x03
 #define TCP_CLOSE 0x07
 #define TCP_LISTEN 0x0A
 
@@ -695,7 +723,7 @@ static int parse_tcp_line(const char *s, size_t n, int v6, struct conn *c)
 	return 1;
 }
 
-/* ---- the quiet phase's sampler ---------------------------------------------------------- */
+/* ---- the sampler of the quiet and drain phases ------------------------------------------ */
 
 /* Two readings of the inbound connections' identities, sorted: the previous one and the next. */
 static uint64_t keys[2][CONN_MAX];
@@ -706,7 +734,7 @@ static char read_buf[4096];
 
 struct reading {
 	const struct answer *a;
-	size_t open;               /* established inbound connections */
+	size_t open;               /* open inbound connections (established or syn-recv) */
 	int overflow;
 	struct text *why;          /* on error */
 };
@@ -719,6 +747,11 @@ static uint64_t fnv1a(uint64_t h, const void *p, size_t n)
 	return h;
 }
 
+/*
+ * Inbound means: the local port is a serving port. An outgoing connection never gets a port that
+ * a listener has bound (the kernel's ephemeral port choice skips bound ports), so the app's own
+ * calls to other services' port 8080 are not counted; nor are the node's (kubelet probes).
+ */
 static void count_conn(struct reading *r, const struct conn *c)
 {
 	const struct answer *a = r->a;
@@ -731,7 +764,7 @@ static void count_conn(struct reading *r, const struct conn *c)
 		return;
 	if (a->has_node && memcmp(c->remote, a->node, 16) == 0)
 		return;
-	if (c->state == TCP_ESTABLISHED)
+	if (c->state == TCP_ESTABLISHED || c->state == TCP_SYN_RECV)
 		r->open++;
 	if (nkeys[cur] == CONN_MAX) {
 		r->overflow = 1;
@@ -1030,6 +1063,7 @@ out:
 static long long start_ms, deadline_ms;
 static const char *max_text;
 static long long settle_ms = 2000, quiet_ms = 2000, fallback_ms = 10000;
+static int drain_on;
 static const char *podinfo_dir = "/.lameduck";
 
 static void release(struct text *t)
@@ -1105,10 +1139,42 @@ static void put_oracle(struct text *t)
 	put(t, " ");
 }
 
+/*
+ * --drain, after the quiet phase: until no inbound connection to a serving port is open, read
+ * every 100ms like the quiet phase. The app is not told: connections end on their own (idle
+ * timeouts, clients that reconnect), and --max ends the wait for those that do not.
+ */
+static int drain(struct reading *r, struct text *t)
+{
+	long long began = now_ms();
+	long ok = sample(r);
+	while (ok >= 0 && r->open > 0) {
+		long long now = now_ms();
+		if (now >= deadline_ms)
+			break;
+		sleep_until(min_ll(now + SAMPLE_MS, deadline_ms));
+		ok = sample(r);
+	}
+	put(t, ok < 0 ? "drain phase stopped after " : "drain phase ");
+	put_secs(t, now_ms() - began);
+	if (ok < 0) {
+		put(t, " (");
+		put_n(t, r->why->s, r->why->n);
+		put(t, "), ");
+	} else {
+		put(t, r->open > 0 ? " cut short by max, " : ", ");
+		put_uint(t, r->open);
+		put(t, " connections open, ");
+	}
+	release(t);
+	return EXIT_DONE;
+}
+
 /* After `drained`: --settle, then until no new inbound connection for --quiet (see usage). */
 static int drained(const struct answer *a)
 {
-	struct text t = {.n = 0};
+	struct text t = {.n = 0}, why = {.n = 0};
+	struct reading r = {.a = a, .why = &why};
 	long long drained_at = now_ms();
 	/* Uncapped: a settle delay that --max cuts short was not completed, even when the quiet
 	 * period happens to end at the same moment as the deadline. */
@@ -1122,11 +1188,11 @@ static int drained(const struct answer *a)
 		put(&t, a->nports == 0 ? "no serving ports, " : "quiet phase off, ");
 		if (settle_end > deadline_ms)
 			put(&t, "max reached while settling, ");
+		else if (drain_on && a->nports > 0)
+			return drain(&r, &t);
 		release(&t);
 		return EXIT_DONE;
 	}
-	struct text why = {.n = 0};
-	struct reading r = {.a = a, .why = &why};
 	long long last_new = drained_at;
 	long fresh = sample(&r); /* the baseline: what is open now is not new */
 	while (fresh >= 0) {
@@ -1154,7 +1220,7 @@ static int drained(const struct answer *a)
 	}
 	if (fresh < 0) {
 		sleep_until(settled);
-		put(&t, "quiet phase skipped (");
+		put(&t, drain_on ? "quiet and drain phases skipped (" : "quiet phase skipped (");
 		put_n(&t, why.s, why.n);
 		put(&t, "), ");
 		release(&t);
@@ -1163,6 +1229,8 @@ static int drained(const struct answer *a)
 	put(&t, "quiet after ");
 	put_secs(&t, now_ms() - drained_at);
 	put(&t, ", ");
+	if (drain_on)
+		return drain(&r, &t);
 	put_uint(&t, r.open);
 	put(&t, " connections open, ");
 	release(&t);
@@ -1320,6 +1388,10 @@ int main(int argc, char **argv)
 			r = duration_option("--quiet", v, &quiet_ms);
 		else if ((v = option(arg, "--fallback")))
 			r = duration_option("--fallback", v, &fallback_ms);
+		else if (strcmp(arg, "--drain") == 0)
+			drain_on = 1;
+		else if ((v = option(arg, "--drain")))
+			r = usage_error("--drain", v, "takes no value: --drain turns the drain phase on");
 		else if ((v = option(arg, "--podinfo")))
 			r = dir_option("--podinfo", v, &podinfo_dir);
 		else if ((v = option(arg, "--proc")))

@@ -97,4 +97,20 @@ describe.each([Arch.amd64, Arch.arm64])("the %s hook binary", (arch) => {
       await oracle.close();
     }
   });
+
+  it("counts the open connections of the draining fixtures in its drain phase", async () => {
+    const oracle = await startTestOracle(sequence(answer("drained ports=8080,8443 node=10.0.0.7")));
+    const podInfo = makePodInfo("c0ffee00-1111-2222-3333-444455556666");
+    try {
+      const run = await runHook(
+        ["wait", `--oracle=${oracle.address}`, "--max=2s", "--settle=0", "--quiet=300ms", "--drain", `--podinfo=${podInfo.dir}`, `--proc=${join(procFixture, "..", "draining")}`],
+        { arch },
+      );
+      expect(run.code).toBe(0);
+      expect(run.log).toMatch(/, quiet after \d\.\d\ds, drain phase \d\.\d\ds cut short by max, 3 connections open, released at 2\.\d\ds of max 2s\n$/);
+    } finally {
+      podInfo.remove();
+      await oracle.close();
+    }
+  });
 });

@@ -7,7 +7,11 @@ import { isIPv4, isIPv6 } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
-export const TcpState = { established: 0x01, synRecv: 0x03, timeWait: 0x06, listen: 0x0a } as const;
+// include/net/tcp_states.h; /proc/net/tcp prints them as two hex digits.
+export const TcpState = {
+  established: 0x01, synSent: 0x02, synRecv: 0x03, finWait1: 0x04, finWait2: 0x05, timeWait: 0x06,
+  close: 0x07, closeWait: 0x08, lastAck: 0x09, listen: 0x0a, closing: 0x0b,
+} as const;
 export type TcpState = (typeof TcpState)[keyof typeof TcpState];
 
 function ipv4Bytes(ip: string): number[] {
@@ -70,19 +74,34 @@ export interface ProcDir {
   readonly dir: string;
   /** Appends lines to net/<table>, replacing the file atomically so the hook never reads half of it. */
   append(table: "tcp" | "tcp6", lines: readonly string[]): void;
+  /** Moves the socket in `slot` of net/<table> to `state`, or removes it (undefined), atomically. */
+  update(table: "tcp" | "tcp6", slot: number, state: TcpState | undefined): void;
   remove(): void;
 }
 
 export function copyProcFixture(fixture: string): ProcDir {
   const dir = mkdtempSync(join(tmpdir(), "lameduck-proc-"));
   cpSync(fixture, dir, { recursive: true });
+  const replace = (table: "tcp" | "tcp6", edit: (text: string) => string): void => {
+    const path = join(dir, "net", table);
+    writeFileSync(`${path}.new`, edit(readFileSync(path, "utf8")));
+    renameSync(`${path}.new`, path);
+  };
   return {
     dir,
     append(table, lines) {
-      const path = join(dir, "net", table);
-      const text = readFileSync(path, "utf8");
-      writeFileSync(`${path}.new`, text + lines.map((line) => `${line}\n`).join(""));
-      renameSync(`${path}.new`, path);
+      replace(table, (text) => text + lines.map((line) => `${line}\n`).join(""));
+    },
+    update(table, slot, state) {
+      replace(table, (text) => {
+        const lines = text.split("\n");
+        const at = lines.findIndex((line) => line.trimStart().startsWith(`${slot}: `));
+        const line = lines[at];
+        if (line === undefined) throw new Error(`no slot ${slot} in net/${table}`);
+        if (state === undefined) lines.splice(at, 1);
+        else lines[at] = line.replace(/^(\s*\d+: \S+ \S+ )[0-9A-F]{2} /, `$1${state.toString(16).toUpperCase().padStart(2, "0")} `);
+        return lines.join("\n");
+      });
     },
     remove() {
       rmSync(dir, { recursive: true, force: true });
