@@ -99,10 +99,9 @@ static const char usage[] =
 "  other than 200, a malformed or oversized answer: retry with backoff 200ms..1s\n"
 "  for 2s, then sleep --fallback. No readable pod UID: sleep --fallback at once.\n"
 "  Nothing waits past --max, counted from the hook's start: connect, send and\n"
-"  receive are bounded by it too, however slowly an oracle sends. Files are\n"
-"  opened non-blocking and must be regular (a FIFO or a device counts as\n"
-"  unreadable); the line is written non-blocking, and dropped if a full pipe\n"
-"  cannot take it.\n"
+"  receive are bounded by it too, however slowly an oracle sends. Input files\n"
+"  must be regular (a FIFO counts as unreadable); output is non-blocking (a line\n"
+"  a full pipe cannot take is dropped).\n"
 "\n"
 "  --oracle=HOST:PORT  the oracle: an IPv4 literal or an [IPv6] literal (no DNS;\n"
 "                      lameduck writes its Service's ClusterIP here)\n"
@@ -125,15 +124,16 @@ static const char usage[] =
 "The summary line, one of:\n"
 "  lameduck: drained after A, quiet after B, N connections open, released at T of max M\n"
 "  lameduck: drained after A, quiet after B, drain phase C[ cut short by max],\n"
-"            N connections open, released at T of max M   (one line, with --drain)\n"
+"            N connections open, released at T of max M   (one line)\n"
 "  lameduck: drained after A, no serving ports, released at T of max M\n"
 "  lameduck: unselected (no Service routes to this pod), released at T of max M\n"
 "  lameduck: oracle HOST:PORT <problem>; fallback sleep, released at T of max M\n"
 "  lameduck: no pod UID (<podinfo>/pod/uid: <problem>); fallback sleep, released ...\n"
 "  lameduck: [drained after A, ]max reached <where, why>, released at T of max M\n"
 "  lameduck: slept D, released at T\n"
-"(B counts from the drained answer and includes --settle; N counts the open\n"
-"inbound connections when the hook returned.)\n"
+"(B counts from the drained answer and includes --settle. N is from the last\n"
+"reading of the tables that --max did not interrupt, else \"connections not\n"
+"counted\".)\n"
 "\n"
 "Exit status:\n"
 "  0  the wait is over: released, unselected, fallback slept, or --max reached\n"
@@ -260,7 +260,8 @@ static int open_input(const char *path)
 	if (fd < 0)
 		return -1;
 	int err = E_NOT_REGULAR;
-	if (syscall(SYS_fstat, fd, &st) != 0) /* musl's struct stat is the kernel's on amd64 and arm64 */
+	/* musl's struct stat is the kernel's on amd64 and arm64 */
+	if (syscall(SYS_fstat, fd, &st) != 0)
 		err = errno;
 	else if (S_ISREG(st.st_mode))
 		return fd;
@@ -734,7 +735,9 @@ static char read_buf[4096];
 
 struct reading {
 	const struct answer *a;
-	size_t open;               /* open inbound connections (established or syn-recv) */
+	long long deadline;        /* a reading still going on then is abandoned */
+	size_t counted;            /* open inbound connections (established or syn-recv) so far */
+	long open;                 /* the same in the last complete reading; -1 before the first */
 	int overflow;
 	struct text *why;          /* on error */
 };
@@ -765,7 +768,7 @@ static void count_conn(struct reading *r, const struct conn *c)
 	if (a->has_node && memcmp(c->remote, a->node, 16) == 0)
 		return;
 	if (c->state == TCP_ESTABLISHED || c->state == TCP_SYN_RECV)
-		r->open++;
+		r->counted++;
 	if (nkeys[cur] == CONN_MAX) {
 		r->overflow = 1;
 		return;
@@ -778,7 +781,16 @@ static void count_conn(struct reading *r, const struct conn *c)
 	keys[cur][nkeys[cur]++] = h;
 }
 
-/* 0, 1 when the file does not exist (no IPv6 in the kernel), -1 with r->why. */
+#define TABLE_READ 0
+#define TABLE_MISSING 1        /* no such file: no IPv6 in the kernel */
+#define TABLE_CUT 2            /* the deadline came first */
+
+/*
+ * TABLE_READ, TABLE_MISSING, TABLE_CUT, or -1 with r->why. The deadline is checked before every
+ * read(): the kernel walks every socket of the node (all network namespaces share its hash
+ * tables) to print the pod's, so with tens of thousands of sockets one reading takes a second or
+ * more (16,000 on loopback: 0.7-1.1 s on a loaded 2-core machine), otherwise all past --max.
+ */
 static int read_table(struct reading *r, const char *name, int v6)
 {
 	char path[sizeof proc_dir + 16];
@@ -788,13 +800,17 @@ static int read_table(struct reading *r, const char *name, int v6)
 	int fd = open_input(path);
 	if (fd < 0) {
 		if (errno == ENOENT)
-			return 1;
+			return TABLE_MISSING;
 		put(r->why, path);
 		put(r->why, ": ");
 		put_errno(r->why, errno);
 		return -1;
 	}
 	for (;;) {
+		if (now_ms() >= r->deadline) {
+			close(fd);
+			return TABLE_CUT;
+		}
 		ssize_t got = read(fd, read_buf + have, sizeof read_buf - have);
 		if (got < 0 && errno == EINTR)
 			continue;
@@ -826,7 +842,7 @@ static int read_table(struct reading *r, const char *name, int v6)
 		have -= start;
 		if (got == 0) {
 			close(fd);
-			return 0;
+			return TABLE_READ;
 		}
 		if (have == sizeof read_buf)
 			goto malformed;
@@ -857,24 +873,29 @@ static void sort_keys(uint64_t *k, size_t n)
 /*
  * Takes a reading into the next table and compares it with the previous one: the number of
  * connections that are new (1 if there were too many to track: count that as activity), or -1.
+ * A reading that the deadline interrupts is dropped: 0, and the previous one stays the last.
  */
 static long sample(struct reading *r)
 {
 	cur ^= 1;
 	nkeys[cur] = 0;
-	r->open = 0;
+	r->counted = 0;
 	r->overflow = 0;
-	int v4 = read_table(r, "/net/tcp", 0);
-	if (v4 < 0)
-		return -1;
-	int v6 = read_table(r, "/net/tcp6", 1);
+	int v4 = read_table(r, "/net/tcp", 0), v6 = v4;
+	if (v4 == TABLE_READ || v4 == TABLE_MISSING)
+		v6 = read_table(r, "/net/tcp6", 1);
+	if (v6 == TABLE_CUT) {
+		cur ^= 1;
+		return 0;
+	}
 	if (v6 < 0)
 		return -1;
-	if (v4 == 1 && v6 == 1) {
+	if (v4 == TABLE_MISSING && v6 == TABLE_MISSING) {
 		put(r->why, proc_dir);
 		put(r->why, "/net/tcp: no such file");
 		return -1;
 	}
+	r->open = (long)r->counted;
 	sort_keys(keys[cur], nkeys[cur]);
 	const uint64_t *old = keys[cur ^ 1], *now = keys[cur];
 	size_t i = 0, j = 0, nold = nkeys[cur ^ 1];
@@ -1139,6 +1160,17 @@ static void put_oracle(struct text *t)
 	put(t, " ");
 }
 
+/* "N connections open, " as of the last complete reading. */
+static void put_open(struct text *t, const struct reading *r)
+{
+	if (r->open < 0) {
+		put(t, "connections not counted, ");
+		return;
+	}
+	put_uint(t, (unsigned long long)r->open);
+	put(t, " connections open, ");
+}
+
 /*
  * --drain, after the quiet phase: until no inbound connection to a serving port is open, read
  * every 100ms like the quiet phase. The app is not told: connections end on their own (idle
@@ -1148,7 +1180,7 @@ static int drain(struct reading *r, struct text *t)
 {
 	long long began = now_ms();
 	long ok = sample(r);
-	while (ok >= 0 && r->open > 0) {
+	while (ok >= 0 && r->open != 0) {
 		long long now = now_ms();
 		if (now >= deadline_ms)
 			break;
@@ -1162,9 +1194,8 @@ static int drain(struct reading *r, struct text *t)
 		put_n(t, r->why->s, r->why->n);
 		put(t, "), ");
 	} else {
-		put(t, r->open > 0 ? " cut short by max, " : ", ");
-		put_uint(t, r->open);
-		put(t, " connections open, ");
+		put(t, r->open != 0 ? " cut short by max, " : ", ");
+		put_open(t, r);
 	}
 	release(t);
 	return EXIT_DONE;
@@ -1174,7 +1205,7 @@ static int drain(struct reading *r, struct text *t)
 static int drained(const struct answer *a)
 {
 	struct text t = {.n = 0}, why = {.n = 0};
-	struct reading r = {.a = a, .why = &why};
+	struct reading r = {.a = a, .deadline = deadline_ms, .open = -1, .why = &why};
 	long long drained_at = now_ms();
 	/* Uncapped: a settle delay that --max cuts short was not completed, even when the quiet
 	 * period happens to end at the same moment as the deadline. */
@@ -1207,8 +1238,7 @@ static int drained(const struct answer *a)
 				put_secs(&t, now - last_new);
 				put(&t, " ago), ");
 			}
-			put_uint(&t, r.open);
-			put(&t, " connections open, ");
+			put_open(&t, &r);
 			release(&t);
 			return EXIT_DONE;
 		}
@@ -1231,8 +1261,7 @@ static int drained(const struct answer *a)
 	put(&t, ", ");
 	if (drain_on)
 		return drain(&r, &t);
-	put_uint(&t, r.open);
-	put(&t, " connections open, ");
+	put_open(&t, &r);
 	release(&t);
 	return EXIT_DONE;
 }
@@ -1390,8 +1419,6 @@ int main(int argc, char **argv)
 			r = duration_option("--fallback", v, &fallback_ms);
 		else if (strcmp(arg, "--drain") == 0)
 			drain_on = 1;
-		else if ((v = option(arg, "--drain")))
-			r = usage_error("--drain", v, "takes no value: --drain turns the drain phase on");
 		else if ((v = option(arg, "--podinfo")))
 			r = dir_option("--podinfo", v, &podinfo_dir);
 		else if ((v = option(arg, "--proc")))

@@ -2,7 +2,7 @@
 // pipe where it writes its line. Each hook here would block for ever without the fix, so each run
 // is killed well after its --max (killAfterMs) and the test then fails instead of hanging.
 import { execFileSync } from "node:child_process";
-import { closeSync, constants, cpSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync } from "node:fs";
+import { closeSync, constants, cpSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -102,6 +102,27 @@ describe.concurrent("nothing but --max decides when the hook returns", () => {
     expect(run.elapsedMs).toBeGreaterThanOrEqual(300);
     expect(run.elapsedMs).toBeLessThan(300 + slack);
     expect(run.log).toContain(`quiet phase skipped (${proc}/net/${table}: not a regular file), released at`);
+  });
+
+  it("drops a reading of the tables that --max interrupts instead of finishing it", async (context) => {
+    // 600,000 sockets on the last of 64 serving ports: one reading takes 0.4-0.5 s here, the way a
+    // node with tens of thousands of sockets makes the kernel's own tables slow to read.
+    const proc = tempDir(context);
+    cpSync(fixture, proc, { recursive: true });
+    const header = readFileSync(join(fixture, "net", "tcp"), "utf8").split("\n")[0] ?? "";
+    writeFileSync(join(proc, "net", "tcp"), `${header}\n${"   0: 0501F40A:1F90 0902F40A:C822 01\n".repeat(600_000)}`);
+    const ports = Array.from({ length: 63 }, (_, i) => i + 1).join(",");
+    const oracle = await startTestOracle(sequence(answer(`drained ports=${ports},8080 node=10.0.0.7`, 500)));
+    context.onTestFinished(() => oracle.close());
+    const podInfo = makePodInfo(uid);
+    context.onTestFinished(() => { podInfo.remove(); });
+    // The drained answer comes at about 0.5 s, so the first reading is still going at --max.
+    const run = await runHook(
+      ["wait", `--oracle=${oracle.address}`, "--max=700ms", "--settle=0", "--quiet=5s", `--podinfo=${podInfo.dir}`, `--proc=${proc}`],
+      { killAfterMs },
+    );
+    expect(run.code).toBe(0);
+    expect(run.log).toMatch(/^lameduck: drained after 0\.[5-6]\ds, max reached while settling, connections not counted, released at 0\.7[0-4]s of max 700ms\n$/);
   });
 
   it("writes its line to stderr when --log is a FIFO whose reader has stopped reading", async (context) => {
