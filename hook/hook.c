@@ -124,7 +124,7 @@ static const char usage[] =
 "The summary line, one of:\n"
 "  lameduck: drained after A, quiet after B, N connections open, released at T of max M\n"
 "  lameduck: drained after A, quiet after B, drain phase C[ cut short by max],\n"
-"            N connections open, released at T of max M   (one line)\n"
+"            N connections open, released at T of max M\n"
 "  lameduck: drained after A, no serving ports, released at T of max M\n"
 "  lameduck: unselected (no Service routes to this pod), released at T of max M\n"
 "  lameduck: oracle HOST:PORT <problem>; fallback sleep, released at T of max M\n"
@@ -738,6 +738,7 @@ struct reading {
 	long long deadline;        /* a reading still going on then is abandoned */
 	size_t counted;            /* open inbound connections (established or syn-recv) so far */
 	long open;                 /* the same in the last complete reading; -1 before the first */
+	long long taken;           /* when the last complete reading began; -1 before the first */
 	int overflow;
 	struct text *why;          /* on error */
 };
@@ -877,6 +878,7 @@ static void sort_keys(uint64_t *k, size_t n)
  */
 static long sample(struct reading *r)
 {
+	long long began = now_ms();
 	cur ^= 1;
 	nkeys[cur] = 0;
 	r->counted = 0;
@@ -896,6 +898,7 @@ static long sample(struct reading *r)
 		return -1;
 	}
 	r->open = (long)r->counted;
+	r->taken = began;
 	sort_keys(keys[cur], nkeys[cur]);
 	const uint64_t *old = keys[cur ^ 1], *now = keys[cur];
 	size_t i = 0, j = 0, nold = nkeys[cur ^ 1];
@@ -1205,7 +1208,7 @@ static int drain(struct reading *r, struct text *t)
 static int drained(const struct answer *a)
 {
 	struct text t = {.n = 0}, why = {.n = 0};
-	struct reading r = {.a = a, .deadline = deadline_ms, .open = -1, .why = &why};
+	struct reading r = {.a = a, .deadline = deadline_ms, .open = -1, .taken = -1, .why = &why};
 	long long drained_at = now_ms();
 	/* Uncapped: a settle delay that --max cuts short was not completed, even when the quiet
 	 * period happens to end at the same moment as the deadline. */
@@ -1228,7 +1231,9 @@ static int drained(const struct answer *a)
 	long fresh = sample(&r); /* the baseline: what is open now is not new */
 	while (fresh >= 0) {
 		long long now = now_ms();
-		if (now >= settle_end && now - last_new >= quiet_ms)
+		/* Quiet: a reading begun --quiet after the last new connection found none. Not merely
+		 * --quiet passed: a reading can take longer than that, and then nothing was compared. */
+		if (r.taken >= settle_end && r.taken - last_new >= quiet_ms)
 			break;
 		if (now >= deadline_ms) {
 			if (last_new == drained_at) {

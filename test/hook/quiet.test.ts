@@ -1,9 +1,9 @@
 import { connect, createServer, type Socket } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import { join } from "node:path";
-import { readFileSync, rmSync } from "node:fs";
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { procCopy, waitWithProc } from "./drained.ts";
+import { procCopy, startWaitWithProc, waitWithProc } from "./drained.ts";
 import { tcpLine, TcpState, type ProcDir } from "./procnet.ts";
 
 const drainedAnswer = "drained ports=8080,8443 node=10.0.0.7";
@@ -83,6 +83,25 @@ describe.concurrent("the quiet phase over /proc/net/tcp fixtures", () => {
     expect(run.elapsedMs).toBeGreaterThanOrEqual(1500);
     expect(run.elapsedMs).toBeLessThan(1500 + slack);
     expect(run.log).toMatch(/quiet after 1\.5\ds, 4 connections open/);
+  });
+
+  it("does not take a reading slower than --quiet for a quiet period: a later reading must find nothing new", async (context) => {
+    // 600,000 sockets on a port that is not serving, checked against 64 serving ports: one reading
+    // takes about 0.4 s here, longer than --quiet.
+    const proc = procCopy(context, "pod");
+    const slow = "   0: 0501F40A:2382 0902F40A:C822 01\n".repeat(600_000);
+    writeFileSync(join(proc.dir, "net", "tcp"), readFileSync(join(proc.dir, "net", "tcp"), "utf8") + slow);
+    const ports = [...Array.from({ length: 62 }, (_, i) => i + 1), 8080, 8443].join(",");
+    const { oracle, run: hook } = await startWaitWithProc(context, proc.dir, `drained ports=${ports} node=10.0.0.7`, "--max=20s", "--settle=0", "--quiet=300ms");
+    for (let i = 0; i < 200 && oracle.requests.length === 0; i++) await sleep(10);
+    // The hook opened the table right after its drained answer: this connection is new to its
+    // second reading, whatever the first took.
+    await sleep(50);
+    proc.append("tcp", [tcpLine(900, { local: ["10.244.1.5", 8080], remote: ["10.244.9.9", 45000], state: TcpState.established }, false)]);
+    const appended = performance.now();
+    const run = await hook;
+    expect(run.exitedAt).toBeGreaterThanOrEqual(appended + 300);
+    expect(run.log).toMatch(/^lameduck: drained after \d\.\d\ds, quiet after \d\.\d\ds, 5 connections open, released at \d\.\d\ds of max 20s\n$/);
   });
 
   it("treats more connections than it can track as activity, until --max", async (context) => {
