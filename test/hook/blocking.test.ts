@@ -2,12 +2,13 @@
 // pipe where it writes its line. Each hook here would block for ever without the fix, so each run
 // is killed well after its --max (killAfterMs) and the test then fails instead of hanging.
 import { execFileSync } from "node:child_process";
-import { closeSync, constants, cpSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from "node:fs";
+import { closeSync, constants, cpSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it, type TestContext } from "vitest";
 import { answer, closedPort, sequence, startTestOracle } from "./oracle.ts";
+import { writeLongTable } from "./procnet.ts";
 import { makePodInfo, runHook, type PodInfo } from "./run.ts";
 
 const fixture = join(dirname(fileURLToPath(import.meta.url)), "..", "fixtures", "proc", "pod");
@@ -110,7 +111,7 @@ describe.concurrent("nothing but --max decides when the hook returns", () => {
     const proc = tempDir(context);
     cpSync(fixture, proc, { recursive: true });
     const header = readFileSync(join(fixture, "net", "tcp"), "utf8").split("\n")[0] ?? "";
-    writeFileSync(join(proc, "net", "tcp"), `${header}\n${"   0: 0501F40A:1F90 0902F40A:C822 01\n".repeat(600_000)}`);
+    writeLongTable(join(proc, "net", "tcp"), `${header}\n`, "   0: 0501F40A:1F90 0902F40A:C822 01", 600_000);
     const ports = Array.from({ length: 63 }, (_, i) => i + 1).join(",");
     const oracle = await startTestOracle(sequence(answer(`drained ports=${ports},8080 node=10.0.0.7`, 500)));
     context.onTestFinished(() => oracle.close());

@@ -48,8 +48,8 @@ describe.concurrent("the drain phase over /proc/net/tcp fixtures", () => {
     proc.update("tcp", 2, TcpState.timeWait);
     await sleep(800);
     proc.update("tcp", 3, TcpState.closeWait);
+    const lastClosed = performance.now(); // the last one cannot close before its update begins
     proc.update("tcp6", 1, undefined);
-    const lastClosed = performance.now();
     const run = await hook;
     expect(run.code).toBe(0);
     expect(run.exitedAt).toBeGreaterThanOrEqual(lastClosed);
@@ -120,8 +120,8 @@ describe.concurrent("the drain phase over /proc/net/tcp fixtures", () => {
     const proc = procCopy(context, "draining");
     const hook = waitWithProc(context, proc.dir, drainedAnswer, "--max=20s", "--settle=0", "--quiet=200ms", "--drain");
     await sleep(1000);
-    proc.append("tcp", ["  99: garbage"]);
     const broken = performance.now();
+    proc.append("tcp", ["  99: garbage"]);
     const run = await hook;
     expect(run.exitedAt).toBeGreaterThanOrEqual(broken);
     expect(run.exitedAt).toBeLessThan(broken + slack);
@@ -189,8 +189,8 @@ describe.concurrent("the drain phase over this machine's real /proc", () => {
     const client = await server.dial();
     const hook = waitWithProc(context, "/proc", `drained ports=${server.port}`, "--max=20s", "--settle=0", "--quiet=300ms", "--drain");
     await sleep(1500);
-    client.destroy(); // FIN; the server (allowHalfOpen false) closes its end in turn
     const closedAt = performance.now();
+    client.destroy(); // FIN; the server (allowHalfOpen false) closes its end in turn
     const run = await hook;
     expect(run.code).toBe(0);
     expect(run.exitedAt).toBeGreaterThanOrEqual(closedAt);
