@@ -3,10 +3,11 @@
  *
  * The kubelet runs it before it sends SIGTERM to the container. `hook wait` holds the shutdown
  * until lameduck's drain oracle says the pod is out of every Service's EndpointSlices, lets load
- * balancers settle, then waits until no new inbound connection has arrived for a while; `hook
- * sleep` is the plain fixed delay. The usage text below is the whole contract.
+ * balancers settle, then waits until no new inbound connection has arrived for a while (and, with
+ * --drain, until the open ones have closed); `hook sleep` is the plain fixed delay. The usage text
+ * below is the whole contract.
  *
- * Read top to bottom: limits and usage, output and clock helpers, the parsers for everything
+ * Read top to bottom: limits and usage, output, input and clock helpers, the parsers for everything
  * that comes from outside (durations, the oracle's answer, /proc/net/tcp lines; the last two are
  * fuzzed by fuzz_response.c, which #includes this file with -DHOOK_FUZZ), the /proc sampler, the
  * HTTP client, the two modes, main. There is no heap: every buffer is static and bounded, so the
@@ -22,6 +23,7 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -43,6 +45,7 @@
 #define SAMPLE_MS 100       /* /proc/net/tcp sampling period of the quiet phase */
 #define DAY_MS (24LL * 3600 * 1000)
 #define DIR_MAX 1024        /* --podinfo and --proc lengths, so that paths fit their buffers */
+#define E_NOT_REGULAR 4096  /* the hook's own errno, above the kernel's: an input that is no file */
 
 static const char usage[] =
 "usage: hook sleep DURATION [--log=PATH]\n"
@@ -69,7 +72,7 @@ static const char usage[] =
 "    serving     ask again (at most one request per 100ms)\n"
 "    unselected  no Service routes to this pod: exit at once\n"
 "    drained     sleep --settle, then wait until no new inbound connection has\n"
-"                appeared for --quiet, and exit\n"
+"                appeared for --quiet, with --drain until none is open, and exit\n"
 "  Quiet phase: <proc>/net/tcp and <proc>/net/tcp6 are read every 100ms; a new\n"
 "  inbound connection is a socket that was not there in the previous reading, in\n"
 "  any connected state (established, syn-recv, closing or time-wait: short\n"
@@ -78,11 +81,27 @@ static const char usage[] =
 "  deliver real traffic over it. The quiet period counts from the drained answer,\n"
 "  so with no traffic the hook exits right after --settle. No ports= token, or\n"
 "  --quiet=0: no quiet phase.\n"
+"  Drain phase (--drain), after the quiet phase (after --settle with --quiet=0):\n"
+"  the same tables every 100ms until no inbound connection to a serving port,\n"
+"  from anywhere but node=, is open, or --max. Inbound: the local port is in\n"
+"  ports= (an outgoing connection never gets a port a listener has bound).\n"
+"    open    01 established, 03 syn-recv (a client connecting now)\n"
+"    closed  08 close-wait (the client sent FIN: no more requests; counting it\n"
+"            would let an app that leaks such sockets hold every stop to --max),\n"
+"            04, 05 fin-wait1/2 (the app closed), 09 last-ack, 0B closing,\n"
+"            06 time-wait, 07 close\n"
+"  The app is not told to drain: connections end on their own (idle timeouts,\n"
+"  clients reconnecting), and any client that keeps one open holds the hook\n"
+"  until --max. Not after unselected, no ports=, or the fallback: without the\n"
+"  oracle's ports= the hook cannot tell a serving connection from, say, a\n"
+"  metrics scraper's keep-alive.\n"
 "  A refused or timed-out connection (connect: 2s; an answer: wait + 5s), a status\n"
 "  other than 200, a malformed or oversized answer: retry with backoff 200ms..1s\n"
 "  for 2s, then sleep --fallback. No readable pod UID: sleep --fallback at once.\n"
 "  Nothing waits past --max, counted from the hook's start: connect, send and\n"
-"  receive are bounded by it too, however slowly an oracle sends.\n"
+"  receive are bounded by it too, however slowly an oracle sends. Input files\n"
+"  must be regular (a FIFO counts as unreadable); output is non-blocking (a line\n"
+"  a full pipe cannot take is dropped).\n"
 "\n"
 "  --oracle=HOST:PORT  the oracle: an IPv4 literal or an [IPv6] literal (no DNS;\n"
 "                      lameduck writes its Service's ClusterIP here)\n"
@@ -90,6 +109,7 @@ static const char usage[] =
 "  --settle=DURATION   after drained, for load balancers to catch up (default 2s)\n"
 "  --quiet=DURATION    quiet period for inbound connections (default 2s)\n"
 "  --fallback=DURATION sleep when the oracle cannot be asked (default 10s)\n"
+"  --drain             the drain phase, after the quiet phase (default off)\n"
 "  --podinfo=DIR       downward API volume holding pod/uid (default /.lameduck)\n"
 "  --proc=DIR          procfs showing the pod's network namespace (default /proc)\n"
 "\n"
@@ -103,13 +123,17 @@ static const char usage[] =
 "\n"
 "The summary line, one of:\n"
 "  lameduck: drained after A, quiet after B, N connections open, released at T of max M\n"
+"  lameduck: drained after A, quiet after B, drain phase C[ cut short by max],\n"
+"            N connections open, released at T of max M\n"
 "  lameduck: drained after A, no serving ports, released at T of max M\n"
 "  lameduck: unselected (no Service routes to this pod), released at T of max M\n"
 "  lameduck: oracle HOST:PORT <problem>; fallback sleep, released at T of max M\n"
 "  lameduck: no pod UID (<podinfo>/pod/uid: <problem>); fallback sleep, released ...\n"
 "  lameduck: [drained after A, ]max reached <where, why>, released at T of max M\n"
 "  lameduck: slept D, released at T\n"
-"(B counts from the drained answer and includes --settle.)\n"
+"(B counts from the drained answer and includes --settle. N is from the last\n"
+"reading of the tables that --max did not interrupt, else \"connections not\n"
+"counted\".)\n"
 "\n"
 "Exit status:\n"
 "  0  the wait is over: released, unselected, fallback slept, or --max reached\n"
@@ -179,6 +203,7 @@ static void put_errno(struct text *t, int err)
 		{EPERM, "operation not permitted"}, {ENOTDIR, "not a directory"},
 		{EISDIR, "is a directory"}, {EMFILE, "too many open files"}, {ENOMEM, "out of memory"},
 		{EPIPE, "broken pipe"}, {EAFNOSUPPORT, "address family not supported"},
+		{E_NOT_REGULAR, "not a regular file"},
 	};
 	for (size_t i = 0; i < sizeof words / sizeof words[0]; i++) {
 		if (words[i].err == err) {
@@ -204,12 +229,54 @@ static int write_all(int fd, const char *s, size_t n)
 	return 0;
 }
 
+/*
+ * Stderr is inherited: it may be a pipe that nobody reads, or a full one, and a write must not
+ * hold the hook past --max. So O_NONBLOCK for the one write, then put back, because the open file
+ * description may be shared with whoever started the hook (a shell's terminal). A line that does
+ * not fit is dropped: the deadline matters more than the log. Lines are shorter than PIPE_BUF, so
+ * a pipe takes one whole or not at all.
+ */
+static void write_stderr(const char *s, size_t n)
+{
+	/* System calls rather than fcntl() and fstat() below: musl's wrappers cost 1.5 KiB. */
+	long flags = syscall(SYS_fcntl, 2, F_GETFL);
+	if (flags < 0 || (!(flags & O_NONBLOCK) && syscall(SYS_fcntl, 2, F_SETFL, flags | O_NONBLOCK) != 0))
+		return; /* no stderr, or one that cannot be made non-blocking */
+	(void)write_all(2, s, n);
+	if (!(flags & O_NONBLOCK))
+		(void)syscall(SYS_fcntl, 2, F_SETFL, flags);
+}
+
+/*
+ * Every file the hook reads (pod/uid, /proc/net/tcp{,6}) is opened with this. O_NONBLOCK: opening
+ * a FIFO for reading otherwise waits for a writer, for ever. Regular files only: a FIFO, a
+ * terminal or a device can block the reads that follow or never end; procfs files are regular
+ * (with size 0, so the size says nothing). -1 with errno, E_NOT_REGULAR for the rest.
+ */
+static int open_input(const char *path)
+{
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	int err = E_NOT_REGULAR;
+	/* musl's struct stat is the kernel's on amd64 and arm64 */
+	if (syscall(SYS_fstat, fd, &st) != 0)
+		err = errno;
+	else if (S_ISREG(st.st_mode))
+		return fd;
+	close(fd);
+	errno = err;
+	return -1;
+}
+
 static const char *log_path = "/proc/1/fd/1";
 
 /*
  * The summary line goes to the container's main process output so that it shows in `kubectl
  * logs`. O_APPEND: opening /proc/1/fd/1 on a regular file starts a new offset at 0, which would
  * overwrite the log. O_NONBLOCK: a full pipe must not hold the hook; stderr then gets the line.
+ * (Opening a FIFO for writing with O_NONBLOCK fails at once when it has no reader.)
  */
 static void emit(struct text *t)
 {
@@ -221,7 +288,7 @@ static void emit(struct text *t)
 		if (r == 0)
 			return;
 	}
-	(void)write_all(2, t->s, t->n);
+	write_stderr(t->s, t->n);
 }
 
 static int usage_error(const char *what, const char *value, const char *problem)
@@ -237,7 +304,7 @@ static int usage_error(const char *what, const char *value, const char *problem)
 	put(&t, " ");
 	put(&t, problem);
 	put(&t, " (see hook --help)\n");
-	(void)write_all(2, t.s, t.n);
+	write_stderr(t.s, t.n);
 	return EXIT_USAGE;
 }
 
@@ -246,7 +313,7 @@ static int usage_error(const char *what, const char *value, const char *problem)
 static void die_clock(void)
 {
 	static const char msg[] = "hook: the monotonic clock failed\n";
-	(void)write_all(2, msg, sizeof msg - 1);
+	write_stderr(msg, sizeof msg - 1);
 	_exit(EXIT_INTERNAL);
 }
 
@@ -575,7 +642,16 @@ struct conn {
 	unsigned lport, rport, state;
 };
 
+/*
+ * The states of include/net/tcp_states.h that matter here. Open, for the drain phase and the
+ * summary's count: established, and syn-recv (a client connecting now; released then, the
+ * connection would meet a stopping app). Closed: every state after a FIN, since no request can
+ * still arrive (close-wait: the client sent FIN; an app that never closes such a socket must not
+ * hold every stop to --max) or be answered (fin-wait1/2, last-ack, closing: the app closed), and
+ * time-wait. The kernel lists a syn-recv request as 03, never as new-syn-recv.
+ */
 #define TCP_ESTABLISHED 0x01
+#define TCP_SYN_RECV 0x03
 #define TCP_CLOSE 0x07
 #define TCP_LISTEN 0x0A
 
@@ -648,7 +724,7 @@ static int parse_tcp_line(const char *s, size_t n, int v6, struct conn *c)
 	return 1;
 }
 
-/* ---- the quiet phase's sampler ---------------------------------------------------------- */
+/* ---- the sampler of the quiet and drain phases ------------------------------------------ */
 
 /* Two readings of the inbound connections' identities, sorted: the previous one and the next. */
 static uint64_t keys[2][CONN_MAX];
@@ -659,7 +735,10 @@ static char read_buf[4096];
 
 struct reading {
 	const struct answer *a;
-	size_t open;               /* established inbound connections */
+	long long deadline;        /* a reading still going on then is abandoned */
+	size_t counted;            /* open inbound connections (established or syn-recv) so far */
+	long open;                 /* the same in the last complete reading; -1 before the first */
+	long long taken;           /* when the last complete reading began; -1 before the first */
 	int overflow;
 	struct text *why;          /* on error */
 };
@@ -672,6 +751,11 @@ static uint64_t fnv1a(uint64_t h, const void *p, size_t n)
 	return h;
 }
 
+/*
+ * Inbound means: the local port is a serving port. An outgoing connection never gets a port that
+ * a listener has bound (the kernel's ephemeral port choice skips bound ports), so the app's own
+ * calls to other services' port 8080 are not counted; nor are the node's (kubelet probes).
+ */
 static void count_conn(struct reading *r, const struct conn *c)
 {
 	const struct answer *a = r->a;
@@ -684,8 +768,8 @@ static void count_conn(struct reading *r, const struct conn *c)
 		return;
 	if (a->has_node && memcmp(c->remote, a->node, 16) == 0)
 		return;
-	if (c->state == TCP_ESTABLISHED)
-		r->open++;
+	if (c->state == TCP_ESTABLISHED || c->state == TCP_SYN_RECV)
+		r->counted++;
 	if (nkeys[cur] == CONN_MAX) {
 		r->overflow = 1;
 		return;
@@ -698,23 +782,36 @@ static void count_conn(struct reading *r, const struct conn *c)
 	keys[cur][nkeys[cur]++] = h;
 }
 
-/* 0, 1 when the file does not exist (no IPv6 in the kernel), -1 with r->why. */
+#define TABLE_READ 0
+#define TABLE_MISSING 1        /* no such file: no IPv6 in the kernel */
+#define TABLE_CUT 2            /* the deadline came first */
+
+/*
+ * TABLE_READ, TABLE_MISSING, TABLE_CUT, or -1 with r->why. The deadline is checked before every
+ * read(): the kernel walks every socket of the node (all network namespaces share its hash
+ * tables) to print the pod's, so with tens of thousands of sockets one reading takes a second or
+ * more (16,000 on loopback: 0.7-1.1 s on a loaded 2-core machine), otherwise all past --max.
+ */
 static int read_table(struct reading *r, const char *name, int v6)
 {
 	char path[sizeof proc_dir + 16];
 	size_t have = 0;
 	strcpy(path, proc_dir);
 	strcat(path, name);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = open_input(path);
 	if (fd < 0) {
 		if (errno == ENOENT)
-			return 1;
+			return TABLE_MISSING;
 		put(r->why, path);
 		put(r->why, ": ");
 		put_errno(r->why, errno);
 		return -1;
 	}
 	for (;;) {
+		if (now_ms() >= r->deadline) {
+			close(fd);
+			return TABLE_CUT;
+		}
 		ssize_t got = read(fd, read_buf + have, sizeof read_buf - have);
 		if (got < 0 && errno == EINTR)
 			continue;
@@ -746,7 +843,7 @@ static int read_table(struct reading *r, const char *name, int v6)
 		have -= start;
 		if (got == 0) {
 			close(fd);
-			return 0;
+			return TABLE_READ;
 		}
 		if (have == sizeof read_buf)
 			goto malformed;
@@ -777,24 +874,31 @@ static void sort_keys(uint64_t *k, size_t n)
 /*
  * Takes a reading into the next table and compares it with the previous one: the number of
  * connections that are new (1 if there were too many to track: count that as activity), or -1.
+ * A reading that the deadline interrupts is dropped: 0, and the previous one stays the last.
  */
 static long sample(struct reading *r)
 {
+	long long began = now_ms();
 	cur ^= 1;
 	nkeys[cur] = 0;
-	r->open = 0;
+	r->counted = 0;
 	r->overflow = 0;
-	int v4 = read_table(r, "/net/tcp", 0);
-	if (v4 < 0)
-		return -1;
-	int v6 = read_table(r, "/net/tcp6", 1);
+	int v4 = read_table(r, "/net/tcp", 0), v6 = v4;
+	if (v4 == TABLE_READ || v4 == TABLE_MISSING)
+		v6 = read_table(r, "/net/tcp6", 1);
+	if (v6 == TABLE_CUT) {
+		cur ^= 1;
+		return 0;
+	}
 	if (v6 < 0)
 		return -1;
-	if (v4 == 1 && v6 == 1) {
+	if (v4 == TABLE_MISSING && v6 == TABLE_MISSING) {
 		put(r->why, proc_dir);
 		put(r->why, "/net/tcp: no such file");
 		return -1;
 	}
+	r->open = (long)r->counted;
+	r->taken = began;
 	sort_keys(keys[cur], nkeys[cur]);
 	const uint64_t *old = keys[cur ^ 1], *now = keys[cur];
 	size_t i = 0, j = 0, nold = nkeys[cur ^ 1];
@@ -983,6 +1087,7 @@ out:
 static long long start_ms, deadline_ms;
 static const char *max_text;
 static long long settle_ms = 2000, quiet_ms = 2000, fallback_ms = 10000;
+static int drain_on;
 static const char *podinfo_dir = "/.lameduck";
 
 static void release(struct text *t)
@@ -1013,7 +1118,7 @@ static int read_uid(struct text *t)
 	put(t, "no pod UID (");
 	put(t, path);
 	put(t, ": ");
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = open_input(path);
 	if (fd < 0) {
 		put_errno(t, errno);
 		put(t, ")");
@@ -1058,10 +1163,52 @@ static void put_oracle(struct text *t)
 	put(t, " ");
 }
 
+/* "N connections open, " as of the last complete reading. */
+static void put_open(struct text *t, const struct reading *r)
+{
+	if (r->open < 0) {
+		put(t, "connections not counted, ");
+		return;
+	}
+	put_uint(t, (unsigned long long)r->open);
+	put(t, " connections open, ");
+}
+
+/*
+ * --drain, after the quiet phase: until no inbound connection to a serving port is open, read
+ * every 100ms like the quiet phase. The app is not told: connections end on their own (idle
+ * timeouts, clients that reconnect), and --max ends the wait for those that do not.
+ */
+static int drain(struct reading *r, struct text *t)
+{
+	long long began = now_ms();
+	long ok = sample(r);
+	while (ok >= 0 && r->open != 0) {
+		long long now = now_ms();
+		if (now >= deadline_ms)
+			break;
+		sleep_until(min_ll(now + SAMPLE_MS, deadline_ms));
+		ok = sample(r);
+	}
+	put(t, ok < 0 ? "drain phase stopped after " : "drain phase ");
+	put_secs(t, now_ms() - began);
+	if (ok < 0) {
+		put(t, " (");
+		put_n(t, r->why->s, r->why->n);
+		put(t, "), ");
+	} else {
+		put(t, r->open != 0 ? " cut short by max, " : ", ");
+		put_open(t, r);
+	}
+	release(t);
+	return EXIT_DONE;
+}
+
 /* After `drained`: --settle, then until no new inbound connection for --quiet (see usage). */
 static int drained(const struct answer *a)
 {
-	struct text t = {.n = 0};
+	struct text t = {.n = 0}, why = {.n = 0};
+	struct reading r = {.a = a, .deadline = deadline_ms, .open = -1, .taken = -1, .why = &why};
 	long long drained_at = now_ms();
 	/* Uncapped: a settle delay that --max cuts short was not completed, even when the quiet
 	 * period happens to end at the same moment as the deadline. */
@@ -1075,16 +1222,18 @@ static int drained(const struct answer *a)
 		put(&t, a->nports == 0 ? "no serving ports, " : "quiet phase off, ");
 		if (settle_end > deadline_ms)
 			put(&t, "max reached while settling, ");
+		else if (drain_on && a->nports > 0)
+			return drain(&r, &t);
 		release(&t);
 		return EXIT_DONE;
 	}
-	struct text why = {.n = 0};
-	struct reading r = {.a = a, .why = &why};
 	long long last_new = drained_at;
 	long fresh = sample(&r); /* the baseline: what is open now is not new */
 	while (fresh >= 0) {
 		long long now = now_ms();
-		if (now >= settle_end && now - last_new >= quiet_ms)
+		/* Quiet: a reading begun --quiet after the last new connection found none. Not merely
+		 * --quiet passed: a reading can take longer than that, and then nothing was compared. */
+		if (r.taken >= settle_end && r.taken - last_new >= quiet_ms)
 			break;
 		if (now >= deadline_ms) {
 			if (last_new == drained_at) {
@@ -1094,8 +1243,7 @@ static int drained(const struct answer *a)
 				put_secs(&t, now - last_new);
 				put(&t, " ago), ");
 			}
-			put_uint(&t, r.open);
-			put(&t, " connections open, ");
+			put_open(&t, &r);
 			release(&t);
 			return EXIT_DONE;
 		}
@@ -1107,7 +1255,7 @@ static int drained(const struct answer *a)
 	}
 	if (fresh < 0) {
 		sleep_until(settled);
-		put(&t, "quiet phase skipped (");
+		put(&t, drain_on ? "quiet and drain phases skipped (" : "quiet phase skipped (");
 		put_n(&t, why.s, why.n);
 		put(&t, "), ");
 		release(&t);
@@ -1116,8 +1264,9 @@ static int drained(const struct answer *a)
 	put(&t, "quiet after ");
 	put_secs(&t, now_ms() - drained_at);
 	put(&t, ", ");
-	put_uint(&t, r.open);
-	put(&t, " connections open, ");
+	if (drain_on)
+		return drain(&r, &t);
+	put_open(&t, &r);
 	release(&t);
 	return EXIT_DONE;
 }
@@ -1273,6 +1422,8 @@ int main(int argc, char **argv)
 			r = duration_option("--quiet", v, &quiet_ms);
 		else if ((v = option(arg, "--fallback")))
 			r = duration_option("--fallback", v, &fallback_ms);
+		else if (strcmp(arg, "--drain") == 0)
+			drain_on = 1;
 		else if ((v = option(arg, "--podinfo")))
 			r = dir_option("--podinfo", v, &podinfo_dir);
 		else if ((v = option(arg, "--proc")))

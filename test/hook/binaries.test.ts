@@ -1,3 +1,4 @@
+import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -69,6 +70,18 @@ describe.each([Arch.amd64, Arch.arm64])("the %s hook binary", (arch) => {
     }
   });
 
+  it("refuses a FIFO as pod/uid instead of blocking on it", async () => {
+    const podInfo = makePodInfo(undefined);
+    try {
+      execFileSync("mkfifo", [join(podInfo.dir, "pod", "uid")]);
+      const run = await runHook(["wait", "--oracle=127.0.0.1:1", "--max=5s", "--fallback=0", `--podinfo=${podInfo.dir}`], { arch, killAfterMs: 10_000 });
+      expect(run.code).toBe(0);
+      expect(run.log).toContain("pod/uid: not a regular file); fallback sleep, released at");
+    } finally {
+      podInfo.remove();
+    }
+  });
+
   it("reads the /proc/net/tcp fixtures in its quiet phase", async () => {
     const oracle = await startTestOracle(sequence(answer("drained ports=8080,8443 node=10.0.0.7")));
     const podInfo = makePodInfo("c0ffee00-1111-2222-3333-444455556666");
@@ -79,6 +92,22 @@ describe.each([Arch.amd64, Arch.arm64])("the %s hook binary", (arch) => {
       );
       expect(run.code).toBe(0);
       expect(run.log).toMatch(/^lameduck: drained after \d\.\d\ds, quiet after \d\.\d\ds, 4 connections open, released at \d\.\d\ds of max 10s\n$/);
+    } finally {
+      podInfo.remove();
+      await oracle.close();
+    }
+  });
+
+  it("counts the open connections of the draining fixtures in its drain phase", async () => {
+    const oracle = await startTestOracle(sequence(answer("drained ports=8080,8443 node=10.0.0.7")));
+    const podInfo = makePodInfo("c0ffee00-1111-2222-3333-444455556666");
+    try {
+      const run = await runHook(
+        ["wait", `--oracle=${oracle.address}`, "--max=2s", "--settle=0", "--quiet=300ms", "--drain", `--podinfo=${podInfo.dir}`, `--proc=${join(procFixture, "..", "draining")}`],
+        { arch },
+      );
+      expect(run.code).toBe(0);
+      expect(run.log).toMatch(/, quiet after \d\.\d\ds, drain phase \d\.\d\ds cut short by max, 3 connections open, released at 2\.\d\ds of max 2s\n$/);
     } finally {
       podInfo.remove();
       await oracle.close();

@@ -14,6 +14,10 @@ describe("the hook's command line", () => {
       "(default 10s)",
       "(default /.lameduck)",
       "(default /proc)",
+      "--drain",
+      "Drain phase (--drain)",
+      "08 close-wait (the client sent FIN",
+      "drain phase C[ cut short by max]",
       "--log=PATH",
       "serving",
       "drained",
@@ -50,6 +54,8 @@ describe("the hook's command line", () => {
     [["wait", "--oracle=10.96.0.1:8080", "--max=30s", "--settle"], 'wait: "--settle" is not an option of wait'],
     [["wait", "--oracle=10.96.0.1:8080", "--max=30s", "extra"], 'wait: "extra" is not an option of wait'],
     [["wait", "--oracle=10.96.0.1:8080", "--max=30s", "--log="], '--log: "" is empty'],
+    [["wait", "--oracle=10.96.0.1:8080", "--max=30s", "--drain=true"], 'wait: "--drain=true" is not an option of wait'],
+    [["sleep", "1s", "--drain"], 'sleep: "--drain" is not a duration or --log=PATH'],
   ])("exits 2 naming the bad argument for %j", async (args, message) => {
     const run = await runHook(args, { noLog: true });
     expect(run.code).toBe(2);

@@ -1,40 +1,25 @@
 import { connect, createServer, type Socket } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
-import { readFileSync, rmSync } from "node:fs";
-import { describe, expect, it, type TestContext } from "vitest";
-import { answer, sequence, startTestOracle } from "./oracle.ts";
-import { copyProcFixture, tcpLine, TcpState, type ProcDir } from "./procnet.ts";
-import { makePodInfo, runHook, type HookRun } from "./run.ts";
+import { join } from "node:path";
+import { readFileSync, renameSync, rmSync } from "node:fs";
+import { describe, expect, it } from "vitest";
+import { procCopy, startWaitWithProc, waitWithProc } from "./drained.ts";
+import { tcpLine, TcpState, writeLongTable, type ProcDir } from "./procnet.ts";
 
-const fixture = join(dirname(fileURLToPath(import.meta.url)), "..", "fixtures", "proc", "pod");
 const drainedAnswer = "drained ports=8080,8443 node=10.0.0.7";
 const slack = 2500;
 
-// Tests run concurrently: each one cleans up its own servers and directories when it finishes.
-async function waitWithProc(context: TestContext, proc: string, body: string, ...flags: string[]): Promise<HookRun> {
-  const oracle = await startTestOracle(sequence(answer(body)));
-  context.onTestFinished(() => oracle.close());
-  const podInfo = makePodInfo("7d0c9f3a-2b1e-4c5d-8e6f-0a1b2c3d4e5f");
-  context.onTestFinished(() => { podInfo.remove(); });
-  return runHook(["wait", `--oracle=${oracle.address}`, `--podinfo=${podInfo.dir}`, `--proc=${proc}`, ...flags]);
-}
-
-function procCopy(context: TestContext): ProcDir {
-  const proc = copyProcFixture(fixture);
-  context.onTestFinished(() => { proc.remove(); });
-  return proc;
-}
-
-/** Appends one socket line per tick until `untilMs` has passed; returns when the last was written. */
+/**
+ * Appends one socket line per tick until `untilMs` has passed; returns when the last append began,
+ * which the line cannot have appeared before (a lower bound for what the hook does after it).
+ */
 async function keepAdding(proc: ProcDir, untilMs: number, line: (i: number) => ["tcp" | "tcp6", string]): Promise<number> {
   const start = performance.now();
   let last = start;
   for (let i = 0; performance.now() - start < untilMs && i < 100; i++) {
     const [table, text] = line(i);
-    proc.append(table, [text]);
     last = performance.now();
+    proc.append(table, [text]);
     await sleep(250);
   }
   return last;
@@ -42,7 +27,7 @@ async function keepAdding(proc: ProcDir, untilMs: number, line: (i: number) => [
 
 describe.concurrent("the quiet phase over /proc/net/tcp fixtures", () => {
   it("counts the open inbound connections to serving ports, IPv4, IPv6 and IPv4-mapped, minus the node's", async (context) => {
-    const proc = procCopy(context);
+    const proc = procCopy(context, "pod");
     const run = await waitWithProc(context, proc.dir, drainedAnswer, "--max=10s", "--settle=0", "--quiet=500ms");
     expect(run.code).toBe(0);
     expect(run.elapsedMs).toBeGreaterThanOrEqual(500);
@@ -50,7 +35,7 @@ describe.concurrent("the quiet phase over /proc/net/tcp fixtures", () => {
   });
 
   it("holds while new inbound connections keep appearing, and releases --quiet after the last", async (context) => {
-    const proc = procCopy(context);
+    const proc = procCopy(context, "pod");
     const hook = waitWithProc(context, proc.dir, drainedAnswer, "--max=20s", "--settle=0", "--quiet=1s");
     const lastWrite = await keepAdding(proc, 2500, (i) => {
       // A plain IPv4 client, an IPv4-mapped one, an IPv6 one, and a short connection already in time-wait.
@@ -70,7 +55,7 @@ describe.concurrent("the quiet phase over /proc/net/tcp fixtures", () => {
   });
 
   it("is not held by the node's connections, the app's outbound ones or other ports", async (context) => {
-    const proc = procCopy(context);
+    const proc = procCopy(context, "pod");
     const hook = waitWithProc(context, proc.dir, drainedAnswer, "--max=20s", "--settle=0", "--quiet=1s");
     const writer = keepAdding(proc, 6000, (i) => {
       const kind = i % 3;
@@ -85,7 +70,7 @@ describe.concurrent("the quiet phase over /proc/net/tcp fixtures", () => {
   });
 
   it("ignores the node when it is given as an IPv6 address", async (context) => {
-    const proc = procCopy(context);
+    const proc = procCopy(context, "pod");
     const hook = waitWithProc(context, proc.dir, "drained ports=8080 node=fd00:10:244:1::1", "--max=20s", "--settle=0", "--quiet=1s");
     const writer = keepAdding(proc, 6000, (i) =>
       ["tcp6", tcpLine(100 + i, { local: ["fd00:10:244:1::5", 8080], remote: ["fd00:10:244:1::1", 30000 + i], state: TcpState.established }, true)]);
@@ -96,7 +81,7 @@ describe.concurrent("the quiet phase over /proc/net/tcp fixtures", () => {
   });
 
   it("starts the quiet period at the drained answer, so with no new connections it ends with --settle", async (context) => {
-    const proc = procCopy(context);
+    const proc = procCopy(context, "pod");
     const run = await waitWithProc(context, proc.dir, drainedAnswer, "--max=10s", "--settle=1500ms", "--quiet=1s");
     expect(run.elapsedMs).toBeGreaterThanOrEqual(1500);
     expect(run.elapsedMs).toBeLessThan(1500 + slack);
@@ -104,7 +89,7 @@ describe.concurrent("the quiet phase over /proc/net/tcp fixtures", () => {
   });
 
   it("treats more connections than it can track as activity, until --max", async (context) => {
-    const proc = procCopy(context);
+    const proc = procCopy(context, "pod");
     const many = Array.from({ length: 4200 }, (_, i) =>
       tcpLine(1000 + i, { local: ["10.244.1.5", 8080], remote: [`10.245.${i >> 8}.${i & 255}`, 40000], state: TcpState.established }, false));
     proc.append("tcp", many);
@@ -115,7 +100,7 @@ describe.concurrent("the quiet phase over /proc/net/tcp fixtures", () => {
   });
 
   it("works with no tcp6 table (a kernel without IPv6)", async (context) => {
-    const proc = procCopy(context);
+    const proc = procCopy(context, "pod");
     rmSync(join(proc.dir, "net", "tcp6"));
     const run = await waitWithProc(context, proc.dir, drainedAnswer, "--max=10s", "--settle=0", "--quiet=300ms");
     expect(run.log).toMatch(/quiet after \d\.\d\ds, 2 connections open/);
@@ -129,7 +114,7 @@ describe.concurrent("the quiet phase over /proc/net/tcp fixtures", () => {
   });
 
   it("skips the quiet phase when a table is not in the kernel's format", async (context) => {
-    const proc = procCopy(context);
+    const proc = procCopy(context, "pod");
     proc.append("tcp", ["   9: garbage"]);
     const run = await waitWithProc(context, proc.dir, drainedAnswer, "--max=10s", "--settle=0", "--quiet=5s");
     expect(run.elapsedMs).toBeLessThan(slack);
@@ -137,23 +122,49 @@ describe.concurrent("the quiet phase over /proc/net/tcp fixtures", () => {
   });
 
   it("says when --max ends the settle delay before any new connection", async (context) => {
-    const proc = procCopy(context);
+    const proc = procCopy(context, "pod");
     const run = await waitWithProc(context, proc.dir, drainedAnswer, "--max=1s", "--settle=20s", "--quiet=1s");
     expect(run.elapsedMs).toBeGreaterThanOrEqual(1000);
     expect(run.log).toMatch(/^lameduck: drained after \d\.\d\ds, max reached while settling, 4 connections open, released at 1\.\d\ds of max 1s\n$/);
   });
 
   it("has no quiet phase with --quiet=0", async (context) => {
-    const proc = procCopy(context);
+    const proc = procCopy(context, "pod");
     const run = await waitWithProc(context, proc.dir, drainedAnswer, "--max=10s", "--settle=0", "--quiet=0");
     expect(run.log).toMatch(/^lameduck: drained after \d\.\d\ds, quiet phase off, released at \d\.\d\ds of max 10s\n$/);
   });
 
   it("has no quiet phase when the oracle names no serving ports", async (context) => {
-    const proc = procCopy(context);
+    const proc = procCopy(context, "pod");
     const run = await waitWithProc(context, proc.dir, "drained ports= node=10.0.0.7", "--max=10s", "--settle=0", "--quiet=5s");
     expect(run.elapsedMs).toBeLessThan(slack);
     expect(run.log).toMatch(/^lameduck: drained after \d\.\d\ds, no serving ports, released/);
+  });
+});
+
+// Alone, not concurrently with the tests above: its table keeps a core busy for a second or two.
+describe("the quiet phase over a table that takes longer to read than --quiet", () => {
+  it("does not take the slow reading for a quiet period: a later reading must find nothing new", async (context) => {
+    // 600,000 sockets on a port that is not serving, checked against 64 serving ports: one reading
+    // takes about 0.4 s here, longer than --quiet.
+    const proc = procCopy(context, "pod");
+    const table = join(proc.dir, "net", "tcp");
+    const fixtureLines = readFileSync(table, "utf8");
+    const slowLine = "   0: 0501F40A:2382 0902F40A:C822 01";
+    const newcomer = tcpLine(900, { local: ["10.244.1.5", 8080], remote: ["10.244.9.9", 45000], state: TcpState.established }, false);
+    writeLongTable(table, fixtureLines, slowLine, 600_000);
+    writeLongTable(`${table}.next`, fixtureLines, slowLine, 600_000, `${newcomer}\n`);
+    const ports = [...Array.from({ length: 62 }, (_, i) => i + 1), 8080, 8443].join(",");
+    const { oracle, run: hook } = await startWaitWithProc(context, proc.dir, `drained ports=${ports} node=10.0.0.7`, "--max=20s", "--settle=0", "--quiet=300ms");
+    for (let i = 0; i < 200 && oracle.requests.length === 0; i++) await sleep(10);
+    // The hook opens the table as soon as it is answered and reads it for about 0.4 s: the
+    // newcomer is new to its second reading.
+    await sleep(50);
+    const appeared = performance.now();
+    renameSync(`${table}.next`, table);
+    const run = await hook;
+    expect(run.exitedAt).toBeGreaterThanOrEqual(appeared + 300);
+    expect(run.log).toMatch(/^lameduck: drained after \d\.\d\ds, quiet after \d\.\d\ds, 5 connections open, released at \d\.\d\ds of max 20s\n$/);
   });
 });
 
@@ -192,8 +203,8 @@ describe("the quiet phase over this machine's real /proc", () => {
     const start = performance.now();
     let lastConnect = start;
     for (let i = 0; i < 20 && performance.now() - start < 2500; i++) {
+      lastConnect = performance.now(); // the connection cannot appear before its dial begins
       const socket = await dial();
-      lastConnect = performance.now();
       socket.on("end", () => socket.end());
       await sleep(250);
     }

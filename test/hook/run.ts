@@ -36,6 +36,8 @@ export interface RunOptions {
   readonly killAfterMs?: number;
   /** Pass no --log (for usage and --help tests, where the hook must not get that far). */
   readonly noLog?: boolean;
+  /** A file descriptor of the test's to give the hook as its stderr instead of a pipe the test reads. */
+  readonly stderrFd?: number;
 }
 
 export function runHook(args: readonly string[], options: RunOptions = {}): Promise<HookRun> {
@@ -49,11 +51,11 @@ export function runHook(args: readonly string[], options: RunOptions = {}): Prom
     arch === Arch.arm64 ? ["qemu-aarch64-static", [hookBinary(arch), ...fullArgs]] : [hookBinary(arch), fullArgs];
   return new Promise((resolve, reject) => {
     const startedAt = performance.now();
-    const child = spawn(command, commandArgs, { stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(command, commandArgs, { stdio: ["ignore", "pipe", options.stderrFd ?? "pipe"] });
     const stdout: Buffer[] = [];
     const stderr: Buffer[] = [];
-    child.stdout.on("data", (chunk: Buffer) => stdout.push(chunk));
-    child.stderr.on("data", (chunk: Buffer) => stderr.push(chunk));
+    child.stdout?.on("data", (chunk: Buffer) => stdout.push(chunk));
+    child.stderr?.on("data", (chunk: Buffer) => stderr.push(chunk));
     const killer = setTimeout(() => child.kill("SIGKILL"), options.killAfterMs ?? 25_000);
     child.on("error", (error) => {
       clearTimeout(killer);

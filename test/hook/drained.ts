@@ -1,0 +1,32 @@
+// The quiet and drain phases' tests: a hook whose oracle answers one body (a `drained ...` line)
+// and that reads its /proc/net/tcp tables from a given directory. Tests run concurrently: each
+// one's servers and directories are removed when it finishes.
+import { join } from "node:path";
+import type { TestContext } from "vitest";
+import { answer, sequence, startTestOracle, type TestOracle } from "./oracle.ts";
+import { copyProcFixture, type ProcDir } from "./procnet.ts";
+import { makePodInfo, runHook, type HookRun } from "./run.ts";
+
+const fixtures = join(import.meta.dirname, "..", "fixtures", "proc");
+
+/** Starts the hook; `oracle.requests` shows when it has asked (and so been answered). */
+export async function startWaitWithProc(
+  context: TestContext, proc: string, body: string, ...flags: string[]
+): Promise<{ oracle: TestOracle; run: Promise<HookRun> }> {
+  const oracle = await startTestOracle(sequence(answer(body)));
+  context.onTestFinished(() => oracle.close());
+  const podInfo = makePodInfo("7d0c9f3a-2b1e-4c5d-8e6f-0a1b2c3d4e5f");
+  context.onTestFinished(() => { podInfo.remove(); });
+  return { oracle, run: runHook(["wait", `--oracle=${oracle.address}`, `--podinfo=${podInfo.dir}`, `--proc=${proc}`, ...flags]) };
+}
+
+export async function waitWithProc(context: TestContext, proc: string, body: string, ...flags: string[]): Promise<HookRun> {
+  return (await startWaitWithProc(context, proc, body, ...flags)).run;
+}
+
+/** A writable copy of test/fixtures/proc/<name> (see its README). */
+export function procCopy(context: TestContext, name: "pod" | "draining"): ProcDir {
+  const proc = copyProcFixture(join(fixtures, name));
+  context.onTestFinished(() => { proc.remove(); });
+  return proc;
+}
