@@ -110,12 +110,17 @@ export function makeApi(deps: ApiDeps): Api {
     return o;
   }
 
-  function write(r: ResourceDef, old: Obj, next: Obj, ctx: RequestContext, generation: GenerationRule): Obj {
-    const errors = [...validateUpdate(r, old, next), ...validateObject(r, next)];
+  function write(r: ResourceDef, old: Obj, next: Obj, ctx: RequestContext, status: boolean): Obj {
+    // A pod's main-resource update is validated as a whole pod first (ValidatePodUpdate); a status
+    // write leaves the spec alone and is not.
+    const errors = r === Res.pods
+      ? [...validateObject(r, next), ...(status ? [] : deps.validate(r, next)), ...validateUpdate(r, old, next)]
+      : [...validateUpdate(r, old, next), ...validateObject(r, next)];
     if (errors.length > 0) throw invalid(r, nameOf(old), errors);
     // The real server skips the etcd write, and so the event and the new resourceVersion, for a no-op.
     if (jsonEqual(withoutVersion(old), withoutVersion(next))) return old;
     if (ctx.dryRun) return next;
+    const generation: GenerationRule = status ? "keep" : "auto";
     return finishIfDone(r, store.replace(r, next, generation));
   }
 
@@ -140,7 +145,7 @@ export function makeApi(deps: ApiDeps): Api {
     }
     if (r.plural === "secrets") next = normaliseSecret(next);
     if (r === Res.namespaces) next = namespaceNameLabel(next);
-    return write(r, old, next, ctx, subresource === "status" ? "keep" : "auto");
+    return write(r, old, next, ctx, subresource === "status");
   }
 
   async function create(r: ResourceDef, namespace: string, body: Obj, ctx: RequestContext): Promise<Obj> {
@@ -189,11 +194,14 @@ export function makeApi(deps: ApiDeps): Api {
   function remove(r: ResourceDef, namespace: string, name: string, opts: DeleteOptions, ctx: RequestContext): Obj {
     const old = mustGet(r, namespace, name);
     const om = meta(old);
+    // A failed precondition is a storage error (storage.Preconditions.Check) wrapped in a Conflict,
+    // with the object's etcd key.
+    const failed = (why: string): ApiError => conflict(r, name, `StorageError: invalid object, Code: 4, Key: ${etcdKey(r, namespace, name)}, ResourceVersion: 0, AdditionalErrorMsg: Precondition failed: ${why}`);
     if (opts.preconditions?.uid !== undefined && opts.preconditions.uid !== om["uid"]) {
-      throw conflict(r, name, `Precondition failed: UID in precondition: ${opts.preconditions.uid}, UID in object meta: ${String(om["uid"])}`);
+      throw failed(`UID in precondition: ${opts.preconditions.uid}, UID in object meta: ${String(om["uid"])}`);
     }
     if (opts.preconditions?.resourceVersion !== undefined && opts.preconditions.resourceVersion !== om["resourceVersion"]) {
-      throw conflict(r, name, `Precondition failed: ResourceVersion in precondition: ${opts.preconditions.resourceVersion}, ResourceVersion in object meta: ${String(om["resourceVersion"])}`);
+      throw failed(`ResourceVersion in precondition: ${opts.preconditions.resourceVersion}, ResourceVersion in object meta: ${String(om["resourceVersion"])}`);
     }
     if (ctx.dryRun) return r.returnsDeleted ? old : success(r, name, String(om["uid"]));
     let result: Obj;
@@ -269,6 +277,13 @@ export function makeApi(deps: ApiDeps): Api {
       return { kind: "Status", apiVersion: "v1", metadata: {}, status: "Success", code: 201 };
     },
   };
+}
+
+/** Where kube-apiserver keeps the object in etcd (its default resource prefixes), as storage errors name it. */
+function etcdKey(r: ResourceDef, namespace: string, name: string): string {
+  const prefixes: Record<string, string> = { "/services": "services/specs", "/nodes": "minions" };
+  const prefix = prefixes[`${r.group}/${r.plural}`] ?? (r.group === "" || r.group.endsWith(".k8s.io") ? r.plural : `${r.group}/${r.plural}`);
+  return `/registry/${prefix}/${r.namespaced ? `${namespace}/` : ""}${name}`;
 }
 
 function keyOf(o: Obj): string {
