@@ -264,10 +264,11 @@ export function makeApi(deps: ApiDeps): Api {
       if (target === "") throw invalid(Res.pods, name, [{ type: "FieldValueRequired", field: "target.name", detail: "Required value" }]);
       const spec = obj(pod["spec"]);
       const current = str(spec["nodeName"]);
+      // setPodNodeAndMetadata checks deletion first, then an existing node.
+      if (meta(pod)["deletionTimestamp"] !== undefined) throw conflict(Res.pods, name, `pod ${name} is being deleted, cannot be assigned to a host`, "binding");
       if (current !== undefined && current !== "") {
         throw conflict(Res.pods, name, `pod ${name} is already assigned to node "${current}"`, "binding");
       }
-      if (meta(pod)["deletionTimestamp"] !== undefined) throw conflict(Res.pods, name, `pod ${name} is being deleted, cannot be assigned to a host`, "binding");
       const status = obj(pod["status"]);
       const conditions = (Array.isArray(status["conditions"]) ? status["conditions"] : []).filter((c) => !(isObj(c) && c["type"] === "PodScheduled"));
       conditions.push({ type: "PodScheduled", status: "True", lastProbeTime: null, lastTransitionTime: timestamp() });

@@ -118,9 +118,9 @@ it("a pod on a node that does not exist is not an endpoint", async () => {
   await endpointsWhen("ghost", (eps) => eps.length === 1 && eps[0]?.name === "ghost-2");
 });
 
-it("last-change-trigger-time is the Service's creation, then each later Ready transition (to the second), and absent for other changes", async () => {
+it("last-change-trigger-time is the Service's creation, then each later Ready transition (to the second), and absent for other changes [source: trigger_time_tracker.go]", async () => {
   // Fixed transition times, so the result does not depend on when the writes happen (the real
-  // server stores times at second precision; see conformance.test.ts). [source: trigger_time_tracker.go]
+  // server stores times at second precision; see conformance.test.ts).
   const key = "endpoints.kubernetes.io/last-change-trigger-time";
   const iso = (ms: number): string => new Date(ms).toISOString().replace(".000Z", "Z");
   const annotation = (s: V1EndpointSlice[]): string | undefined => s[0]?.metadata?.annotations?.[key];
