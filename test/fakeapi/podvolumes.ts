@@ -49,20 +49,43 @@ function keyToPath(field: string, item: Obj): FieldError[] {
   ];
 }
 
+// ConvertDownwardAPIFieldLabel's labels (pkg/apis/core/pods/helpers.go); a volume may carry only the
+// first five of them (validVolumeDownwardAPIFieldPathExpressions).
+const convertibleFields = [...downwardFields, "spec.nodeName", "spec.restartPolicy", "spec.serviceAccountName", "spec.schedulerName",
+  "status.phase", "status.hostIP", "status.hostIPs", "status.podIP", "status.podIPs"];
+
+/** fieldpath.SplitMaybeSubscriptedPath: `metadata.labels['k']` is the path and `k`. */
+function subscripted(fieldPath: string): [string, string] | undefined {
+  if (!fieldPath.endsWith("']")) return undefined;
+  const at = fieldPath.indexOf("['");
+  return at <= 0 ? undefined : [fieldPath.slice(0, at), fieldPath.slice(at + 2, -2)];
+}
+
+/** validateObjectFieldSelector for a volume's downward API item. */
+function fieldRefErrors(field: string, apiVersion: string, fieldPath: string): FieldError[] {
+  if (apiVersion === "") return [required(`${field}.apiVersion`)];
+  if (fieldPath === "") return [required(`${field}.fieldPath`)];
+  const sub = subscripted(fieldPath);
+  const converting = (why: string): FieldError[] => [invalid(`${field}.fieldPath`, fieldPath, `error converting fieldPath: ${why}`)];
+  if (apiVersion !== "v1") return converting(`unsupported pod version: ${apiVersion}`);
+  if (sub !== undefined) {
+    if (sub[0] !== "metadata.annotations" && sub[0] !== "metadata.labels") return converting(`field label does not support subscript: ${fieldPath}`);
+    // Annotation keys are compared case-insensitively.
+    return isLabelKey(sub[0] === "metadata.annotations" ? sub[1].toLowerCase() : sub[1]).map((m) => invalid(field, sub[1], m));
+  }
+  const path = fieldPath === "spec.host" ? "spec.nodeName" : fieldPath;
+  if (!convertibleFields.includes(path)) return converting(`field label not supported: ${fieldPath}`);
+  if (downwardFields.includes(path)) return [];
+  return [{ type: "FieldValueNotSupported", field: `${field}.fieldPath`, detail: `Unsupported value: ${goValue(path)}: supported values: ${downwardFields.map((f) => goValue(f)).join(", ")}` }];
+}
+
 /** A downward API file; errors name the source, not the item (as the real validator does). */
 function downwardFile(field: string, file: Obj): FieldError[] {
   const path = str(file["path"]) ?? "";
   const errors: FieldError[] = [...(path === "" ? [required(`${field}.path`)] : []), ...localPath(`${field}.path`, path)];
   const ref = file["fieldRef"];
   if (isObj(ref)) {
-    const fieldPath = str(ref["fieldPath"]) ?? "";
-    const sub = /^(metadata\.(?:labels|annotations))\['(.*)'\]$/.exec(fieldPath);
-    if ((str(ref["apiVersion"]) ?? "") === "") errors.push(required(`${field}.fieldRef.apiVersion`));
-    else if (fieldPath === "") errors.push(required(`${field}.fieldRef.fieldPath`));
-    else if (sub !== null) errors.push(...isLabelKey(sub[1] === "metadata.annotations" ? (sub[2] ?? "").toLowerCase() : sub[2] ?? "").map((m) => invalid(`${field}.fieldRef`, sub[2] ?? "", m)));
-    else if (!downwardFields.includes(fieldPath)) {
-      errors.push({ type: "FieldValueNotSupported", field: `${field}.fieldRef.fieldPath`, detail: `Unsupported value: ${goValue(fieldPath)}: supported values: ${downwardFields.map((f) => goValue(f)).join(", ")}` });
-    }
+    errors.push(...fieldRefErrors(`${field}.fieldRef`, str(ref["apiVersion"]) ?? "", str(ref["fieldPath"]) ?? ""));
     if (file["resourceFieldRef"] !== undefined) errors.push(invalid(field, "resource", "fieldRef and resourceFieldRef can not be specified simultaneously"));
   } else if (file["resourceFieldRef"] === undefined) {
     errors.push(required(field, "one of fieldRef and resourceFieldRef is required"));

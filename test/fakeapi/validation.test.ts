@@ -104,6 +104,9 @@ it("a downward API item offers only the pod fields a volume may carry [source: v
   const r = await rejection("downward", { volumes: [{ name: "d", projected: { sources: [{ downwardAPI: { items: [{ path: "node", fieldRef: { fieldPath: "spec.nodeName" } }] } }] } }] });
   // The error names the source, not the item: the real validator passes the source's path down.
   expect(r.message).toBe('Pod "downward" is invalid: spec.volumes[0].projected.sources[0].downwardAPI.fieldRef.fieldPath: Unsupported value: "spec.nodeName": supported values: "metadata.annotations", "metadata.labels", "metadata.name", "metadata.namespace", "metadata.uid"');
+  // A path no pod field label converts from fails earlier, with the conversion's error.
+  const unknown = await rejection("downward-unknown", { volumes: [{ name: "d", projected: { sources: [{ downwardAPI: { items: [{ path: "c", fieldRef: { fieldPath: "spec.containers" } }] } }] } }] });
+  expect(unknown.message).toBe('Pod "downward-unknown" is invalid: spec.volumes[0].projected.sources[0].downwardAPI.fieldRef.fieldPath: Invalid value: "spec.containers": error converting fieldPath: field label not supported: spec.containers');
 });
 
 it("a volume with no source is defaulted to an emptyDir [source: SetDefaults_Volume]", async () => {
