@@ -7,7 +7,7 @@ import type { ResourceDef } from "./resources.ts";
 import { apiVersionOf, Res } from "./resources.ts";
 import type { GenerationRule, Store } from "./store.ts";
 import type { Matcher } from "./selectors.ts";
-import { alreadyExists, ApiError, badRequest, conflict, forbidden, invalid, notFound, success } from "./status.ts";
+import { alreadyExists, ApiError, badRequest, conflict, forbidden, invalid, notFound, preconditionFailed, success } from "./status.ts";
 import type { FieldError } from "./status.ts";
 import { validateObject, validateUpdate, normaliseSecret } from "./kinds.ts";
 import { applyDefaults, namespaceNameLabel, qosClass } from "./defaults.ts";
@@ -194,9 +194,7 @@ export function makeApi(deps: ApiDeps): Api {
   function remove(r: ResourceDef, namespace: string, name: string, opts: DeleteOptions, ctx: RequestContext): Obj {
     const old = mustGet(r, namespace, name);
     const om = meta(old);
-    // A failed precondition is a storage error (storage.Preconditions.Check) wrapped in a Conflict,
-    // with the object's etcd key.
-    const failed = (why: string): ApiError => conflict(r, name, `StorageError: invalid object, Code: 4, Key: ${etcdKey(r, namespace, name)}, ResourceVersion: 0, AdditionalErrorMsg: Precondition failed: ${why}`);
+    const failed = (why: string): ApiError => preconditionFailed(r, namespace, name, why);
     if (opts.preconditions?.uid !== undefined && opts.preconditions.uid !== om["uid"]) {
       throw failed(`UID in precondition: ${opts.preconditions.uid}, UID in object meta: ${String(om["uid"])}`);
     }
@@ -278,13 +276,6 @@ export function makeApi(deps: ApiDeps): Api {
       return { kind: "Status", apiVersion: "v1", metadata: {}, status: "Success", code: 201 };
     },
   };
-}
-
-/** Where kube-apiserver keeps the object in etcd (its default resource prefixes), as storage errors name it. */
-function etcdKey(r: ResourceDef, namespace: string, name: string): string {
-  const prefixes: Record<string, string> = { "/services": "services/specs", "/nodes": "minions" };
-  const prefix = prefixes[`${r.group}/${r.plural}`] ?? (r.group === "" || r.group.endsWith(".k8s.io") ? r.plural : `${r.group}/${r.plural}`);
-  return `/registry/${prefix}/${r.namespaced ? `${namespace}/` : ""}${name}`;
 }
 
 function keyOf(o: Obj): string {
