@@ -1,33 +1,20 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { CoreV1Api, KubernetesObjectApi, PatchStrategy, setHeaderOptions } from "@kubernetes/client-node";
-import type { KubeConfig, KubernetesObject } from "@kubernetes/client-node";
-import { createNamespace, createNode, deleteNamespace, runPod, startCluster } from "../support/cluster.ts";
-import type { Cluster } from "../support/cluster.ts";
+import { beforeAll, describe, expect, it } from "vitest";
+import { KubernetesObjectApi, PatchStrategy, setHeaderOptions } from "@kubernetes/client-node";
+import type { CoreV1Api, KubeConfig, KubernetesObject } from "@kubernetes/client-node";
+import { createNamespace, deleteNamespace, runPod } from "../support/cluster.ts";
+import { clusterSuite, simplePod } from "../support/clustersuite.ts";
 import { failureOf } from "../support/apierrors.ts";
 
-let cluster: Cluster;
+const suite = clusterSuite("fakeapi-api", { name: "api-node", ip: "192.0.2.10" });
+const node = suite.node;
+const pod = simplePod;
 let kc: KubeConfig;
 let core: CoreV1Api;
 let ns: string;
-const node = `api-node-${String(process.pid)}`;
 
-beforeAll(async () => {
-  cluster = await startCluster();
-  kc = cluster.kc;
-  core = kc.makeApiClient(CoreV1Api);
-  ns = await createNamespace(kc, "fakeapi-api");
-  await createNode(kc, { name: node, ip: "192.0.2.10" });
+beforeAll(() => {
+  ({ kc, core, ns } = suite);
 });
-
-afterAll(async () => {
-  await deleteNamespace(kc, ns);
-  await core.deleteNode({ name: node }).catch(() => undefined);
-  await cluster.close();
-});
-
-function pod(name: string, labels: Record<string, string> = {}) {
-  return { metadata: { name, labels }, spec: { containers: [{ name: "app", image: "registry.example.invalid/app:1.0" }] } };
-}
 
 describe("objects", () => {
   it("a created pod gets a uid, a creationTimestamp, generation 1 and a resourceVersion above every earlier one", async () => {

@@ -1,35 +1,21 @@
 // List selectors against the cluster under test: labelSelector and fieldSelector as the real
 // parsers take and refuse them (test/fakeapi/labels.ts, fields.ts), paging with limit and continue.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { CoreV1Api } from "@kubernetes/client-node";
-import type { KubeConfig } from "@kubernetes/client-node";
-import { createNamespace, createNode, deleteNamespace, runPod, startCluster } from "../support/cluster.ts";
-import type { Cluster } from "../support/cluster.ts";
+import { beforeAll, describe, expect, it } from "vitest";
+import type { CoreV1Api, KubeConfig } from "@kubernetes/client-node";
+import { runPod } from "../support/cluster.ts";
+import { clusterSuite, simplePod } from "../support/clustersuite.ts";
 import { failureOf } from "../support/apierrors.ts";
 
-let cluster: Cluster;
+const suite = clusterSuite("fakeapi-sel", { name: "sel-node", ip: "192.0.2.11" });
+const node = suite.node;
+const pod = simplePod;
 let kc: KubeConfig;
 let core: CoreV1Api;
 let ns: string;
-const node = `sel-node-${String(process.pid)}`;
 
-beforeAll(async () => {
-  cluster = await startCluster();
-  kc = cluster.kc;
-  core = kc.makeApiClient(CoreV1Api);
-  ns = await createNamespace(kc, "fakeapi-sel");
-  await createNode(kc, { name: node, ip: "192.0.2.11" });
+beforeAll(() => {
+  ({ kc, core, ns } = suite);
 });
-
-afterAll(async () => {
-  await deleteNamespace(kc, ns);
-  await core.deleteNode({ name: node }).catch(() => undefined);
-  await cluster.close();
-});
-
-function pod(name: string, labels: Record<string, string> = {}) {
-  return { metadata: { name, labels }, spec: { containers: [{ name: "app", image: "registry.example.invalid/app:1.0" }] } };
-}
 
 describe("lists", () => {
   beforeAll(async () => {
