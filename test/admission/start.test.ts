@@ -12,8 +12,8 @@ import { parseRunConfig, type RunConfig } from "../../injector/config.ts";
 import { silentLogger } from "../../injector/log.ts";
 import { issueServing } from "../../injector/tls/certs.ts";
 import { SecretKey } from "../../injector/tls/secret.ts";
-import { silentThreadLog, testFacts, testFeed } from "../support/admission.ts";
-import { startCluster, type Cluster } from "../support/cluster.ts";
+import { defaultStaticFacts, silentThreadLog, testFacts, testFeed } from "../support/admission.ts";
+import { createNamespace, deleteNamespace, startCluster, type Cluster } from "../support/cluster.ts";
 import { httpsRequest, servedFingerprint, testPki } from "../support/https.ts";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -29,16 +29,20 @@ async function freePort(): Promise<number> {
   return address.port;
 }
 
-function config(port: number, namespace: string): RunConfig {
-  return { ...parseRunConfig([`--namespace=${namespace}`, "--bind-address=127.0.0.1", `--webhook-url=https://127.0.0.1:${port}/mutate`], {}, "/hook"), webhookPort: port };
+function config(port: number, namespace: string, webhookConfig: string): RunConfig {
+  return { ...parseRunConfig([`--namespace=${namespace}`, "--bind-address=127.0.0.1", `--webhook-url=https://127.0.0.1:${port}/mutate`, `--webhook-config-name=${webhookConfig}`], {}, "/hook"), webhookPort: port };
 }
 
-async function createWebhookConfiguration(kc: KubeConfig): Promise<void> {
+/** Only pods in `scope` reach the webhook: a real cluster runs other tests' pods at the same time. */
+const scopedTo = (scope: string) => ({ matchLabels: { "kubernetes.io/metadata.name": scope } });
+
+async function createWebhookConfiguration(kc: KubeConfig, name: string, scope: string): Promise<void> {
   await kc.makeApiClient(AdmissionregistrationV1Api).createMutatingWebhookConfiguration({
     body: {
-      metadata: { name: "lameduck" },
+      metadata: { name },
       webhooks: [
         {
+          namespaceSelector: scopedTo(scope),
           name: "pods.lameduck.dev",
           admissionReviewVersions: ["v1"],
           sideEffects: "None",
@@ -60,35 +64,67 @@ async function secretData(kc: KubeConfig, namespace: string): Promise<Record<str
 describe("startAdmission against the local API server", () => {
   let cluster: Cluster;
   const started: Admission[] = [];
-  const namespace = "lameduck-system";
+  // Cluster-scoped objects and namespaces get unique names and are removed after each test: a real
+  // cluster is shared by every test of the run (LAMEDUCK_TEST_KUBECONFIG).
+  let namespace = "";
+  let webhookConfig = "";
+  const namespaces: string[] = [];
+  const webhookConfigs: string[] = [];
   beforeEach(async () => {
     cluster = await startCluster();
-    await cluster.kc.makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name: namespace } } }).catch(() => undefined);
+    namespace = await createNamespace(cluster.kc, "lameduck-system");
+    namespaces.push(namespace);
+    webhookConfig = `lameduck-${namespace}`;
   });
   afterEach(async () => {
     await Promise.all(started.splice(0).map((a) => a.close()));
+    const admissionApi = cluster.kc.makeApiClient(AdmissionregistrationV1Api);
+    for (const name of [webhookConfig, ...webhookConfigs.splice(0)]) await admissionApi.deleteMutatingWebhookConfiguration({ name }).catch(() => undefined);
+    await Promise.all(namespaces.splice(0).map((ns) => deleteNamespace(cluster.kc, ns)));
     await cluster.close();
   });
 
-  async function start(port: number): Promise<Admission> {
+  /** A namespace for the test's pods, known to the webhook's facts. */
+  async function podNamespace(): Promise<string> {
+    const ns = await createNamespace(cluster.kc, "shop");
+    namespaces.push(ns);
+    return ns;
+  }
+
+  async function start(port: number, podNamespaces: readonly string[] = []): Promise<Admission> {
     // Reviews go through a review thread (the default --review-threads=1), as in a real process.
-    const facts = testFacts();
-    const { feed } = testFeed(facts);
-    const admission = await startAdmission({ config: config(port, namespace), facts, feed, threadLog: silentThreadLog, logger: silentLogger, registry: new Registry(), kc: cluster.kc, isReady: () => true });
+    const known = { ...defaultStaticFacts.namespaces, ...Object.fromEntries(podNamespaces.map((ns) => [ns, {}])) };
+    const facts = testFacts({ namespaces: known });
+    const { feed } = testFeed(facts, Object.keys(known));
+    const admission = await startAdmission({ config: config(port, namespace, webhookConfig), facts, feed, threadLog: silentThreadLog, logger: silentLogger, registry: new Registry(), kc: cluster.kc, isReady: () => true });
     started.push(admission);
     return admission;
   }
 
+  /**
+   * start() on a free port. The webhook URL must name the port before startAdmission listens, so the
+   * port is picked and released first; if something else takes it in between (another test, or the
+   * other replica), listening fails with EADDRINUSE and another port is tried.
+   */
+  async function startOnFreePort(podNamespaces: readonly string[] = []): Promise<Admission> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await start(await freePort(), podNamespaces);
+      } catch (err) {
+        if (attempt >= 5 || !String(err).includes("EADDRINUSE")) throw err;
+      }
+    }
+  }
+
   it("creates the certificate Secret once for two replicas, puts its CA and URL into the webhook configuration, and serves HTTPS the API server can verify", async () => {
     const { kc } = cluster;
-    await createWebhookConfiguration(kc);
-    const [portA, portB] = [await freePort(), await freePort()];
-    const [a, b] = await Promise.all([start(portA), start(portB)]);
+    await createWebhookConfiguration(kc, webhookConfig, namespace);
+    const [a, b] = await Promise.all([startOnFreePort(), startOnFreePort()]);
     const data = await secretData(kc, namespace);
     expect(Object.keys(data).sort()).toEqual([SecretKey.caCert, SecretKey.caKey, SecretKey.cert, SecretKey.key].sort());
     const ca = data[SecretKey.caCert] ?? "";
 
-    const mwc = await kc.makeApiClient(AdmissionregistrationV1Api).readMutatingWebhookConfiguration({ name: "lameduck" });
+    const mwc = await kc.makeApiClient(AdmissionregistrationV1Api).readMutatingWebhookConfiguration({ name: webhookConfig });
     const clientConfig = mwc.webhooks?.[0]?.clientConfig;
     expect(clientConfig?.caBundle).toBe(Buffer.from(ca).toString("base64"));
     expect(clientConfig?.url).toMatch(/^https:\/\/127\.0\.0\.1:\d+\/mutate$/);
@@ -104,7 +140,7 @@ describe("startAdmission against the local API server", () => {
 
   it("serves a certificate another replica stored, moments after the Secret changes", async () => {
     const { kc } = cluster;
-    const admission = await start(await freePort());
+    const admission = await startOnFreePort();
     const data = await secretData(kc, namespace);
     const ca = data[SecretKey.caCert] ?? "";
     const before = await servedFingerprint(admission.port, ca);
@@ -123,28 +159,29 @@ describe("startAdmission against the local API server", () => {
 
   it("injects a Deployment-style pod (generateName only) created through the API, and a dryRun create stores nothing", async () => {
     const { kc } = cluster;
-    await createWebhookConfiguration(kc);
-    await start(await freePort());
+    const shop = await podNamespace();
+    await createWebhookConfiguration(kc, webhookConfig, shop);
+    await startOnFreePort([shop]);
     const core = kc.makeApiClient(CoreV1Api);
-    await core.createNamespace({ body: { metadata: { name: "shop" } } });
     const body = { metadata: { generateName: "web-56d4bc6bfb-", labels: { app: "web" } }, spec: { containers: [{ name: "web", image: "registry.example/web:1" }] } };
-    const created = await core.createNamespacedPod({ namespace: "shop", body });
+    const created = await core.createNamespacedPod({ namespace: shop, body });
     expect(created.metadata?.annotations?.["lameduck.dev/injected"]).toBe("v1 wait");
     expect(created.metadata?.labels?.["lameduck.dev/hook"]).toBe("3f2a9c1e");
     expect(created.spec?.terminationGracePeriodSeconds).toBe(60);
     expect(created.spec?.containers[0]?.lifecycle?.preStop?.exec?.command?.[0]).toBe("/.lameduck/hook");
     expect(created.spec?.volumes?.some((v) => v.name === "lameduck")).toBe(true);
 
-    const before = (await core.listNamespacedPod({ namespace: "shop" })).items.length;
-    const dry = await core.createNamespacedPod({ namespace: "shop", body: { ...body, metadata: { ...body.metadata, generateName: "dry-" } }, dryRun: "All" });
+    const before = (await core.listNamespacedPod({ namespace: shop })).items.length;
+    const dry = await core.createNamespacedPod({ namespace: shop, body: { ...body, metadata: { ...body.metadata, generateName: "dry-" } }, dryRun: "All" });
     expect(dry.metadata?.annotations?.["lameduck.dev/injected"]).toBe("v1 wait");
-    expect((await core.listNamespacedPod({ namespace: "shop" })).items.length).toBe(before);
+    expect((await core.listNamespacedPod({ namespace: shop })).items.length).toBe(before);
   });
 
   it("injects a container a later webhook adds, when the API server reinvokes it", async () => {
     const { kc } = cluster;
-    await createWebhookConfiguration(kc);
-    await start(await freePort());
+    const shop = await podNamespace();
+    await createWebhookConfiguration(kc, webhookConfig, shop);
+    await startOnFreePort([shop]);
     // A sidecar injector registered after lameduck (configurations are called in name order).
     const pki = await testPki();
     const sidecar = createHttpsServer({ cert: pki.serving.cert, key: pki.serving.key }, (req, res) => {
@@ -161,19 +198,19 @@ describe("startAdmission against the local API server", () => {
     await new Promise<void>((resolve) => sidecar.listen(0, "127.0.0.1", resolve));
     try {
       const sidecarPort = (sidecar.address() as AddressInfo).port;
+      webhookConfigs.push(`zz-sidecar-${shop}`);
       await kc.makeApiClient(AdmissionregistrationV1Api).createMutatingWebhookConfiguration({
         body: {
-          metadata: { name: "zz-sidecar" },
+          metadata: { name: `zz-sidecar-${shop}` },
           webhooks: [{
-            name: "sidecar.example.com", admissionReviewVersions: ["v1"], sideEffects: "None", failurePolicy: "Fail",
+            name: "sidecar.example.com", admissionReviewVersions: ["v1"], sideEffects: "None", failurePolicy: "Fail", namespaceSelector: scopedTo(shop),
             clientConfig: { url: `https://127.0.0.1:${sidecarPort}/`, caBundle: Buffer.from(pki.ca.cert).toString("base64") },
             rules: [{ apiGroups: [""], apiVersions: ["v1"], operations: ["CREATE"], resources: ["pods"] }],
           }],
         },
       });
       const core = kc.makeApiClient(CoreV1Api);
-      await core.createNamespace({ body: { metadata: { name: "shop" } } });
-      const created = await core.createNamespacedPod({ namespace: "shop", body: { metadata: { name: "meshed" }, spec: { containers: [{ name: "web", image: "registry.example/web:1" }] } } });
+      const created = await core.createNamespacedPod({ namespace: shop, body: { metadata: { name: "meshed" }, spec: { containers: [{ name: "web", image: "registry.example/web:1" }] } } });
       const containers = created.spec?.containers ?? [];
       expect(containers.map((c) => c.name)).toEqual(["web", "mesh-proxy"]);
       for (const c of containers) {
@@ -191,8 +228,8 @@ describe("startAdmission against the local API server", () => {
   });
 
   it("on close answers a review still arriving, lets go of the kept-alive connection, and accepts no more", async () => {
-    const port = await freePort();
-    const admission = await start(port);
+    const admission = await startOnFreePort();
+    const port = admission.port;
     const socket = connect({ host: "127.0.0.1", port, rejectUnauthorized: false });
     await once(socket, "secureConnect");
     let response = "";

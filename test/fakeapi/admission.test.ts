@@ -86,7 +86,20 @@ describe("failurePolicy", () => {
     await register("invalid", w.url, { failurePolicy: "Ignore" });
     const f = await failureOf(suite.core.createNamespacedPod({ namespace: suite.ns, body: plainPod("invalid") }));
     expect(f.code).toBe(422);
-    expect(f.status["message"]).toBe('Pod "invalid" is invalid: spec.containers[0].lifecycle.preStop.sleep.seconds: Invalid value: 31: must be non-negative and less than terminationGracePeriodSeconds (30)');
+    // Recorded from v1.36.2 (test/fixtures/real/suite-failures-v1.36.2.txt).
+    expect(f.status["message"]).toBe('Pod "invalid" is invalid: spec.containers[0].lifecycle.preStop.sleep: Invalid value: 31: must be non-negative and less than terminationGracePeriodSeconds (30)');
+  });
+
+  it("a patch that is not a JSON Patch array is a failed call: Ignore admits the pod unpatched, Fail rejects it [source: mutating/dispatcher.go]", async () => {
+    const w = await webhook(() => ({ allowed: true, patch: { op: "add", path: "/metadata/annotations", value: { x: "y" } } }));
+    await register("undecodable", w.url, { failurePolicy: "Ignore" });
+    const created = await suite.core.createNamespacedPod({ namespace: suite.ns, body: plainPod("undecodable") });
+    expect(created.metadata?.annotations).toBeUndefined();
+    await register("undecodable-fail", w.url, { failurePolicy: "Fail" });
+    const f = await failureOf(suite.core.createNamespacedPod({ namespace: suite.ns, body: plainPod("undecodable-fail") }));
+    expect(f.code).toBe(500);
+    // The decoder's own wording follows; only the apiserver's part is asserted.
+    expect(String(f.status["message"])).toMatch(/^Internal error occurred: failed calling webhook "undecodable-fail\.lameduck\.test": received undecodable patch in webhook response: /);
   });
 
   it("a patch that yields a wrongly typed field fails with 500", async () => {
@@ -103,6 +116,17 @@ describe("failurePolicy", () => {
     const f = await failureOf(suite.core.createNamespacedPod({ namespace: suite.ns, body: plainPod("denied") }));
     expect(f.code).toBe(403);
     expect(f.status["message"]).toBe('admission webhook "deny.lameduck.test" denied the request: no pods today');
+  });
+
+  it("a denial without a message falls back to its reason, then to 'without explanation' [source: webhook/errors/statuserror.go]", async () => {
+    const w = await webhook((r) => (r.request["name"] === "reasoned" ? { allowed: false, status: { code: 403, reason: "Forbidden" } } : { allowed: false }));
+    await register("mute", w.url);
+    const reasoned = await failureOf(suite.core.createNamespacedPod({ namespace: suite.ns, body: plainPod("reasoned") }));
+    expect(reasoned.status["message"]).toBe('admission webhook "mute.lameduck.test" denied the request: Forbidden');
+    const bare = await failureOf(suite.core.createNamespacedPod({ namespace: suite.ns, body: plainPod("bare") }));
+    expect(bare.status["message"]).toBe('admission webhook "mute.lameduck.test" denied the request without explanation');
+    // No code in the webhook's status: the API server's default for a failure (ErrorToAPIStatus).
+    expect(bare.code).toBe(500);
   });
 });
 
@@ -179,6 +203,8 @@ it("a v1 registration is validated: side effects, name, client config, timeout",
   const fields = ((f.status["details"] as { causes?: { field: string }[] } | undefined)?.causes ?? []).map((c) => c.field).sort();
   expect(fields).toEqual(["webhooks[0].clientConfig.url", "webhooks[0].sideEffects", "webhooks[0].timeoutSeconds"]);
   expect(String(f.status["message"])).toContain('webhooks[0].sideEffects: Unsupported value: "Some": supported values: "None", "NoneOnDryRun"');
+  // [source: apiserver/pkg/util/webhook ValidateWebhookURL] the value shown is the scheme, not the URL.
+  expect(String(f.status["message"])).toContain(`webhooks[0].clientConfig.url: Invalid value: "http": 'https' is the only allowed URL scheme; desired format: https://host[/path]`);
 });
 
 it.skipIf(targetsRealCluster())("a webhook registered by service reference is reached through the fake's resolveService hook [fake-only: a real cluster resolves services itself]", async () => {

@@ -122,33 +122,48 @@ export function makeAdmission(deps: AdmissionDeps): Admit {
   async function call(h: Hook, body: Obj): Promise<Obj> {
     const { url, caBundle } = target(h);
     const answer = await callWebhook(url, caBundle, num(h.webhook["timeoutSeconds"]) ?? 10, body);
-    if (answer["apiVersion"] !== "admission.k8s.io/v1" || answer["kind"] !== "AdmissionReview") {
-      throw new CallError(`expected webhook response of admission.k8s.io/v1, Kind=AdmissionReview, got ${String(answer["apiVersion"])}, Kind=${String(answer["kind"])}`);
-    }
+    // VerifyAdmissionResponse (webhook/request/admissionreview.go); each failure is a failed call.
+    const invalidResponse = (why: string): CallError => new CallError(`received invalid webhook response: ${why}`);
     const response = answer["response"];
-    if (!isObj(response)) throw new CallError("webhook response was absent");
-    const uid = obj(body["request"])["uid"];
-    if (response["uid"] !== uid) throw new CallError(`expected response.uid="${String(uid)}", got "${String(response["uid"])}"`);
-    if (response["patch"] !== undefined && response["patchType"] !== "JSONPatch") throw new CallError(`webhook returned an invalid patchType: ${String(response["patchType"])}`);
+    if (!isObj(response)) throw invalidResponse("webhook response was absent");
+    const uid = String(obj(body["request"])["uid"]);
+    if (response["uid"] !== uid) throw invalidResponse(`expected response.uid="${uid}", got "${str(response["uid"]) ?? ""}"`);
+    if (answer["apiVersion"] !== "admission.k8s.io/v1" || answer["kind"] !== "AdmissionReview") {
+      throw invalidResponse(`expected webhook response of admission.k8s.io/v1, Kind=AdmissionReview, got ${str(answer["apiVersion"]) ?? ""}, Kind=${str(answer["kind"]) ?? ""}`);
+    }
+    const patch = str(response["patch"]) ?? "";
+    const patchType = response["patchType"];
+    if (patch !== "" && patchType === undefined) throw invalidResponse("webhook returned response.patch but not response.patchType");
+    if (patch === "" && patchType !== undefined) throw invalidResponse("webhook returned response.patchType but not response.patch");
+    if (patchType === "") throw invalidResponse(`webhook returned invalid response.patchType of ""`);
     return response;
   }
 
   function applyResponse(h: Hook, r: ResourceDef, o: Obj, response: Obj): Obj {
     if (response["allowed"] !== true) {
+      // webhook/errors ToStatusErr as of v1.36 (recorded: no "is forbidden" prefix); the status
+      // comes back as the webhook wrote it, a missing code being a 500 (ErrorToAPIStatus).
       const status = obj(response["status"]);
-      const code = num(status["code"]) ?? 400;
-      const message = `admission webhook "${h.name}" denied the request: ${str(status["message"]) ?? "without explanation"}`;
-      throw new ApiError(code >= 400 ? code : 400, { kind: "Status", apiVersion: "v1", metadata: {}, status: "Failure", message, ...(status["reason"] === undefined ? {} : { reason: status["reason"] }), code: code >= 400 ? code : 400 });
+      const message = str(status["message"]) ?? "";
+      const reason = str(status["reason"]) ?? "";
+      const deniedBy = `admission webhook "${h.name}" denied the request`;
+      const code = num(status["code"]) ?? 0;
+      throw new ApiError(code === 0 ? 500 : code, { kind: "Status", apiVersion: "v1", metadata: {}, status: "Failure",
+        message: message !== "" ? `${deniedBy}: ${message}` : reason !== "" ? `${deniedBy}: ${reason}` : `${deniedBy} without explanation`,
+        ...(reason === "" ? {} : { reason }), ...(isObj(status["details"]) ? { details: status["details"] } : {}), code: code === 0 ? 500 : code });
     }
     const patch = str(response["patch"]);
     if (patch === undefined) return o;
+    if (response["patchType"] !== "JSONPatch") throw new CallError(`unsupported patch type "${String(response["patchType"])}"`);
     let ops: unknown;
     try {
       ops = JSON.parse(Buffer.from(patch, "base64").toString("utf8"));
+      if (!Array.isArray(ops)) throw new Error("json: cannot unmarshal object into Go value of type jsonpatch.Patch");
     } catch (e) {
-      throw internalError(`invalid character in the webhook's JSON patch: ${e instanceof Error ? e.message : String(e)}`);
+      // A patch that cannot be decoded is a failed call (failurePolicy applies); one that decodes
+      // but does not apply fails the request whatever the policy.
+      throw new CallError(`received undecodable patch in webhook response: ${e instanceof Error ? e.message : String(e)}`);
     }
-    if (!Array.isArray(ops)) throw internalError("json: cannot unmarshal object into Go value of type jsonpatch.Patch");
     let patched: unknown;
     try {
       patched = fastJsonPatch.applyPatch(structuredClone(o), ops as fastJsonPatch.Operation[], true, false).newDocument;
@@ -173,19 +188,19 @@ export function makeAdmission(deps: AdmissionDeps): Admit {
         if (!rulesMatch(w, r) || !namespaceLabelsMatch(w, r, current, ctx.namespace) || !labelSelectorObject(w["objectSelector"])(current)) continue;
         const body = review(r, current, ctx, ctx.namespace);
         const ignore = w["failurePolicy"] === "Ignore";
-        let response: Obj;
+        let next: Obj;
         try {
           if (!conditionsMatch(h, body)) continue;
           const sideEffects = str(w["sideEffects"]);
           if (ctx.dryRun && sideEffects !== "None" && sideEffects !== "NoneOnDryRun") throw badRequest(`admission webhook "${h.name}" does not support dry run`);
-          response = await call(h, body);
+          const response = await call(h, body);
+          for (const warning of Array.isArray(response["warnings"]) ? response["warnings"] : []) ctx.warn?.(String(warning));
+          next = applyResponse(h, r, current, response);
         } catch (e) {
           if (!(e instanceof CallError)) throw e;
           if (ignore) continue;
           throw internalError(`failed calling webhook "${h.name}": ${e.message}`);
         }
-        for (const warning of Array.isArray(response["warnings"]) ? response["warnings"] : []) ctx.warn?.(String(warning));
-        const next = applyResponse(h, r, current, response);
         if (pass === 1 && !jsonEqual(next, current)) for (const k of reinvocable) reinvoke.add(k);
         if (pass === 1 && w["reinvocationPolicy"] === "IfNeeded") reinvocable.add(h.key);
         current = next;

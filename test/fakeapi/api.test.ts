@@ -1,33 +1,20 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { CoreV1Api, KubernetesObjectApi, PatchStrategy, setHeaderOptions } from "@kubernetes/client-node";
-import type { KubeConfig, KubernetesObject } from "@kubernetes/client-node";
-import { createNamespace, createNode, deleteNamespace, runPod, startCluster } from "../support/cluster.ts";
-import type { Cluster } from "../support/cluster.ts";
+import { beforeAll, describe, expect, it } from "vitest";
+import { KubernetesObjectApi, PatchStrategy, setHeaderOptions } from "@kubernetes/client-node";
+import type { CoreV1Api, KubeConfig, KubernetesObject } from "@kubernetes/client-node";
+import { createNamespace, deleteNamespace, runPod } from "../support/cluster.ts";
+import { clusterSuite, simplePod } from "../support/clustersuite.ts";
 import { failureOf } from "../support/apierrors.ts";
 
-let cluster: Cluster;
+const suite = clusterSuite("fakeapi-api", { name: "api-node", ip: "192.0.2.10" });
+const node = suite.node;
+const pod = simplePod;
 let kc: KubeConfig;
 let core: CoreV1Api;
 let ns: string;
-const node = `api-node-${String(process.pid)}`;
 
-beforeAll(async () => {
-  cluster = await startCluster();
-  kc = cluster.kc;
-  core = kc.makeApiClient(CoreV1Api);
-  ns = await createNamespace(kc, "fakeapi-api");
-  await createNode(kc, { name: node, ip: "192.0.2.10" });
+beforeAll(() => {
+  ({ kc, core, ns } = suite);
 });
-
-afterAll(async () => {
-  await deleteNamespace(kc, ns);
-  await core.deleteNode({ name: node }).catch(() => undefined);
-  await cluster.close();
-});
-
-function pod(name: string, labels: Record<string, string> = {}) {
-  return { metadata: { name, labels }, spec: { containers: [{ name: "app", image: "registry.example.invalid/app:1.0" }] } };
-}
 
 describe("objects", () => {
   it("a created pod gets a uid, a creationTimestamp, generation 1 and a resourceVersion above every earlier one", async () => {
@@ -74,6 +61,14 @@ describe("objects", () => {
     expect(f.status["message"]).toBe('Operation cannot be fulfilled on configmaps "conflict": the object has been modified; please apply your changes to the latest version and try again');
   });
 
+  it("a delete whose uid precondition does not match answers 409 with the storage error [source: storage.Preconditions]", async () => {
+    const cm = await core.createNamespacedConfigMap({ namespace: ns, body: { metadata: { name: "guarded" } } });
+    const f = await failureOf(core.deleteNamespacedConfigMap({ namespace: ns, name: "guarded", body: { preconditions: { uid: "not-the-uid" } } }));
+    expect(f.code).toBe(409);
+    expect(f.status["message"]).toBe(`Operation cannot be fulfilled on configmaps "guarded": StorageError: invalid object, Code: 4, Key: /registry/configmaps/${ns}/guarded, ResourceVersion: 0, AdditionalErrorMsg: Precondition failed: UID in precondition: not-the-uid, UID in object meta: ${cm.metadata?.uid ?? ""}`);
+    await core.deleteNamespacedConfigMap({ namespace: ns, name: "guarded", body: { preconditions: { uid: cm.metadata?.uid ?? "" } } });
+  });
+
   it("an update that changes nothing keeps the resourceVersion", async () => {
     const cm = await core.createNamespacedConfigMap({ namespace: ns, body: { metadata: { name: "noop" }, data: { a: "1" } } });
     const same = await core.replaceNamespacedConfigMap({ namespace: ns, name: "noop", body: cm });
@@ -103,53 +98,6 @@ describe("objects", () => {
     const viaMain = await core.replaceNamespacedPod({ namespace: ns, name: "status", body: { ...viaStatus, metadata: { ...viaStatus.metadata, labels: { v: "2" } }, status: { phase: "Failed" } } });
     expect(viaMain.status?.phase).toBe("Running");
     expect(viaMain.metadata?.labels).toEqual({ v: "2" });
-  });
-});
-
-describe("lists", () => {
-  beforeAll(async () => {
-    const specs: [string, Record<string, string>][] = [["sel-a", { tier: "web", env: "prod" }], ["sel-b", { tier: "db", env: "prod" }], ["sel-c", { tier: "web" }]];
-    for (const [name, labels] of specs) await core.createNamespacedPod({ namespace: ns, body: pod(name, { ...labels, group: "sel" }) });
-  });
-
-  async function names(labelSelector: string, fieldSelector?: string): Promise<string[]> {
-    const list = await core.listNamespacedPod({ namespace: ns, labelSelector: `group=sel,${labelSelector}`, ...(fieldSelector === undefined ? {} : { fieldSelector }) });
-    return list.items.map((p) => p.metadata?.name ?? "");
-  }
-
-  it("a label selector supports =, !=, in, notin, exists and !exists", async () => {
-    expect(await names("tier=web")).toEqual(["sel-a", "sel-c"]);
-    expect(await names("tier!=web")).toEqual(["sel-b"]);
-    expect(await names("tier in (db, cache)")).toEqual(["sel-b"]);
-    expect(await names("tier notin (db)")).toEqual(["sel-a", "sel-c"]);
-    expect(await names("env")).toEqual(["sel-a", "sel-b"]);
-    expect(await names("!env")).toEqual(["sel-c"]);
-    expect(await names("tier==web,env=prod")).toEqual(["sel-a"]);
-  });
-
-  it("a field selector matches metadata.name and a pod's spec.nodeName", async () => {
-    expect(await names("", "metadata.name=sel-b")).toEqual(["sel-b"]);
-    await runPod(kc, ns, "sel-c", { node, ip: "10.1.0.3" });
-    expect(await names("", `spec.nodeName=${node}`)).toEqual(["sel-c"]);
-    expect(await names("", "metadata.name!=sel-b")).toEqual(["sel-a", "sel-c"]);
-  });
-
-  it("a field selector on an unsupported field answers 400", async () => {
-    const f = await failureOf(core.listNamespacedPod({ namespace: ns, fieldSelector: "spec.image=x" }));
-    expect(f.code).toBe(400);
-    expect(f.status["message"]).toBe("field label not supported: spec.image");
-  });
-
-  it("limit and continue page through a list in name order", async () => {
-    const first = await core.listNamespacedPod({ namespace: ns, labelSelector: "group=sel", limit: 2 });
-    expect(first.items.map((p) => p.metadata?.name)).toEqual(["sel-a", "sel-b"]);
-    // With a selector the real server cannot count what remains, so it says nothing.
-    expect(first.metadata?.remainingItemCount).toBeUndefined();
-    const cont = first.metadata?._continue ?? "";
-    expect(cont).not.toBe("");
-    const second = await core.listNamespacedPod({ namespace: ns, labelSelector: "group=sel", limit: 2, _continue: cont });
-    expect(second.items.map((p) => p.metadata?.name)).toEqual(["sel-c"]);
-    expect(second.metadata?._continue).toBeUndefined();
   });
 });
 

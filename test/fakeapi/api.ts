@@ -7,7 +7,7 @@ import type { ResourceDef } from "./resources.ts";
 import { apiVersionOf, Res } from "./resources.ts";
 import type { GenerationRule, Store } from "./store.ts";
 import type { Matcher } from "./selectors.ts";
-import { alreadyExists, ApiError, badRequest, conflict, forbidden, invalid, notFound, success } from "./status.ts";
+import { alreadyExists, ApiError, badRequest, conflict, forbidden, invalid, notFound, preconditionFailed, success } from "./status.ts";
 import type { FieldError } from "./status.ts";
 import { validateObject, validateUpdate, normaliseSecret } from "./kinds.ts";
 import { applyDefaults, namespaceNameLabel, qosClass } from "./defaults.ts";
@@ -110,12 +110,17 @@ export function makeApi(deps: ApiDeps): Api {
     return o;
   }
 
-  function write(r: ResourceDef, old: Obj, next: Obj, ctx: RequestContext, generation: GenerationRule): Obj {
-    const errors = [...validateUpdate(r, old, next), ...validateObject(r, next)];
+  function write(r: ResourceDef, old: Obj, next: Obj, ctx: RequestContext, status: boolean): Obj {
+    // A pod's main-resource update is validated as a whole pod first (ValidatePodUpdate); a status
+    // write leaves the spec alone and is not.
+    const errors = r === Res.pods
+      ? [...validateObject(r, next), ...(status ? [] : deps.validate(r, next)), ...validateUpdate(r, old, next)]
+      : [...validateUpdate(r, old, next), ...validateObject(r, next)];
     if (errors.length > 0) throw invalid(r, nameOf(old), errors);
     // The real server skips the etcd write, and so the event and the new resourceVersion, for a no-op.
     if (jsonEqual(withoutVersion(old), withoutVersion(next))) return old;
     if (ctx.dryRun) return next;
+    const generation: GenerationRule = status ? "keep" : "auto";
     return finishIfDone(r, store.replace(r, next, generation));
   }
 
@@ -140,7 +145,7 @@ export function makeApi(deps: ApiDeps): Api {
     }
     if (r.plural === "secrets") next = normaliseSecret(next);
     if (r === Res.namespaces) next = namespaceNameLabel(next);
-    return write(r, old, next, ctx, subresource === "status" ? "keep" : "auto");
+    return write(r, old, next, ctx, subresource === "status");
   }
 
   async function create(r: ResourceDef, namespace: string, body: Obj, ctx: RequestContext): Promise<Obj> {
@@ -189,11 +194,12 @@ export function makeApi(deps: ApiDeps): Api {
   function remove(r: ResourceDef, namespace: string, name: string, opts: DeleteOptions, ctx: RequestContext): Obj {
     const old = mustGet(r, namespace, name);
     const om = meta(old);
+    const failed = (why: string): ApiError => preconditionFailed(r, namespace, name, why);
     if (opts.preconditions?.uid !== undefined && opts.preconditions.uid !== om["uid"]) {
-      throw conflict(r, name, `Precondition failed: UID in precondition: ${opts.preconditions.uid}, UID in object meta: ${String(om["uid"])}`);
+      throw failed(`UID in precondition: ${opts.preconditions.uid}, UID in object meta: ${String(om["uid"])}`);
     }
     if (opts.preconditions?.resourceVersion !== undefined && opts.preconditions.resourceVersion !== om["resourceVersion"]) {
-      throw conflict(r, name, `Precondition failed: ResourceVersion in precondition: ${opts.preconditions.resourceVersion}, ResourceVersion in object meta: ${String(om["resourceVersion"])}`);
+      throw failed(`ResourceVersion in precondition: ${opts.preconditions.resourceVersion}, ResourceVersion in object meta: ${String(om["resourceVersion"])}`);
     }
     if (ctx.dryRun) return r.returnsDeleted ? old : success(r, name, String(om["uid"]));
     let result: Obj;
@@ -256,10 +262,11 @@ export function makeApi(deps: ApiDeps): Api {
       if (target === "") throw invalid(Res.pods, name, [{ type: "FieldValueRequired", field: "target.name", detail: "Required value" }]);
       const spec = obj(pod["spec"]);
       const current = str(spec["nodeName"]);
+      // setPodNodeAndMetadata checks deletion first, then an existing node.
+      if (meta(pod)["deletionTimestamp"] !== undefined) throw conflict(Res.pods, name, `pod ${name} is being deleted, cannot be assigned to a host`, "binding");
       if (current !== undefined && current !== "") {
         throw conflict(Res.pods, name, `pod ${name} is already assigned to node "${current}"`, "binding");
       }
-      if (meta(pod)["deletionTimestamp"] !== undefined) throw conflict(Res.pods, name, `pod ${name} is being deleted, cannot be assigned to a host`, "binding");
       const status = obj(pod["status"]);
       const conditions = (Array.isArray(status["conditions"]) ? status["conditions"] : []).filter((c) => !(isObj(c) && c["type"] === "PodScheduled"));
       conditions.push({ type: "PodScheduled", status: "True", lastProbeTime: null, lastTransitionTime: timestamp() });

@@ -1,7 +1,12 @@
 // Replays the scenario behind each recorded EndpointSlice stream (test/fixtures/real/endpointslice-*)
 // against the cluster under test and compares the streams, normalising what differs between runs:
 // uids, resourceVersions, timestamps, generated names, the namespace and node names. managedFields
-// are dropped (the fake does not track field ownership; nothing in lameduck reads them).
+// are dropped (the fake does not track field ownership; nothing in lameduck reads them). So is the
+// `endpoints.kubernetes.io/last-change-trigger-time` annotation: the controller writes it only when
+// a pod's Ready transition is later than the last one it saw, at one-second precision, so whether
+// it is there depends on how the replay's status writes fall across second boundaries (the v1.36.2
+// run had none where the slower recordings have it). lameduck does not read it; the tracker's rule
+// is tested with fixed timestamps in endpointslices.test.ts.
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -11,6 +16,7 @@ import type { Cluster } from "../support/cluster.ts";
 
 const fixtures = join(import.meta.dirname, "..", "fixtures", "real");
 const cases = ["clusterip", "publishnotready", "headless", "clusterip-kubelet-unready"] as const;
+const triggerTime = "endpoints.kubernetes.io/last-change-trigger-time";
 
 type Json = Record<string, unknown>;
 interface Action { t: number; action: string; pod?: string; node?: string; ip?: string }
@@ -46,7 +52,7 @@ function normalise(events: readonly Event[], nodes: Record<string, string>): unk
       switch (key) {
         case "uid": return id("uid", v);
         case "resourceVersion": return "RV";
-        case "creationTimestamp": case "endpoints.kubernetes.io/last-change-trigger-time": return "TS";
+        case "creationTimestamp": return "TS";
         case "namespace": return "NS";
         case "nodeName": return nodes[String(v)] ?? v;
         default: return v;
@@ -55,6 +61,11 @@ function normalise(events: readonly Event[], nodes: Record<string, string>): unk
     const out: Json = {};
     for (const [k, x] of Object.entries(v)) {
       if (k === "managedFields") continue;
+      if (k === "annotations" && key === "metadata") {
+        const rest = Object.fromEntries(Object.entries(x as Json).filter(([a]) => a !== triggerTime));
+        if (Object.keys(rest).length > 0) out[k] = walk(rest, k);
+        continue;
+      }
       out[k] = walk(x, k);
     }
     const o = v as Json;

@@ -8,10 +8,16 @@ import { randomSuffix } from "./names.ts";
 import type { ResourceDef } from "./resources.ts";
 import { normaliseSecret } from "./kinds.ts";
 
+/** SetDefaults_HTTPGetAction, for probes and lifecycle handlers alike. */
+function handler(h: unknown): unknown {
+  if (!isObj(h) || !isObj(h["httpGet"])) return h;
+  const get = h["httpGet"];
+  return { ...h, httpGet: { ...get, path: str(get["path"]) ?? "/", scheme: str(get["scheme"]) ?? "HTTP" } };
+}
+
 function probe(p: unknown): unknown {
   if (!isObj(p)) return p;
-  const out: Obj = { ...p };
-  if (isObj(out["httpGet"])) out["httpGet"] = { ...out["httpGet"], scheme: str(out["httpGet"]["scheme"]) ?? "HTTP" };
+  const out = obj(handler(p));
   return { ...out, timeoutSeconds: out["timeoutSeconds"] ?? 1, periodSeconds: out["periodSeconds"] ?? 10,
     successThreshold: out["successThreshold"] ?? 1, failureThreshold: out["failureThreshold"] ?? 3 };
 }
@@ -25,6 +31,8 @@ function container(c: Obj, hostNetwork: boolean, mount: Obj | undefined): Obj {
     out["ports"] = objs(c["ports"]).map((p) => ({ ...p, ...(hostNetwork && p["hostPort"] === undefined ? { hostPort: p["containerPort"] } : {}), protocol: p["protocol"] ?? "TCP" }));
   }
   for (const k of ["readinessProbe", "livenessProbe", "startupProbe"]) if (c[k] !== undefined) out[k] = probe(c[k]);
+  const lifecycle = c["lifecycle"];
+  if (isObj(lifecycle)) out["lifecycle"] = { ...lifecycle, ...Object.fromEntries(["postStart", "preStop"].filter((k) => lifecycle[k] !== undefined).map((k) => [k, handler(lifecycle[k])])) };
   if (mount !== undefined && !objs(c["volumeMounts"]).some((m) => m["mountPath"] === mount["mountPath"])) {
     out["volumeMounts"] = [...arr(c["volumeMounts"]), mount];
   }
@@ -41,10 +49,17 @@ function withFieldRefVersions(source: Obj): Obj {
   return { ...source, items: arr(source["items"]).map((i) => (isObj(i) && isObj(i["fieldRef"]) ? { ...i, fieldRef: { apiVersion: "v1", ...i["fieldRef"] } } : i)) };
 }
 
-/** Volume defaults (SetDefaults_*VolumeSource): file modes 0644, downward API field versions. */
+// Every volume source key; a volume with none is an emptyDir (SetDefaults_Volume).
+const volumeSources = ["hostPath", "emptyDir", "gcePersistentDisk", "awsElasticBlockStore", "gitRepo", "secret", "nfs", "iscsi",
+  "glusterfs", "persistentVolumeClaim", "rbd", "flexVolume", "cinder", "cephfs", "flocker", "downwardAPI", "fc", "azureFile",
+  "configMap", "vsphereVolume", "quobyte", "azureDisk", "photonPersistentDisk", "projected", "portworxVolume", "scaleIO",
+  "storageos", "csi", "ephemeral", "image"];
+
+/** Volume defaults (SetDefaults_Volume, SetDefaults_*VolumeSource): emptyDir, file modes 0644, downward API field versions. */
 function volume(v: unknown): unknown {
   if (!isObj(v)) return v;
   const out: Obj = { ...v };
+  if (!volumeSources.some((k) => out[k] !== undefined && out[k] !== null)) out["emptyDir"] = {};
   for (const t of ["secret", "configMap", "downwardAPI"]) {
     const source = out[t];
     if (isObj(source)) out[t] = { ...(t === "downwardAPI" ? withFieldRefVersions(source) : source), defaultMode: source["defaultMode"] ?? 420 };

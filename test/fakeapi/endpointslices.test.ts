@@ -117,3 +117,33 @@ it("a pod on a node that does not exist is not an endpoint", async () => {
   await runPod(cluster.kc, ns, "ghost-2", { node, ip: "10.2.3.2" });
   await endpointsWhen("ghost", (eps) => eps.length === 1 && eps[0]?.name === "ghost-2");
 });
+
+it("last-change-trigger-time is the Service's creation, then each later Ready transition (to the second), and absent for other changes [source: trigger_time_tracker.go]", async () => {
+  // Fixed transition times, so the result does not depend on when the writes happen (the real
+  // server stores times at second precision; see conformance.test.ts).
+  const key = "endpoints.kubernetes.io/last-change-trigger-time";
+  const iso = (ms: number): string => new Date(ms).toISOString().replace(".000Z", "Z");
+  const annotation = (s: V1EndpointSlice[]): string | undefined => s[0]?.metadata?.annotations?.[key];
+  const ready = (s: V1EndpointSlice[]): boolean | undefined => s[0]?.endpoints?.[0]?.conditions?.ready;
+  const base = Math.floor(Date.now() / 1000) * 1000 - 60_000;
+  const setReady = async (isReady: boolean, at: number): Promise<void> => {
+    const p = await core.readNamespacedPod({ namespace: ns, name: "trig-1" });
+    p.status = { ...p.status, phase: "Running", podIP: "10.2.4.1", podIPs: [{ ip: "10.2.4.1" }],
+      conditions: [{ type: "Ready", status: isReady ? "True" : "False", lastTransitionTime: new Date(at) }] };
+    await core.replaceNamespacedPodStatus({ namespace: ns, name: "trig-1", body: p });
+  };
+  // A pod that became Ready before its Service existed: the first sync reports the Service's creation.
+  await pod("trig", "trig-1");
+  await core.createNamespacedPodBinding({ namespace: ns, name: "trig-1", body: { metadata: { name: "trig-1" }, target: { kind: "Node", name: node } } });
+  await setReady(true, base);
+  await service("trig");
+  const created = (await core.readNamespacedService({ namespace: ns, name: "trig" })).metadata?.creationTimestamp ?? new Date(0);
+  await slicesWhen("trig", (s) => ready(s) === true && annotation(s) === iso(created.getTime()), "the Service's creation as trigger time");
+  // Within the same second as the last transition seen: not later, so no trigger time.
+  await setReady(false, base + 400);
+  await slicesWhen("trig", (s) => ready(s) === false && annotation(s) === undefined, "no trigger time for a transition in the same second");
+  await setReady(true, base + 5_000);
+  await slicesWhen("trig", (s) => ready(s) === true && annotation(s) === iso(base + 5_000), "the later transition as trigger time");
+  await core.deleteNamespacedPod({ namespace: ns, name: "trig-1", gracePeriodSeconds: 30 });
+  await slicesWhen("trig", (s) => s[0]?.endpoints?.[0]?.conditions?.terminating === true && annotation(s) === undefined, "no trigger time for a deletion");
+});

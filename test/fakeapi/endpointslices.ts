@@ -7,9 +7,11 @@
 // - one placeholder slice (endpoints and ports null) for a selector that matches nothing, reused
 //   when endpoints appear; removing an endpoint is an update of the slice, never a delete;
 // - existing endpoints keep their place, new ones are appended, at most 100 per slice.
-// - `endpoints.kubernetes.io/last-change-trigger-time` is the earliest Ready-condition transition
-//   (or the Service's creation, when first seen) among the changes behind an update, and is absent
-//   when no such change caused it (a pod's deletion, recorded as an update without the annotation).
+// - `endpoints.kubernetes.io/last-change-trigger-time` (pkg/controller/util/endpoint
+//   trigger_time_tracker.go): the Service's creation when the Service is first synced, afterwards
+//   the earliest Ready-condition transition later than the one last seen for that pod, and absent
+//   when there is none (a pod's deletion, recorded as an update without the annotation). The real
+//   server stores times at second precision, so two transitions within one second count as one.
 // The controller acts a few milliseconds after the change (the recordings show 24-31 ms from a
 // DELETE call), never inside the request that caused it.
 import type { Obj } from "./objects.ts";
@@ -85,14 +87,11 @@ function endpointFor(pod: Obj, svc: Obj, node: Obj, ip: string): Obj {
   return ep;
 }
 
-function readyTransition(pod: Obj): string | undefined {
-  return str(objs(obj(pod["status"])["conditions"]).find((c) => c["type"] === "Ready")?.["lastTransitionTime"]);
-}
-
-function earliest(a: string | undefined, b: string | undefined): string | undefined {
-  if (a === undefined) return b;
-  if (b === undefined) return a;
-  return Date.parse(a) <= Date.parse(b) ? a : b;
+/** The pod's Ready transition in ms, at the second precision the real server stores. */
+function readyTransition(pod: Obj): number | undefined {
+  const t = str(objs(obj(pod["status"])["conditions"]).find((c) => c["type"] === "Ready")?.["lastTransitionTime"]);
+  const ms = t === undefined ? Number.NaN : Date.parse(t);
+  return Number.isNaN(ms) ? undefined : Math.floor(ms / 1000) * 1000;
 }
 
 function targetUid(ep: unknown): string {
@@ -101,8 +100,8 @@ function targetUid(ep: unknown): string {
 
 export function startEndpointSliceController(store: Store, options: { delayMs: number }): EndpointSliceController {
   const queue = new Set<string>();
-  // Per Service: the Ready transition time last seen for each selected pod (the trigger-time tracker).
-  const seen = new Map<string, Map<string, string>>();
+  // Per Service: the Ready transition time last seen for each selected pod, by pod name (the trigger-time tracker).
+  const seen = new Map<string, Map<string, number>>();
   let timer: NodeJS.Timeout | undefined;
 
   function slicesOf(ns: string, svcName: string): Obj[] {
@@ -140,14 +139,14 @@ export function startEndpointSliceController(store: Store, options: { delayMs: n
     // Desired endpoints, grouped by their port list (pods with different ports go to different slices).
     const desired = new Map<string, { ports: Obj[]; endpoints: Map<string, Obj> }>();
     const before = seen.get(`${ns}/${svcName}`);
-    const now = new Map<string, string>();
-    let trigger = before === undefined ? str(meta(svc)["creationTimestamp"]) : undefined;
+    const now = new Map<string, number>();
+    let trigger: number | undefined;
     for (const pod of store.list(Res.pods, ns)) {
       if (!matches(pod)) continue;
       const transition = readyTransition(pod);
       if (transition !== undefined) {
-        now.set(uidOf(pod), transition);
-        if (before?.get(uidOf(pod)) !== transition) trigger = earliest(trigger, transition);
+        now.set(nameOf(pod), transition);
+        if (transition > (before?.get(nameOf(pod)) ?? Number.NEGATIVE_INFINITY)) trigger = Math.min(trigger ?? transition, transition);
       }
       if (!countsAsEndpoint(pod)) continue;
       const ip = podIp(pod, family);
@@ -190,7 +189,10 @@ export function startEndpointSliceController(store: Store, options: { delayMs: n
       }
     }
     seen.set(`${ns}/${svcName}`, now);
-    const triggerTime = trigger === undefined ? undefined : timestamp(Date.parse(trigger));
+    // A Service seen for the first time reports its creation, whatever its pods did.
+    const created = Date.parse(str(meta(svc)["creationTimestamp"]) ?? "");
+    const triggerMs = before === undefined ? (Number.isNaN(created) ? undefined : created) : trigger;
+    const triggerTime = triggerMs === undefined ? undefined : timestamp(triggerMs);
     // With nothing to publish, one placeholder slice stays (reusing an existing one).
     if (plan.length === 0) plan.push({ slice: unused.shift(), ports: null, endpoints: [] });
     for (const s of unused) store.remove(Res.endpointslices, ns, nameOf(s));

@@ -10,8 +10,6 @@ export interface ResourceDef {
   readonly namespaced: boolean;
   readonly shortNames: readonly string[];
   readonly subresources: readonly string[];
-  /** Which fields besides metadata.name/namespace a fieldSelector may use, as the real registry allows. */
-  readonly fields: readonly string[];
   /** The zero-valued body of a BOOKMARK object: the real server encodes the typed empty object. */
   readonly bookmarkBody: Obj;
   /** The status is written only through the status subresource (and kept on main-resource updates). */
@@ -25,7 +23,6 @@ function def(d: Partial<ResourceDef> & Pick<ResourceDef, "group" | "version" | "
     singular: d.kind.toLowerCase(),
     shortNames: [],
     subresources: [],
-    fields: [],
     bookmarkBody: {},
     hasStatus: false,
     returnsDeleted: false,
@@ -35,20 +32,18 @@ function def(d: Partial<ResourceDef> & Pick<ResourceDef, "group" | "version" | "
 
 export const resources: readonly ResourceDef[] = [
   def({ group: "", version: "v1", kind: "Namespace", plural: "namespaces", namespaced: false, shortNames: ["ns"],
-    subresources: ["status", "finalize"], fields: ["status.phase"], bookmarkBody: { spec: {}, status: {} }, hasStatus: true, returnsDeleted: true }),
+    subresources: ["status", "finalize"], bookmarkBody: { spec: {}, status: {} }, hasStatus: true, returnsDeleted: true }),
   def({ group: "", version: "v1", kind: "Node", plural: "nodes", namespaced: false, shortNames: ["no"],
-    subresources: ["status"], fields: ["spec.unschedulable"], bookmarkBody: { spec: {}, status: { daemonEndpoints: { kubeletEndpoint: { Port: 0 } }, nodeInfo: { machineID: "", systemUUID: "", bootID: "", kernelVersion: "", osImage: "", containerRuntimeVersion: "", kubeletVersion: "", kubeProxyVersion: "", operatingSystem: "", architecture: "" } } }, hasStatus: true }),
+    subresources: ["status"], bookmarkBody: { spec: {}, status: { daemonEndpoints: { kubeletEndpoint: { Port: 0 } }, nodeInfo: { machineID: "", systemUUID: "", bootID: "", kernelVersion: "", osImage: "", containerRuntimeVersion: "", kubeletVersion: "", kubeProxyVersion: "", operatingSystem: "", architecture: "" } } }, hasStatus: true }),
   def({ group: "", version: "v1", kind: "Pod", plural: "pods", namespaced: true, shortNames: ["po"],
     subresources: ["status", "binding", "eviction"],
-    fields: ["spec.nodeName", "spec.restartPolicy", "spec.schedulerName", "spec.serviceAccountName", "spec.hostNetwork", "status.phase", "status.podIP", "status.nominatedNodeName"],
     bookmarkBody: { spec: { containers: null }, status: {} }, hasStatus: true, returnsDeleted: true }),
   def({ group: "", version: "v1", kind: "Service", plural: "services", namespaced: true, shortNames: ["svc"],
     subresources: ["status"], bookmarkBody: { spec: {}, status: { loadBalancer: {} } }, hasStatus: true, returnsDeleted: true }),
   def({ group: "", version: "v1", kind: "ConfigMap", plural: "configmaps", namespaced: true, shortNames: ["cm"] }),
-  def({ group: "", version: "v1", kind: "Secret", plural: "secrets", namespaced: true, fields: ["type"] }),
+  def({ group: "", version: "v1", kind: "Secret", plural: "secrets", namespaced: true }),
   def({ group: "", version: "v1", kind: "ServiceAccount", plural: "serviceaccounts", namespaced: true, shortNames: ["sa"] }),
   def({ group: "", version: "v1", kind: "Event", plural: "events", namespaced: true, shortNames: ["ev"],
-    fields: ["involvedObject.kind", "involvedObject.namespace", "involvedObject.name", "involvedObject.uid", "involvedObject.apiVersion", "involvedObject.resourceVersion", "involvedObject.fieldPath", "reason", "reportingComponent", "source", "type"],
     bookmarkBody: { involvedObject: {}, reportingComponent: "", reportingInstance: "" } }),
   def({ group: "events.k8s.io", version: "v1", kind: "Event", plural: "events", namespaced: true, shortNames: ["ev"],
     bookmarkBody: { eventTime: null, reportingController: "", reportingInstance: "" } }),

@@ -47,6 +47,18 @@ export function conflict(r: ResourceDef, name: string, why = "the object has bee
   return failure(409, "Conflict", `Operation cannot be fulfilled on ${what} "${name}": ${why}`, details(r, name));
 }
 
+/** Where kube-apiserver keeps the object in etcd (its default resource prefixes), as storage errors name it. */
+function etcdKey(r: ResourceDef, namespace: string, name: string): string {
+  const prefixes: Record<string, string> = { "/services": "services/specs", "/nodes": "minions" };
+  const prefix = prefixes[`${r.group}/${r.plural}`] ?? (r.group === "" || r.group.endsWith(".k8s.io") ? r.plural : `${r.group}/${r.plural}`);
+  return `/registry/${prefix}/${r.namespaced ? `${namespace}/` : ""}${name}`;
+}
+
+/** A failed delete precondition: a storage error (storage.Preconditions.Check) inside a Conflict. */
+export function preconditionFailed(r: ResourceDef, namespace: string, name: string, why: string): ApiError {
+  return conflict(r, name, `StorageError: invalid object, Code: 4, Key: ${etcdKey(r, namespace, name)}, ResourceVersion: 0, AdditionalErrorMsg: Precondition failed: ${why}`);
+}
+
 export function invalid(r: ResourceDef, name: string, errors: readonly FieldError[]): ApiError {
   const parts = errors.map((e) => (e.field === "" ? e.detail : `${e.field}: ${e.detail}`));
   const joined = parts.length === 1 ? (parts[0] ?? "") : `[${parts.join(", ")}]`;

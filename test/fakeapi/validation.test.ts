@@ -29,10 +29,12 @@ async function rejection(name: string, spec: Partial<V1PodSpec>): Promise<{ code
   return { code: f.code, message: String(f.status["message"]), fields: causes };
 }
 
-it("a preStop sleep longer than the grace period is rejected with the real text", async () => {
+it("a preStop sleep longer than the grace period is rejected with the real text, naming the sleep action", async () => {
   const r = await rejection("sleepy", { terminationGracePeriodSeconds: 30, containers: [{ ...app, lifecycle: { preStop: { sleep: { seconds: 31 } } } }] });
   expect(r.code).toBe(422);
-  expect(r.message).toBe('Pod "sleepy" is invalid: spec.containers[0].lifecycle.preStop.sleep.seconds: Invalid value: 31: must be non-negative and less than terminationGracePeriodSeconds (30)');
+  // Recorded from v1.36.2 (test/fixtures/real/suite-failures-v1.36.2.txt): the path ends at `sleep`, not `sleep.seconds`.
+  expect(r.message).toBe('Pod "sleepy" is invalid: spec.containers[0].lifecycle.preStop.sleep: Invalid value: 31: must be non-negative and less than terminationGracePeriodSeconds (30)');
+  expect(r.fields).toEqual(["spec.containers[0].lifecycle.preStop.sleep"]);
 });
 
 it("a preStop sleep equal to the grace period, and a zero sleep, are accepted", async () => {
@@ -68,9 +70,62 @@ it("a projected item mode outside 0..0777 is rejected", async () => {
   expect(r.message).toContain("Invalid value: 512: must be a number between 0 and 0777 (octal), both inclusive");
 });
 
-it("a negative grace period is rejected, and several errors are listed together", async () => {
+it("a negative grace period is not an error: only the other problems of the pod are reported", async () => {
+  // Recorded from v1.36.2: ValidatePodSpec requires the field but has no lower bound (a negative
+  // period is clamped to 1 only when the pod is deleted, and may later be updated to 1).
   const r = await rejection("negative", { terminationGracePeriodSeconds: -1, volumes: [emptyDir("x"), emptyDir("x")] });
-  expect(r.message).toBe('Pod "negative" is invalid: [spec.terminationGracePeriodSeconds: Invalid value: -1: must be greater than or equal to 0, spec.volumes[1].name: Duplicate value: "x"]');
+  expect(r.message).toBe('Pod "negative" is invalid: spec.volumes[1].name: Duplicate value: "x"');
+});
+
+it("several errors are listed together, volumes before containers [source: ValidatePodSpec]", async () => {
+  const r = await rejection("several", { volumes: [emptyDir("x"), emptyDir("x")], containers: [{ ...app, volumeMounts: [{ name: "ghost", mountPath: "/ghost" }] }] });
+  expect(r.message).toBe('Pod "several" is invalid: [spec.volumes[1].name: Duplicate value: "x", spec.containers[0].volumeMounts[0].name: Not found: "ghost"]');
+});
+
+it("an init container may have a lifecycle only as a native sidecar [source: validateInitContainers]", async () => {
+  const preStop = { preStop: { exec: { command: ["/bin/true"] } } };
+  const r = await rejection("init-lifecycle", { initContainers: [{ ...app, name: "init", lifecycle: preStop }] });
+  expect(r.message).toBe('Pod "init-lifecycle" is invalid: spec.initContainers[0].lifecycle: Forbidden: may not be set for init containers without restartPolicy=Always');
+  await core.createNamespacedPod({ namespace: ns, body: { metadata: { name: "sidecar-lifecycle" }, spec: { containers: [app], initContainers: [{ ...app, name: "sidecar", restartPolicy: "Always", lifecycle: preStop }] } } });
+});
+
+it("a projected volume needs item keys and relative paths, and no path twice [source: validateProjectionSources]", async () => {
+  const r = await rejection("projection", { volumes: [{ name: "p", projected: { sources: [
+    { configMap: { name: "c", items: [{ key: "", path: "/abs" }] } },
+    { configMap: { name: "d", items: [{ key: "k", path: "same" }] } },
+    { downwardAPI: { items: [{ path: "same", fieldRef: { fieldPath: "metadata.uid" } }] } },
+  ] } }] });
+  expect(r.fields).toEqual(["spec.volumes[0].projected.sources[0].configMap.items[0].key", "spec.volumes[0].projected.sources[0].configMap.items[0].path", "spec.volumes[0].projected"]);
+  expect(r.message).toContain('spec.volumes[0].projected.sources[0].configMap.items[0].path: Invalid value: "/abs": must be a relative path');
+  expect(r.message).toContain('spec.volumes[0].projected: Invalid value: "same": conflicting duplicate paths');
+});
+
+it("a downward API item offers only the pod fields a volume may carry [source: validateDownwardAPIVolumeFile]", async () => {
+  const r = await rejection("downward", { volumes: [{ name: "d", projected: { sources: [{ downwardAPI: { items: [{ path: "node", fieldRef: { fieldPath: "spec.nodeName" } }] } }] } }] });
+  // The error names the source, not the item: the real validator passes the source's path down.
+  expect(r.message).toBe('Pod "downward" is invalid: spec.volumes[0].projected.sources[0].downwardAPI.fieldRef.fieldPath: Unsupported value: "spec.nodeName": supported values: "metadata.annotations", "metadata.labels", "metadata.name", "metadata.namespace", "metadata.uid"');
+  // A path no pod field label converts from fails earlier, with the conversion's error.
+  const unknown = await rejection("downward-unknown", { volumes: [{ name: "d", projected: { sources: [{ downwardAPI: { items: [{ path: "c", fieldRef: { fieldPath: "spec.containers" } }] } }] } }] });
+  expect(unknown.message).toBe('Pod "downward-unknown" is invalid: spec.volumes[0].projected.sources[0].downwardAPI.fieldRef.fieldPath: Invalid value: "spec.containers": error converting fieldPath: field label not supported: spec.containers');
+});
+
+it("a volume with no source is defaulted to an emptyDir [source: SetDefaults_Volume]", async () => {
+  const created = await core.createNamespacedPod({ namespace: ns, body: { metadata: { name: "sourceless" }, spec: { containers: [app], volumes: [{ name: "scratch" }] } } });
+  expect(created.spec?.volumes?.find((v) => v.name === "scratch")?.emptyDir).toEqual({});
+});
+
+it("label values are validated like any object's [source: ValidateObjectMeta]", async () => {
+  const f = await failureOf(core.createNamespacedPod({ namespace: ns, body: { metadata: { name: "badlabel", labels: { "lameduck.dev/hook": "not a value" } }, spec: { containers: [app] } } }));
+  expect(f.status["message"]).toBe('Pod "badlabel" is invalid: metadata.labels: Invalid value: "not a value": a valid label must be an empty string or consist of alphanumeric characters, \'-\', \'_\' or \'.\', and must start and end with an alphanumeric character (e.g. \'MyValue\',  or \'my_value\',  or \'12345\', regex used for validation is \'(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?\')');
+});
+
+it("an update may not change the grace period, except from a negative one to 1 [source: ValidatePodUpdate]", async () => {
+  const created = await core.createNamespacedPod({ namespace: ns, body: { metadata: { name: "regrace" }, spec: { containers: [app], terminationGracePeriodSeconds: -1 } } });
+  const spec = created.spec ?? { containers: [] };
+  const f = await failureOf(core.replaceNamespacedPod({ namespace: ns, name: "regrace", body: { ...created, spec: { ...spec, terminationGracePeriodSeconds: 60 } } }));
+  expect(String(f.status["message"])).toMatch(/^Pod "regrace" is invalid: spec: Forbidden: pod updates may not change fields other than /);
+  const fixed = await core.replaceNamespacedPod({ namespace: ns, name: "regrace", body: { ...created, spec: { ...spec, terminationGracePeriodSeconds: 1 } } });
+  expect(fixed.spec?.terminationGracePeriodSeconds).toBe(1);
 });
 
 describe("Pod Security admission", () => {
@@ -82,7 +137,12 @@ describe("Pod Security admission", () => {
       expect(f.status["message"]).toBe('pods "hostpath" is forbidden: violates PodSecurity "baseline:latest": hostPath volumes (volume "h")');
       const g = await failureOf(core.createNamespacedPod({ namespace: baselineNs, body: { metadata: { name: "prestop-host" }, spec: { containers: [{ ...app, lifecycle: { preStop: { httpGet: { host: "10.96.40.7", port: 8080, path: "/drain" } } } }] } } }));
       expect(g.code).toBe(403);
-      expect(g.status["message"]).toBe('pods "prestop-host" is forbidden: violates PodSecurity "baseline:latest": probe or lifecycle host (container "app" uses host "10.96.40.7")');
+      // Recorded from v1.36.2: "uses probe or lifecycle host", pluralised by the number of hosts.
+      expect(g.status["message"]).toBe('pods "prestop-host" is forbidden: violates PodSecurity "baseline:latest": probe or lifecycle host (container "app" uses probe or lifecycle host "10.96.40.7")');
+      const two = { ...app, name: "b-app", readinessProbe: { tcpSocket: { host: "10.0.0.2", port: 80 } }, lifecycle: { preStop: { httpGet: { host: "10.0.0.1", port: 80 } } } };
+      const h = await failureOf(core.createNamespacedPod({ namespace: baselineNs, body: { metadata: { name: "hosts" }, spec: { containers: [two, { ...app, name: "a-app", livenessProbe: { httpGet: { host: "10.0.0.1", port: 80 } } }] } } }));
+      // [source: check_hostProbesAndhostLifecycle.go] containers and hosts are sets, listed sorted.
+      expect(h.status["message"]).toBe('pods "hosts" is forbidden: violates PodSecurity "baseline:latest": probe or lifecycle host (containers "a-app", "b-app" use probe or lifecycle hosts "10.0.0.1", "10.0.0.2")');
       await core.createNamespacedPod({ namespace: baselineNs, body: { metadata: { name: "projected" }, spec: { containers: [{ ...app, lifecycle: { preStop: { exec: { command: ["/.lameduck/hook", "wait"] } } } }], volumes: [{ name: "p", projected: { sources: [{ configMap: { name: "c", optional: true } }] } }] } } });
     } finally {
       await deleteNamespace(cluster.kc, baselineNs);
@@ -97,6 +157,10 @@ describe("Pod Security admission", () => {
       const f = await failureOf(core.createNamespacedPod({ namespace: restrictedNs, body: { metadata: { name: "loose" }, spec: { containers: [app] } } }));
       expect(f.code).toBe(403);
       expect(f.status["message"]).toBe('pods "loose" is forbidden: violates PodSecurity "restricted:latest": allowPrivilegeEscalation != false (container "app" must set securityContext.allowPrivilegeEscalation=false), unrestricted capabilities (container "app" must set securityContext.capabilities.drop=["ALL"]), runAsNonRoot != true (pod or container "app" must set securityContext.runAsNonRoot=true), seccompProfile (pod or container "app" must set securityContext.seccompProfile.type to "RuntimeDefault" or "Localhost")');
+      // [source: policy/registry.go] baseline reasons first, then restricted ones; an explicit bad value is named.
+      const explicit: V1Container = { ...secure, securityContext: { ...secure.securityContext, runAsNonRoot: false, seccompProfile: { type: "Unconfined" } } };
+      const g = await failureOf(core.createNamespacedPod({ namespace: restrictedNs, body: { metadata: { name: "hostnet" }, spec: { hostNetwork: true, containers: [explicit] } } }));
+      expect(g.status["message"]).toBe('pods "hostnet" is forbidden: violates PodSecurity "restricted:latest": host namespaces (hostNetwork=true), runAsNonRoot != true (container "app" must not set securityContext.runAsNonRoot=false), seccompProfile (container "app" must not set securityContext.seccompProfile.type to "Unconfined")');
     } finally {
       await deleteNamespace(cluster.kc, restrictedNs);
     }

@@ -5,7 +5,8 @@ import type { AddressInfo } from "node:net";
 import type { TestPki } from "./tls.ts";
 
 export type Review = { request: Record<string, unknown> & { uid: string; object: Record<string, unknown> } };
-export type Answer = { allowed: boolean; patch?: unknown[]; warnings?: string[]; status?: { code?: number; message?: string } } | "raw-garbage";
+/** `patch` is sent as JSON Patch (base64 of its JSON), whatever it is: tests of bad patches send non-arrays. */
+export type Answer = { allowed: boolean; patch?: unknown; warnings?: string[]; status?: { code?: number; message?: string; reason?: string } } | "raw-garbage";
 
 export interface TestWebhook {
   readonly url: string;
