@@ -11,9 +11,15 @@ import { profiles, type Profile } from "./profile.ts";
 import { Propagation } from "./proxy.ts";
 import { Strategy, type ScenarioSpec, type Strategy as StrategyT } from "./scenario.ts";
 import { checkTargets, formatTable, formatTargets } from "./summary.ts";
+import { startExitWatchdog } from "./watchdog.ts";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
 const chartPath = join(root, "bench-results", "demo-rollout.svg");
+
+// `npm run demo` must always return: if it is still running this long after it started, or this
+// long after it finished, the exit watchdog prints what holds it and stops it.
+const runLimitMs = 10 * 60_000;
+const exitLimitMs = 5000;
 
 function say(line: string): void {
   process.stdout.write(`${line}\n`);
@@ -71,14 +77,12 @@ async function main(): Promise<number> {
   return 0;
 }
 
+const watchdog = startExitWatchdog("demo", exitLimitMs);
+watchdog.deadline(runLimitMs, `still running ${String(runLimitMs / 60_000)} min after it started`);
 const code = await main().catch((err: unknown) => {
   process.stderr.write(`demo failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
   return 1;
 });
 process.exitCode = code;
-// Every server and child is closed by now. Once, under heavy load, the process stayed alive after
-// the table; rather than leave a newcomer's terminal hanging, name what is still open and leave.
-setTimeout(() => {
-  process.stderr.write(`demo: exiting although these are still open: ${process.getActiveResourcesInfo().join(", ")}\n`);
-  process.exit(code);
-}, 5000).unref();
+// Every server and child is closed by now and the process ends by itself.
+watchdog.deadline(exitLimitMs, `still running ${String(exitLimitMs / 1000)} s after it finished`);
