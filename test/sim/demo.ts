@@ -1,20 +1,24 @@
 // `npm run demo`: a one-minute local rolling update, first without any preStop hook, then with
 // lameduck, on a simulated cluster made of real parts (see README, "The local demo"). Everything
 // listens on 127.0.0.1 only and every process it starts is stopped when it ends, also on Ctrl-C.
+// Options (for `npm run demo:repeat`, repeat.ts): --chart=PATH instead of bench-results/, and
+// --json=PATH to write each scenario's figures.
 import { existsSync } from "node:fs";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
 import { killChildrenOnExit, makeChildren } from "./children.ts";
 import { bundlePath, hookDir } from "./controller.ts";
-import { makeWorkRoot, runMatrix, writeChart } from "./matrix.ts";
+import { makeWorkRoot, runMatrix, writeChart, writeJson } from "./matrix.ts";
 import { profiles, type Profile } from "./profile.ts";
 import { Propagation } from "./proxy.ts";
 import { Strategy, type ScenarioSpec, type Strategy as StrategyT } from "./scenario.ts";
-import { checkTargets, formatTable, formatTargets } from "./summary.ts";
+import { checkTargets, figuresOf, formatTable, formatTargets } from "./summary.ts";
 import { startExitWatchdog } from "./watchdog.ts";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
-const chartPath = join(root, "bench-results", "demo-rollout.svg");
+const { values: options } = parseArgs({ options: { chart: { type: "string" }, json: { type: "string" } } });
+const chartPath = resolve(options.chart ?? join(root, "bench-results", "demo-rollout.svg"));
 
 // `npm run demo` must always return: if it is still running this long after it started, or this
 // long after it finished, the exit watchdog prints what holds it and stops it.
@@ -65,6 +69,7 @@ async function main(): Promise<number> {
   }));
   const results = await runMatrix(specs, { children, progress: stamp, workRoot: workRoot.path });
   await writeChart(chartPath, "lameduck demo: answered (grey) and failed (red) requests per 0.5 s during rolling updates", results);
+  if (options.json !== undefined) await writeJson(options.json, { scenarios: figuresOf(results) });
 
   say(`\n${formatTable(results)}\n`);
   say(formatTargets(checkTargets(results)));

@@ -24,6 +24,18 @@ export function formatTable(results: readonly ScenarioResult[]): string {
   return [line(header), line(widths.map((w) => "-".repeat(w))), ...rows.map(line)].join("\n");
 }
 
+/** One scenario's figures as `demo.ts --json` writes them (repeat.ts reads them). */
+export interface ScenarioFigures {
+  readonly strategy: Strategy;
+  readonly profile: string;
+  readonly requests: number;
+  readonly failed: number;
+}
+
+export function figuresOf(results: readonly ScenarioResult[]): ScenarioFigures[] {
+  return results.map((r) => ({ strategy: r.strategy, profile: r.profile, requests: r.load.requests, failed: r.load.failed }));
+}
+
 export interface TargetCheck {
   readonly target: string;
   readonly met: boolean;
