@@ -7,6 +7,7 @@
 // request failed under lameduck.
 import { spawn } from "node:child_process";
 import { closeSync, mkdirSync, openSync, readFileSync, rmSync } from "node:fs";
+import { loadavg } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
@@ -63,13 +64,21 @@ export interface RunRecord {
   readonly watchdogFired: boolean;
   /** Each scenario's figures, when the run got as far as writing them. */
   readonly figures: readonly ScenarioFigures[] | undefined;
+  /** The machine's 1-minute load average when the run ended: on a shared machine, the context. */
+  readonly loadAverage: number;
 }
 
 export function returnedCleanly(r: RunRecord): boolean {
   return r.outcome.kind === "exited" && r.outcome.code === 0 && !r.watchdogFired && r.figures !== undefined;
 }
 
-const lameduckFailed = (r: RunRecord): number[] => (r.figures ?? []).filter((f) => f.strategy === Strategy.lameduck).map((f) => f.failed);
+const lameduckScenarios = (r: RunRecord): ScenarioFigures[] => (r.figures ?? []).filter((f) => f.strategy === Strategy.lameduck);
+const lameduckFailed = (r: RunRecord): number[] => lameduckScenarios(r).map((f) => f.failed);
+
+function lameduckFigures(f: ScenarioFigures): string {
+  const kinds = Object.entries(f.failuresByKind).map(([kind, n]) => `${kind} ${String(n)}`);
+  return `${String(f.failed)}${kinds.length === 0 ? "" : ` (${kinds.join(", ")})`} p99 ${f.p99LatencyMs.toFixed(0)} ms`;
+}
 
 function describe(r: RunRecord): string {
   if (r.outcome.kind === "timed out") return "TIMED OUT, stopped";
@@ -79,9 +88,10 @@ function describe(r: RunRecord): string {
 }
 
 export function formatRun(r: RunRecord): string {
-  const lameduck = r.figures === undefined ? "-" : lameduckFailed(r).join(", ");
+  const lameduck = r.figures === undefined ? "-" : lameduckScenarios(r).map(lameduckFigures).join("; ");
   const all = r.figures === undefined ? "-" : r.figures.map((f) => String(f.failed)).join(", ");
-  return `run ${String(r.run).padStart(3)}  round ${String(r.round)} slot ${String(r.slot)}  ${describe(r).padEnd(30)}  ${r.seconds.toFixed(1).padStart(6)} s  failed under lameduck: ${lameduck.padEnd(8)}  failed per scenario: ${all}`;
+  const where = `round ${String(r.round).padStart(2)} slot ${String(r.slot)}`;
+  return `run ${String(r.run).padStart(3)}  ${where}  ${describe(r).padEnd(30)}  ${r.seconds.toFixed(1).padStart(6)} s  load ${r.loadAverage.toFixed(1).padStart(4)}  failed per scenario: ${all.padEnd(16)}  lameduck: ${lameduck}`;
 }
 
 export function summarizeRuns(records: readonly RunRecord[]): { readonly lines: string[]; readonly ok: boolean } {
@@ -143,6 +153,7 @@ async function runDemo(run: number, round: number, slot: number, options: Repeat
     figures: readFigures(json),
     outcome: state.timedOut ? { kind: "timed out" } : { kind: "exited", code, signal },
     watchdogFired: output.includes("exit watchdog:"),
+    loadAverage: loadavg()[0] ?? Number.NaN,
   };
 }
 
