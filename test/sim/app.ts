@@ -3,15 +3,19 @@
 // http.Server.Shutdown: the listener closes at once (new connections are refused), idle keep-alive
 // connections are closed, in-flight requests finish with `Connection: close`, connections that were
 // accepted but have not sent a request yet get 5 s to send one, then it exits.
-// Run as its own process: `node test/sim/app.ts --port=N [--latency-ms=N]`; it prints
-// `listening <port>` on stdout once it accepts connections.
+// Run as its own process: `node test/sim/app.ts --port=N [--latency-ms=N]` (0: a port the kernel
+// picks), or with `--listener-from-parent` as the simulated kubelet runs it: its listening socket,
+// bound when the pod was written (ports.ts), arrives over the IPC channel. Either way it prints
+// `listening <port>` on stdout, with the port it serves on, once it accepts connections.
 import { createServer as createHttpServer } from "node:http";
-import { createServer as createTcpServer, type Socket } from "node:net";
+import { createServer as createTcpServer, Server, type AddressInfo, type Socket } from "node:net";
 import { parseArgs } from "node:util";
+import { AppMessage } from "./appprocess.ts";
 
 export interface AppOptions {
   readonly host: string;
-  readonly port: number;
+  /** undefined: the listening socket comes from the parent (--listener-from-parent). */
+  readonly port: number | undefined;
   readonly latencyMs: number;
 }
 
@@ -21,14 +25,34 @@ export function parseAppArgs(argv: readonly string[]): AppOptions {
     options: {
       host: { type: "string", default: "127.0.0.1" },
       port: { type: "string" },
+      "listener-from-parent": { type: "boolean", default: false },
       "latency-ms": { type: "string", default: "5" },
     },
   });
-  const port = Number(values.port);
+  const fromParent = values["listener-from-parent"];
+  if (fromParent === (values.port !== undefined)) throw new Error("app: give exactly one of --port and --listener-from-parent");
+  const port = values.port === undefined ? undefined : Number(values.port);
   const latencyMs = Number(values["latency-ms"]);
-  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`app: --port must be a TCP port, got ${String(values.port)}`);
+  if (port !== undefined && (!Number.isInteger(port) || port < 0 || port > 65535)) throw new Error(`app: --port must be a TCP port or 0, got ${String(values.port)}`);
   if (!Number.isFinite(latencyMs) || latencyMs < 0) throw new Error(`app: --latency-ms must be a non-negative number, got ${values["latency-ms"]}`);
   return { host: values.host, port, latencyMs };
+}
+
+/** The listening socket the parent holds for this app (appprocess.ts), asked for once it can arrive. */
+function listenerFromParent(): Promise<Server> {
+  return new Promise((resolve, reject) => {
+    if (!process.send) {
+      reject(new Error("app: --listener-from-parent needs an IPC channel to its parent"));
+      return;
+    }
+    process.once("message", (message: unknown, handle: unknown) => {
+      if (message === AppMessage.listener && handle instanceof Server) resolve(handle);
+      else reject(new Error(`app: expected the message "${AppMessage.listener}" with a listening socket, got ${JSON.stringify(message)}`));
+      // Nothing else comes over the channel; left open, it would keep this process alive.
+      process.disconnect();
+    });
+    process.send(AppMessage.askListener);
+  });
 }
 
 interface Conn {
@@ -41,7 +65,7 @@ interface Conn {
 const newConnGraceMs = 5000;
 const shutdownPollMs = 10;
 
-function main(options: AppOptions): void {
+async function main(options: AppOptions): Promise<void> {
   let shuttingDown = false;
   const conns = new Map<Socket, Conn>();
   const http = createHttpServer({ keepAliveTimeout: 30_000 }, (req, res) => {
@@ -62,14 +86,21 @@ function main(options: AppOptions): void {
   });
   // The listener is a plain TCP server handing sockets to the HTTP server, so that closing it stops
   // accepting without Node's http close() destroying connections that have not sent a request yet.
-  const listener = createTcpServer((socket) => {
+  const onConnection = (socket: Socket): void => {
     conns.set(socket, { acceptedAt: Date.now(), served: 0, inFlight: 0 });
     socket.on("close", () => conns.delete(socket));
     http.emit("connection", socket);
-  });
-  listener.listen(options.port, options.host, () => {
-    process.stdout.write(`listening ${String(options.port)}\n`);
-  });
+  };
+  let listener: Server;
+  if (options.port === undefined) {
+    listener = await listenerFromParent();
+    listener.on("connection", onConnection);
+  } else {
+    listener = createTcpServer(onConnection);
+    const port = options.port;
+    await new Promise<void>((resolve) => listener.listen(port, options.host, resolve));
+  }
+  process.stdout.write(`listening ${String((listener.address() as AddressInfo).port)}\n`);
   const closeIdle = (): void => {
     const now = Date.now();
     for (const [socket, conn] of conns) {
@@ -87,4 +118,4 @@ function main(options: AppOptions): void {
   });
 }
 
-if (import.meta.main) main(parseAppArgs(process.argv.slice(2)));
+if (import.meta.main) await main(parseAppArgs(process.argv.slice(2)));

@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { AdmissionregistrationV1Api, CoreV1Api, KubernetesObjectApi, type KubeConfig } from "@kubernetes/client-node";
 import type { Children } from "./children.ts";
-import { freePort } from "./rollout.ts";
+import { reservePort } from "./ports.ts";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
 export const bundlePath = join(root, "dist", "lameduck.mjs");
@@ -73,7 +73,8 @@ export async function startController(options: ControllerOptions): Promise<Runni
   const objects = KubernetesObjectApi.makeApiClient(kc);
   const core = kc.makeApiClient(CoreV1Api);
   const admission = kc.makeApiClient(AdmissionregistrationV1Api);
-  const [webhookPort, oraclePort, metricsPort] = [await freePort(), await freePort(), await freePort()];
+  // The controller binds its ports itself: reserved, not held (ports.ts).
+  const [webhookPort, oraclePort, metricsPort] = [await reservePort("127.0.0.1"), await reservePort("127.0.0.1"), await reservePort("127.0.0.1")];
   const webhookUrl = `https://127.0.0.1:${String(webhookPort)}/mutate`;
   const oracleAddress = `127.0.0.1:${String(oraclePort)}`;
   await objects.create({ apiVersion: "v1", kind: "Namespace", metadata: { name: systemNamespace } });

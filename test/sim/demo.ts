@@ -1,19 +1,29 @@
 // `npm run demo`: a one-minute local rolling update, first without any preStop hook, then with
 // lameduck, on a simulated cluster made of real parts (see README, "The local demo"). Everything
 // listens on 127.0.0.1 only and every process it starts is stopped when it ends, also on Ctrl-C.
+// Options (for `npm run demo:repeat`, repeat.ts): --chart=PATH instead of bench-results/, and
+// --json=PATH to write each scenario's figures.
 import { existsSync } from "node:fs";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
 import { killChildrenOnExit, makeChildren } from "./children.ts";
 import { bundlePath, hookDir } from "./controller.ts";
-import { makeWorkRoot, runMatrix, writeChart } from "./matrix.ts";
+import { makeWorkRoot, runMatrix, writeChart, writeJson } from "./matrix.ts";
 import { profiles, type Profile } from "./profile.ts";
 import { Propagation } from "./proxy.ts";
 import { Strategy, type ScenarioSpec, type Strategy as StrategyT } from "./scenario.ts";
-import { checkTargets, formatTable, formatTargets } from "./summary.ts";
+import { checkTargets, figuresOf, formatTable, formatTargets } from "./summary.ts";
+import { startExitWatchdog } from "./watchdog.ts";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
-const chartPath = join(root, "bench-results", "demo-rollout.svg");
+const { values: options } = parseArgs({ options: { chart: { type: "string" }, json: { type: "string" } } });
+const chartPath = resolve(options.chart ?? join(root, "bench-results", "demo-rollout.svg"));
+
+// `npm run demo` must always return: if it is still running this long after it started, or this
+// long after it finished, the exit watchdog prints what holds it and stops it.
+const runLimitMs = 10 * 60_000;
+const exitLimitMs = 5000;
 
 function say(line: string): void {
   process.stdout.write(`${line}\n`);
@@ -59,6 +69,7 @@ async function main(): Promise<number> {
   }));
   const results = await runMatrix(specs, { children, progress: stamp, workRoot: workRoot.path });
   await writeChart(chartPath, "lameduck demo: answered (grey) and failed (red) requests per 0.5 s during rolling updates", results);
+  if (options.json !== undefined) await writeJson(options.json, { scenarios: figuresOf(results) });
 
   say(`\n${formatTable(results)}\n`);
   say(formatTargets(checkTargets(results)));
@@ -71,14 +82,12 @@ async function main(): Promise<number> {
   return 0;
 }
 
+const watchdog = startExitWatchdog("demo", exitLimitMs);
+watchdog.deadline(runLimitMs, `still running ${String(runLimitMs / 60_000)} min after it started`);
 const code = await main().catch((err: unknown) => {
   process.stderr.write(`demo failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
   return 1;
 });
 process.exitCode = code;
-// Every server and child is closed by now. Once, under heavy load, the process stayed alive after
-// the table; rather than leave a newcomer's terminal hanging, name what is still open and leave.
-setTimeout(() => {
-  process.stderr.write(`demo: exiting although these are still open: ${process.getActiveResourcesInfo().join(", ")}\n`);
-  process.exit(code);
-}, 5000).unref();
+// Every server and child is closed by now and the process ends by itself.
+watchdog.deadline(exitLimitMs, `still running ${String(exitLimitMs / 1000)} s after it finished`);

@@ -1,6 +1,7 @@
 // A simulated kubelet for one node. It follows the pods bound to its node through an informer
 // against the API server; for each new pod it writes the pod's projected volumes into a per-pod
-// directory, starts the app as a real process on the pod's containerPort, and reports the pod
+// directory, starts the app as a real process serving on the pod's containerPort (handing it the
+// listener bound for that port when the pod was written, see ports.ts), and reports the pod
 // Running and Ready with podIP 127.0.0.1. When the pod gets a deletionTimestamp it does what the
 // kubelet does: the container's preStop exactly as the pod spec says (an exec command — the real
 // hook binary — or the native sleep action), then SIGTERM, SIGKILL when the grace period is over,
@@ -8,13 +9,12 @@
 import type { ChildProcess } from "node:child_process";
 import { mkdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { makeInformer, type KubeConfig, CoreV1Api, type V1Pod } from "@kubernetes/client-node";
+import { spawnApp, waitListening } from "./appprocess.ts";
 import type { Children } from "./children.ts";
 import type { SimApi } from "./api.ts";
+import type { Listeners } from "./ports.ts";
 import { hookOptions, materialiseVolumes, rewriteCommand, type Mounted } from "./volumes.ts";
-
-const appPath = fileURLToPath(new URL("./app.ts", import.meta.url));
 
 export interface PodTimes {
   readonly pod: string;
@@ -47,6 +47,8 @@ export interface KubeletOptions {
   readonly hostIp: string;
   readonly rootDir: string;
   readonly children: Children;
+  /** Where the listener bound for each pod's containerPort is held until its app takes it. */
+  readonly listeners: Listeners;
   readonly appLatencyMs: number;
   readonly now: () => number;
   readonly onEvent?: (event: KubeletEvent) => void;
@@ -65,26 +67,6 @@ interface Running {
   readonly mounted: readonly Mounted[];
   readonly dir: string;
   terminating: boolean;
-}
-
-const startTimeoutMs = 15_000;
-
-function waitListening(app: ChildProcess): Promise<void> {
-  return new Promise((resolve, reject) => {
-    let out = "";
-    const timer = setTimeout(() => { reject(new Error("app did not listen in time")); }, startTimeoutMs);
-    app.stdout?.on("data", (chunk: Buffer) => {
-      out += chunk.toString();
-      if (out.includes("listening")) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-    app.once("exit", (code) => {
-      clearTimeout(timer);
-      reject(new Error(`app exited with ${String(code)} before listening`));
-    });
-  });
 }
 
 function sleep(ms: number): Promise<void> {
@@ -125,12 +107,13 @@ export async function startKubelet(options: KubeletOptions): Promise<Kubelet> {
       (cm) => api.readConfigMap(options.namespace, cm),
       (message) => { emit({ type: "warning", pod: name, message }); },
     );
-    const app = children.spawn(process.execPath, [appPath, `--port=${String(port)}`, `--latency-ms=${String(options.appLatencyMs)}`], {
-      stdio: ["ignore", "pipe", "inherit"],
-    });
+    const listener = options.listeners.take(port);
+    if (!listener) throw new Error(`pod ${name}: no listener is held for its containerPort ${String(port)}`);
+    const app = spawnApp(children, listener, options.appLatencyMs);
     t.startedAt = now();
     running.set(uid, { times: t, app, mounted, dir, terminating: false });
-    await waitListening(app);
+    const serving = await waitListening(app);
+    if (serving !== port) throw new Error(`pod ${name}: its app serves on port ${String(serving)}, not on its containerPort ${String(port)}`);
     emit({ type: "started", pod: name, port });
     await api.setPodReady(options.namespace, name, options.podIp, options.hostIp);
     t.readyAt = now();

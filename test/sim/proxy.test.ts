@@ -1,8 +1,8 @@
-import { createServer, connect, type AddressInfo, type Server } from "node:net";
+import { createServer, connect, type AddressInfo, type Server, type Socket } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { manualTimers } from "./manualtimers.ts";
 import { routableEndpoints, type SliceLike } from "./endpoints.ts";
-import { Propagation, startProxy, type Proxy } from "./proxy.ts";
+import { Propagation, resetOrClose, startProxy, type Proxy } from "./proxy.ts";
 
 interface Cond {
   ready?: boolean;
@@ -152,5 +152,42 @@ describe("the proxy", () => {
     timers.advance(1);
     expect(routedIps(proxy)).toEqual(["10.0.0.1", "10.0.0.2"]);
     expect(proxy.pending()).toBe(0);
+  });
+});
+
+/** The server's side of one connection, handed to `act`, and what the client then saw. */
+async function serverSideOf(act: (socket: Socket) => void): Promise<{ readonly server: string[]; readonly client: string }> {
+  const server: string[] = [];
+  let onClose = (): void => undefined;
+  const closed = new Promise<void>((resolve) => {
+    onClose = resolve;
+  });
+  const listener = createServer((socket) => {
+    socket.on("error", (e: NodeJS.ErrnoException) => server.push(`error:${e.syscall ?? ""}:${e.code ?? ""}`));
+    socket.on("close", () => {
+      server.push("close");
+      onClose();
+    });
+    act(socket);
+  });
+  await new Promise<void>((resolve) => listener.listen(0, "127.0.0.1", resolve));
+  cleanups.push(() => new Promise((r) => listener.close(() => { r(); })));
+  const client = await fetchName(portOf(listener));
+  // Without the close the handle leaked; bounded by the test's timeout.
+  await closed;
+  return { server, client };
+}
+
+describe("the proxy's reset of a client connection", () => {
+  it("resets a connection whose sending side is open: the client sees ECONNRESET", async () => {
+    expect(await serverSideOf((socket) => { resetOrClose(socket); })).toEqual({ server: ["close"], client: "error:ECONNRESET" });
+  });
+
+  it("closes a connection whose sending side has ended, where a reset is refused and the handle would never close", async () => {
+    const seen = await serverSideOf((socket) => {
+      socket.end("a");
+      resetOrClose(socket);
+    });
+    expect(seen.server).toEqual(["close"]);
   });
 });

@@ -78,6 +78,19 @@ function makeRoutingView(options: ProxyOptions): RoutingView {
   };
 }
 
+/**
+ * Resets the connection (RST), or only closes it once its sending side has been ended: libuv refuses
+ * a reset while a shutdown is pending (uv_tcp_close_reset: UV_EINVAL), and Node then emits the error
+ * and drops the handle without ever closing it. Such a handle is invisible to JavaScript and keeps
+ * nothing alive, but Node's teardown waits for it after the 'exit' event, spinning forever: that
+ * was the demo that printed its results and never ended (issue 18). Ended here means the upstream
+ * closed first and its FIN was passed on by pipe(); the client learns the rest from the close.
+ */
+export function resetOrClose(socket: Socket): void {
+  if (socket.writableEnded) socket.destroy();
+  else socket.resetAndDestroy();
+}
+
 export async function startProxy(options: ProxyOptions): Promise<Proxy> {
   const view = makeRoutingView(options);
   const sockets = new Set<Socket>();
@@ -104,7 +117,7 @@ export async function startProxy(options: ProxyOptions): Promise<Proxy> {
     // A refused or reset upstream reaches the client as a reset, as it would through DNAT.
     upstream.on("error", () => {
       stats.upstreamErrors++;
-      client.resetAndDestroy();
+      resetOrClose(client);
     });
     client.on("error", () => upstream.destroy());
   });

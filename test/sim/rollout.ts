@@ -3,9 +3,9 @@
 // listed as ready endpoints, then delete as many old pods, and repeat. Like the Deployment
 // controller it does not wait for a deleted pod to finish terminating before the next step; the
 // rollout counts as complete when the last old pod is gone, which is when its node capacity is free.
-import { createServer, type AddressInfo } from "node:net";
 import { CoreV1Api, DiscoveryV1Api, KubernetesObjectApi, type KubeConfig } from "@kubernetes/client-node";
 import { statusCode } from "./api.ts";
+import type { Listeners } from "./ports.ts";
 
 export interface PodPlan {
   readonly name: string;
@@ -38,19 +38,12 @@ export interface RolloutOptions {
   readonly namespace: string;
   readonly nodeName: string;
   readonly workload: Workload;
+  /** Each new pod's containerPort is a listener bound here, which the kubelet hands to its app. */
+  readonly listeners: Listeners;
   readonly now: () => number;
   readonly onProgress?: (message: string) => void;
   /** Bound on waiting for one pod to become available or to go away. */
   readonly waitTimeoutMs: number;
-}
-
-/** A free loopback port for a pod's containerPort (each simulated pod has its own port, see README). */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => { resolve(); }));
-  return port;
 }
 
 export interface PodManifest {
@@ -114,7 +107,7 @@ export function makeRollout(options: RolloutOptions): Rollout {
   const createPods = async (version: string, count: number): Promise<string[]> => {
     const names: string[] = [];
     for (let i = 0; i < count; i++) {
-      const plan = { name: `${workload.app}-${version}-${String(++serial)}`, port: await freePort() };
+      const plan = { name: `${workload.app}-${version}-${String(++serial)}`, port: await options.listeners.open() };
       await objects.create(podManifest(namespace, options.nodeName, workload, version, plan));
       names.push(plan.name);
     }

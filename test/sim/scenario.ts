@@ -13,6 +13,7 @@ import { bucketize, startLoad, summarize, type Bucket, type LoadSummary } from "
 import { drawDelayMs, seededRandom, type Profile } from "./profile.ts";
 import type { Endpoint } from "./endpoints.ts";
 import { Propagation, startProxy } from "./proxy.ts";
+import { makeListeners } from "./ports.ts";
 import { makeRollout, type RolloutTimes, type Workload } from "./rollout.ts";
 import { simNodeIp, startSimCluster } from "./simcluster.ts";
 import { watchServiceSlices } from "./slicewatch.ts";
@@ -109,6 +110,8 @@ export async function runScenario(spec: ScenarioSpec, deps: ScenarioDeps): Promi
       const running = controller;
       cleanup.push(() => running.stop());
     }
+    const listeners = makeListeners("127.0.0.1");
+    cleanup.push(() => listeners.close());
     const onKubelet = (e: KubeletEvent): void => {
       if (e.type === "warning") warnings.push(`${e.pod}: ${e.message}`);
     };
@@ -121,6 +124,7 @@ export async function runScenario(spec: ScenarioSpec, deps: ScenarioDeps): Promi
       hostIp: simNodeIp,
       rootDir: join(dir, "pods"),
       children,
+      listeners,
       appLatencyMs: 5,
       now,
       onEvent: onKubelet,
@@ -146,7 +150,7 @@ export async function runScenario(spec: ScenarioSpec, deps: ScenarioDeps): Promi
     const preStop = sleepSeconds[spec.strategy];
     const web: Workload = { app: cluster.service, replicas: spec.replicas, served: true, ...(preStop === undefined ? {} : { preStopSleepSeconds: preStop }) };
     const worker: Workload = { app: "worker", replicas: spec.workerReplicas, served: false, ...(preStop === undefined ? {} : { preStopSleepSeconds: preStop }) };
-    const rolloutOptions = { kc: cluster.kc, namespace: cluster.namespace, nodeName: cluster.nodeName, now, waitTimeoutMs, onProgress: progress };
+    const rolloutOptions = { kc: cluster.kc, namespace: cluster.namespace, nodeName: cluster.nodeName, listeners, now, waitTimeoutMs, onProgress: progress };
     const webRollout = makeRollout({ ...rolloutOptions, workload: web });
     const workerRollout = makeRollout({ ...rolloutOptions, workload: worker });
 

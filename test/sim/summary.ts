@@ -1,6 +1,7 @@
 // How a set of scenario results is shown: a table a newcomer can read, the done-when targets of the
 // simulation checked against the figures, and the chart panels.
 import type { ChartPanel } from "./chart.ts";
+import type { LoadSummary } from "./load.ts";
 import { Strategy, type ScenarioResult } from "./scenario.ts";
 
 const seconds = (ms: number): string => (Number.isFinite(ms) ? `${(ms / 1000).toFixed(1)} s` : "-");
@@ -22,6 +23,27 @@ export function formatTable(results: readonly ScenarioResult[]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => (row[i] ?? "").length)));
   const line = (cells: readonly string[]): string => cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join("  ").trimEnd();
   return [line(header), line(widths.map((w) => "-".repeat(w))), ...rows.map(line)].join("\n");
+}
+
+/** One scenario's figures as `demo.ts --json` writes them (repeat.ts reads them). */
+export interface ScenarioFigures {
+  readonly strategy: Strategy;
+  readonly profile: string;
+  readonly requests: number;
+  readonly failed: number;
+  readonly failuresByKind: LoadSummary["failuresByKind"];
+  readonly p99LatencyMs: number;
+}
+
+export function figuresOf(results: readonly ScenarioResult[]): ScenarioFigures[] {
+  return results.map((r) => ({
+    strategy: r.strategy,
+    profile: r.profile,
+    requests: r.load.requests,
+    failed: r.load.failed,
+    failuresByKind: r.load.failuresByKind,
+    p99LatencyMs: r.load.p99LatencyMs,
+  }));
 }
 
 export interface TargetCheck {
