@@ -45,8 +45,6 @@ export interface RunConfig {
   readonly maxWaits: number;
   /** After SIGTERM: how long to keep serving while unready, so the endpoints' removal reaches kube-proxy first. */
   readonly shutdownDelayMs: number;
-  /** Threads that parse and review AdmissionReviews beside the HTTPS thread; 0 reviews on it. */
-  readonly reviewThreads: number;
   readonly logLevel: "debug" | "info" | "warn" | "error";
 }
 
@@ -86,7 +84,6 @@ const options = {
   "namespace-selection": { type: "string", default: "opt-out" },
   "max-waits": { type: "string", default: "20000" },
   "shutdown-delay": { type: "string", default: "5s" },
-  "review-threads": { type: "string", default: "1" },
   "log-level": { type: "string", default: "info" },
 } as const;
 
@@ -123,8 +120,6 @@ Flags:
   --max-waits=N                concurrent oracle long-polls before answering 503 (default 20000)
   --shutdown-delay=DURATION    on SIGTERM, keep serving this long while reporting unready, so kube-proxy
                                stops sending here first; 0 closes at once (default 5s, at most 10m)
-  --review-threads=N           threads that parse and review AdmissionReviews while the HTTPS thread
-                               serves; 0 reviews on the HTTPS thread (default 1, at most 16)
   --log-level=LEVEL            debug, info, warn or error (default info)
 `;
 
@@ -185,8 +180,6 @@ export function parseRunConfig(args: readonly string[], env: Readonly<Record<str
   }
   const maxWaits = Number(values["max-waits"]);
   if (!Number.isSafeInteger(maxWaits) || maxWaits < 1) throw new ConfigError(`--max-waits: "${values["max-waits"]}" is not a positive integer`);
-  const reviewThreads = Number(values["review-threads"]);
-  if (!/^\d+$/.test(values["review-threads"]) || reviewThreads > 16) throw new ConfigError(`--review-threads: "${values["review-threads"]}" is not a whole number from 0 to 16`);
   const policy = parsePolicyValues(values);
   const shutdownDelayMs = duration("shutdown-delay", values["shutdown-delay"]);
   // The Deployment's terminationGracePeriodSeconds has to cover it; beyond minutes it is a typo.
@@ -217,7 +210,6 @@ export function parseRunConfig(args: readonly string[], env: Readonly<Record<str
     maxGracePeriodSeconds: policy.maxGracePeriodSeconds,
     maxWaits,
     shutdownDelayMs,
-    reviewThreads,
     logLevel: oneOf("log-level", values["log-level"], ["debug", "info", "warn", "error"] as const),
   });
 }

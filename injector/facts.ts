@@ -6,10 +6,7 @@ import type { NamespaceLike } from "./policy/namespace.ts";
 export interface ClusterFacts {
   /** The API server serves lifecycle.preStop.sleep (beta, on by default since 1.30; GA 1.34). */
   readonly nativeSleep: () => boolean;
-  /**
-   * Architectures (kubernetes.io/arch) of the cluster's nodes; empty until nodes are known. The same
-   * Set until they change: the review threads' feed compares it by identity before every review.
-   */
+  /** Architectures (kubernetes.io/arch) of the cluster's nodes; empty until nodes are known. */
   readonly nodeArchitectures: () => ReadonlySet<string>;
   /** HOST:PORT the hooks dial, or undefined while unknown. */
   readonly oracleAddress: () => string | undefined;

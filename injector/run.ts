@@ -4,9 +4,7 @@ import { hostname } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
 import { KubeConfig } from "@kubernetes/client-node";
 import { collectDefaultMetrics, Registry } from "prom-client";
-import { makeFactsFeed } from "./admission/facts-feed.ts";
 import { startAdmission, type Admission } from "./admission/start.ts";
-import type { ReviewThreadLog } from "./admission/thread-protocol.ts";
 import type { RunConfig } from "./config.ts";
 import { makeDistributorApi } from "./distributor/api.ts";
 import { makeDistributor, type Distributor } from "./distributor/distributor.ts";
@@ -32,8 +30,6 @@ export interface ControllerDeps {
   readonly informerDelay?: Delay;
   readonly resyncMs?: number;
   readonly gcRetryMs?: number;
-  /** Where review threads log (tests); default the process's stdout at --log-level. */
-  readonly threadLog?: ReviewThreadLog;
   /** false: no admission webhook (tests of the other parts); default true. */
   readonly admission?: boolean;
   /** How long start waits for the webhook before returning with it still starting (default 10 s). */
@@ -107,9 +103,6 @@ export async function startController(config: RunConfig, deps: ControllerDeps): 
     onDrained: makeEventRecorder({ create: apiEventCreator(kc), registry, logger, instance: deps.instance ?? hostname() }),
   });
 
-  // The review threads' copy of the facts, fed from the same informer events.
-  const feed = config.reviewThreads > 0 ? makeFactsFeed({ facts, namespaces: informers.namespaces, configMaps: informers.configMaps }) : undefined;
-
   informers.start();
   distributor.start();
   void version.start();
@@ -144,8 +137,6 @@ export async function startController(config: RunConfig, deps: ControllerDeps): 
               const attemptRegistry = new Registry();
               const started = await startAdmission({
                 config, facts, logger, registry: attemptRegistry, kc, isReady: cachesReady,
-                ...(feed === undefined ? {} : { feed }),
-                ...(deps.threadLog === undefined ? {} : { threadLog: deps.threadLog }),
               });
               for (const { name } of attemptRegistry.getMetricsAsArray()) {
                 const metric = attemptRegistry.getSingleMetric(name);

@@ -1,26 +1,17 @@
 // The webhook's Prometheus metrics, registered on the Registry passed in (never the global one).
 import { Counter, Histogram, type Registry } from "prom-client";
 
-/** A labelled counter as the review uses it: prom-client's Counter, or a review thread's tally. */
-export interface Inc<L extends string> {
-  inc(labels: Readonly<Record<L, string>>, value?: number): void;
-}
-
-/** What a review counts; on a review thread these are tallied and sent to the HTTPS thread's registry. */
+/** What a review counts. */
 export interface ReviewCounters {
   /** result: patched, skipped, guarded (patch withheld by the guard), error (failed open), bad-request. */
-  readonly reviews: Inc<"result">;
-  /** mode: wait, sleep (the hook's sleep) or native-sleep. */
-  readonly injections: Inc<"mode">;
-  readonly skips: Inc<"reason">;
-  readonly patchRejected: Inc<"reason">;
-}
-
-export interface AdmissionMetrics extends ReviewCounters {
   readonly reviews: Counter<"result">;
+  /** mode: wait, sleep (the hook's sleep) or native-sleep. */
   readonly injections: Counter<"mode">;
   readonly skips: Counter<"reason">;
   readonly patchRejected: Counter<"reason">;
+}
+
+export interface AdmissionMetrics extends ReviewCounters {
   readonly duration: Histogram;
 }
 

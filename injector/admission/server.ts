@@ -6,7 +6,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Logger } from "../log.ts";
 import type { AdmissionMetrics } from "./metrics.ts";
 import type { ServingCertificate } from "../tls/source.ts";
-import type { Dispatch, Reply } from "./answer.ts";
+import { answerBody, type Review } from "./answer.ts";
 
 export const mutatePath = "/mutate";
 /** controller-runtime's limit, derived from the API server's own request size limits. */
@@ -21,8 +21,7 @@ const keepAliveTimeoutMs = 120_000;
 
 export interface WebhookServerOptions {
   readonly tls: ServingCertificate;
-  /** Reviews a complete body: inline (answer.ts) or on a review thread (pool.ts). */
-  readonly dispatch: Dispatch;
+  readonly review: Review;
   readonly metrics: AdmissionMetrics;
   readonly logger: Logger;
   readonly bodyLimitBytes?: number;
@@ -71,11 +70,10 @@ export function makeWebhookServer(options: WebhookServerOptions): Server {
     req.on("error", (err) => { logger.debug({ err }, "admission request stream failed"); });
     req.on("end", () => {
       if (refused) return;
-      options.dispatch(chunks.length === 1 && chunks[0] !== undefined ? chunks[0] : Buffer.concat(chunks, size), (reply: Reply) => {
-        if (reply.status !== 200) { sendText(res, reply.status, reply.text); return; }
-        res.writeHead(200, { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(reply.json) });
-        res.end(reply.json);
-      });
+      const reply = answerBody(chunks.length === 1 && chunks[0] !== undefined ? chunks[0] : Buffer.concat(chunks, size), options.review, logger, metrics);
+      if (reply.status !== 200) { sendText(res, reply.status, reply.text); return; }
+      res.writeHead(200, { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(reply.json) });
+      res.end(reply.json);
     });
   };
 

@@ -1,7 +1,7 @@
 // Wiring of the admission path for `lameduck run`: metrics, the reviewer, the certificate source and
 // the HTTPS server, started together and stopped together.
 import type { KubeConfig } from "@kubernetes/client-node";
-import { Counter, type Registry } from "prom-client";
+import type { Registry } from "prom-client";
 import type { RunConfig } from "../config.ts";
 import type { ClusterFacts } from "../facts.ts";
 import type { Logger } from "../log.ts";
@@ -10,13 +10,9 @@ import { kubeSecretStore } from "../tls/secret.ts";
 import { makeFileCertificateSource, makeSecretCertificateSource, type CertificateSource } from "../tls/source.ts";
 import { watchSecret } from "../tls/watch.ts";
 import { kubeWebhookConfigStore } from "../tls/webhookconfig.ts";
-import { inlineDispatch, type Dispatch } from "./answer.ts";
-import type { FactsFeed } from "./facts-feed.ts";
-import { makeAdmissionMetrics, type AdmissionMetrics } from "./metrics.ts";
-import { startReviewPool, type ReviewPool } from "./pool.ts";
+import { makeAdmissionMetrics } from "./metrics.ts";
 import { makeReviewer } from "./review.ts";
 import { makeWebhookServer } from "./server.ts";
-import type { ReviewThreadLog } from "./thread-protocol.ts";
 
 export interface AdmissionDeps {
   readonly config: RunConfig;
@@ -26,10 +22,6 @@ export interface AdmissionDeps {
   readonly kc: KubeConfig;
   /** True once the informer caches are synced; until then pods are admitted without injection. */
   readonly isReady: () => boolean;
-  /** Keeps the review threads' copy of `facts` current; needed when config.reviewThreads > 0. */
-  readonly feed?: FactsFeed;
-  /** Where the review threads log; default the process's stdout at config.logLevel. */
-  readonly threadLog?: ReviewThreadLog;
 }
 
 export interface Admission {
@@ -63,12 +55,9 @@ export async function startAdmission(deps: AdmissionDeps): Promise<Admission> {
   const logger = deps.logger.child({ component: "admission" });
   const metrics = makeAdmissionMetrics(deps.registry);
   const review = makeReviewer({ facts: deps.facts, policy: deps.config, logger, metrics, isReady: deps.isReady });
-  const inline = inlineDispatch(review, logger, metrics);
   const certificates = certificateSource({ ...deps, logger });
   const tls = await certificates.start();
-  // After the certificate: `lameduck run` retries a failed start, and each attempt would start threads.
-  const pool = reviewPool(deps, inline, metrics, logger);
-  const server = makeWebhookServer({ tls, dispatch: pool?.dispatch ?? inline, metrics, logger });
+  const server = makeWebhookServer({ tls, review, metrics, logger });
   certificates.onChange((next) => { server.setSecureContext({ cert: next.cert, key: next.key, minVersion: "TLSv1.2" }); });
   try {
     await new Promise<void>((resolve, reject) => {
@@ -80,7 +69,6 @@ export async function startAdmission(deps: AdmissionDeps): Promise<Admission> {
     });
   } catch (err) {
     certificates.stop();
-    await pool?.close();
     throw new Error(`listening on ${deps.config.bindAddress}:${deps.config.webhookPort} for the webhook: ${String(err)}`, { cause: err });
   }
   const address = server.address();
@@ -98,34 +86,6 @@ export async function startAdmission(deps: AdmissionDeps): Promise<Admission> {
       await closed;
       clearInterval(idle);
       clearTimeout(deadline);
-      await pool?.close();
     },
   };
-}
-
-function reviewPool(deps: AdmissionDeps, inline: Dispatch, counters: AdmissionMetrics, logger: Logger): ReviewPool | undefined {
-  const threads = deps.config.reviewThreads;
-  if (threads === 0) return undefined;
-  if (deps.feed === undefined) throw new Error("review threads need a facts feed");
-  return startReviewPool({
-    threads,
-    policy: deps.config,
-    log: deps.threadLog ?? { level: deps.config.logLevel, destination: 1 },
-    feed: deps.feed,
-    isReady: deps.isReady,
-    counters,
-    restarts: new Counter({
-      name: "lameduck_admission_thread_restarts_total",
-      help: "Review threads restarted after exiting or not answering in time.",
-      registers: [deps.registry],
-    }),
-    inlined: new Counter({
-      name: "lameduck_admission_inline_reviews_total",
-      help: "Reviews answered on the HTTPS thread although review threads run, by reason.",
-      labelNames: ["reason"],
-      registers: [deps.registry],
-    }),
-    inline,
-    logger,
-  });
 }

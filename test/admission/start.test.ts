@@ -12,7 +12,7 @@ import { parseRunConfig, type RunConfig } from "../../injector/config.ts";
 import { silentLogger } from "../../injector/log.ts";
 import { issueServing } from "../../injector/tls/certs.ts";
 import { SecretKey } from "../../injector/tls/secret.ts";
-import { silentThreadLog, testFacts, testFeed } from "../support/admission.ts";
+import { testFacts } from "../support/admission.ts";
 import { startCluster, type Cluster } from "../support/cluster.ts";
 import { httpsRequest, servedFingerprint, testPki } from "../support/https.ts";
 import { readFileSync } from "node:fs";
@@ -71,10 +71,7 @@ describe("startAdmission against the local API server", () => {
   });
 
   async function start(port: number): Promise<Admission> {
-    // Reviews go through a review thread (the default --review-threads=1), as in a real process.
-    const facts = testFacts();
-    const { feed } = testFeed(facts);
-    const admission = await startAdmission({ config: config(port, namespace), facts, feed, threadLog: silentThreadLog, logger: silentLogger, registry: new Registry(), kc: cluster.kc, isReady: () => true });
+    const admission = await startAdmission({ config: config(port, namespace), facts: testFacts(), logger: silentLogger, registry: new Registry(), kc: cluster.kc, isReady: () => true });
     started.push(admission);
     return admission;
   }

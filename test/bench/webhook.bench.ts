@@ -1,20 +1,14 @@
 // Admission webhook throughput and latency over keep-alive HTTPS, against a no-op HTTPS responder
-// with the same certificate, measured in the same run. Targets: p99 <= 5 ms, throughput >= 70% of the
-// no-op responder's. The webhook runs as `lameduck run` does by default, with one review thread
-// (--review-threads=1); the same webhook reviewing on its HTTPS thread (--review-threads=0) is measured
-// for scale. It logs its decisions at info level, as in production, with one synchronous write per
-// line (what process.stdout does for a pipe or a file on Linux) to /dev/null. CPU per review is the
-// whole process's (bench client included, review threads included), so it shows what the thread costs;
-// the HTTPS thread's own CPU per review (bench client included) is what limits throughput. A paced run
-// at 200 reviews/s shows the cost at a rate clusters send.
+// with the same certificate, measured in the same run. Target: p99 <= 5 ms. The webhook logs its
+// decisions at info level, as in production, with one synchronous write per line (what
+// process.stdout does for a pipe or a file on Linux) to /dev/null. CPU per review is the whole
+// process's, bench client included. A paced run at 200 reviews/s shows the cost at a rate clusters send.
 import { Agent, createServer, type Server } from "node:https";
 import type { AddressInfo } from "node:net";
-import { Counter, Registry } from "prom-client";
-import { startReviewPool } from "../../injector/admission/pool.ts";
 import { makeWebhookServer } from "../../injector/admission/server.ts";
 import { pino } from "pino";
 import { makeLogger } from "../../injector/log.ts";
-import { makeTestReviewer, testFacts, testFeed, testPolicy } from "../support/admission.ts";
+import { makeTestReviewer } from "../support/admission.ts";
 import { testPki } from "../support/https.ts";
 import type { BenchReport } from "./report.ts";
 import { postReview, review } from "./review.ts";
@@ -100,21 +94,8 @@ export async function run(report: BenchReport): Promise<void> {
   const pki = await testPki();
   const sink = pino.destination({ dest: "/dev/null", sync: true });
   const logger = makeLogger("info", sink);
-  const { dispatch: inline, metrics } = makeTestReviewer(undefined, undefined, { logger });
-  const pool = startReviewPool({
-    threads: 1,
-    policy: testPolicy(),
-    log: { level: "info", destination: "/dev/null" },
-    feed: testFeed(testFacts()).feed,
-    isReady: () => true,
-    counters: metrics,
-    restarts: new Counter({ name: "restarts", help: "-", registers: [new Registry()] }),
-    inlined: new Counter({ name: "inlined", help: "-", labelNames: ["reason"], registers: [new Registry()] }),
-    inline,
-    logger,
-  });
-  const webhook = makeWebhookServer({ tls: pki.serving, dispatch: pool.dispatch, metrics, logger });
-  const inlineWebhook = makeWebhookServer({ tls: pki.serving, dispatch: inline, metrics, logger });
+  const { review, metrics } = makeTestReviewer(undefined, undefined, { logger });
+  const webhook = makeWebhookServer({ tls: pki.serving, review, metrics, logger });
   const fixed = JSON.stringify({ apiVersion: "admission.k8s.io/v1", kind: "AdmissionReview", response: { uid, allowed: true } });
   // The no-op responder reads the whole body too: only the review itself differs.
   const noop = createServer({ cert: pki.serving.cert, key: pki.serving.key, keepAliveTimeout: 120_000 }, (req, res) => {
@@ -135,23 +116,21 @@ export async function run(report: BenchReport): Promise<void> {
       res.end(answer);
     });
   });
-  const [webhookPort, noopPort, parsePort, inlinePort] = await Promise.all([listen(webhook), listen(noop), listen(parseOnly), listen(inlineWebhook)]);
+  const [webhookPort, noopPort, parsePort] = await Promise.all([listen(webhook), listen(noop), listen(parseOnly)]);
   try {
-    const agents = [0, 1, 2, 3].map(() => new Agent({ keepAlive: true, maxSockets: clients }));
-    const [noopAgent, webhookAgent, parseAgent, inlineAgent] = agents as [Agent, Agent, Agent, Agent];
+    const agents = [0, 1, 2].map(() => new Agent({ keepAlive: true, maxSockets: clients }));
+    const [noopAgent, webhookAgent, parseAgent] = agents as [Agent, Agent, Agent];
     const noopRounds: Round[] = [];
     const webhookRounds: Round[] = [];
     const parseRounds: Round[] = [];
-    const inlineRounds: Round[] = [];
     // Let the JIT optimise every server's path before anything counts.
-    for (const [port, agent] of [[noopPort, noopAgent], [webhookPort, webhookAgent], [parsePort, parseAgent], [inlinePort, inlineAgent]] as const) {
+    for (const [port, agent] of [[noopPort, noopAgent], [webhookPort, webhookAgent], [parsePort, parseAgent]] as const) {
       await measure(port, pki.ca.cert, agent, jitWarmupMs);
     }
     const servers = [
       { port: noopPort, agent: noopAgent, results: noopRounds },
       { port: webhookPort, agent: webhookAgent, results: webhookRounds },
       { port: parsePort, agent: parseAgent, results: parseRounds },
-      { port: inlinePort, agent: inlineAgent, results: inlineRounds },
     ];
     for (let i = 0; i < rounds; i++) {
       // Each round starts with another server: the garbage one leaves behind is collected during the
@@ -161,10 +140,9 @@ export async function run(report: BenchReport): Promise<void> {
         if (server !== undefined) server.results.push(await measure(server.port, pki.ca.cert, server.agent));
       }
     }
-    // At a rate a cluster sends (200 reviews/s): what an idle review thread's spin adds per review.
+    // At a rate a cluster sends (200 reviews/s).
     const pacedNoop = await paced(noopPort, pki.ca.cert, noopAgent, pacedEveryMs, pacedCount);
     const pacedWebhook = await paced(webhookPort, pki.ca.cert, webhookAgent, pacedEveryMs, pacedCount);
-    const pacedInline = await paced(inlinePort, pki.ca.cert, inlineAgent, pacedEveryMs, pacedCount);
     for (const agent of agents) agent.destroy();
     const ratio = median(webhookRounds.map((w, i) => w.perSecond / (noopRounds[i]?.perSecond ?? Number.NaN)));
     const webhookLatencies = webhookRounds.flatMap((r) => r.latencies);
@@ -172,9 +150,6 @@ export async function run(report: BenchReport): Promise<void> {
     report.section(`Admission webhook (keep-alive HTTPS, ${clients} concurrent clients, ${review.length}-byte Deployment pod review, median of ${rounds} alternating rounds)`);
     report.row("no-op HTTPS responder", median(noopRounds.map((r) => r.perSecond)), "reviews/s");
     report.row("webhook", median(webhookRounds.map((r) => r.perSecond)), "reviews/s", { ratio, baseline: "no-op" });
-    report.row("webhook throughput, share of no-op", ratio * 100, "%", { target: 70, higherIsBetter: true });
-    const inlineRatio = median(inlineRounds.map((w, i) => w.perSecond / (noopRounds[i]?.perSecond ?? Number.NaN)));
-    report.row("webhook with --review-threads=0 (for scale)", median(inlineRounds.map((r) => r.perSecond)), "reviews/s", { ratio: inlineRatio, baseline: "no-op" });
     const parseRatio = median(parseRounds.map((p, i) => p.perSecond / (noopRounds[i]?.perSecond ?? Number.NaN)));
     report.row("parse-only responder (for scale)", median(parseRounds.map((r) => r.perSecond)), "reviews/s", { ratio: parseRatio, baseline: "no-op" });
     report.row("webhook p50 latency", percentile(webhookLatencies, 0.5), "ms");
@@ -184,17 +159,10 @@ export async function run(report: BenchReport): Promise<void> {
     const noopCpu = median(noopRounds.map((r) => r.cpuUs));
     report.row("process CPU per review, no-op (bench client included)", noopCpu, "µs");
     report.row("process CPU per review, webhook", median(webhookRounds.map((r) => r.cpuUs)), "µs", { ratio: median(webhookRounds.map((r) => r.cpuUs)) / noopCpu, baseline: "no-op" });
-    report.row("process CPU per review, webhook with --review-threads=0", median(inlineRounds.map((r) => r.cpuUs)), "µs", { ratio: median(inlineRounds.map((r) => r.cpuUs)) / noopCpu, baseline: "no-op" });
-    // The HTTPS thread is the one that limits throughput: what the webhook adds to it over the no-op.
-    const noopThread = median(noopRounds.map((r) => r.threadCpuUs));
-    report.row("HTTPS-thread CPU per review, no-op (bench client included)", noopThread, "µs");
-    report.row("HTTPS-thread CPU per review, webhook", median(webhookRounds.map((r) => r.threadCpuUs)), "µs", { ratio: median(webhookRounds.map((r) => r.threadCpuUs)) / noopThread, baseline: "no-op" });
     report.row(`process CPU per review at ${String(1000 / pacedEveryMs)} reviews/s, no-op`, pacedNoop, "µs");
     report.row(`process CPU per review at ${String(1000 / pacedEveryMs)} reviews/s, webhook`, pacedWebhook, "µs", { ratio: pacedWebhook / pacedNoop, baseline: "no-op" });
-    report.row(`process CPU per review at ${String(1000 / pacedEveryMs)} reviews/s, webhook with --review-threads=0`, pacedInline, "µs", { ratio: pacedInline / pacedNoop, baseline: "no-op" });
   } finally {
-    await Promise.all([close(webhook), close(noop), close(parseOnly), close(inlineWebhook)]);
-    await pool.close();
+    await Promise.all([close(webhook), close(noop), close(parseOnly)]);
     sink.flushSync();
     sink.end();
   }

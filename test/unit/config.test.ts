@@ -36,11 +36,6 @@ describe("run configuration", () => {
     expect(parseRunConfig(["--shutdown-delay=0"], {}, "").shutdownDelayMs).toBe(0);
     expect(parseRunConfig(["--shutdown-delay=1500ms"], {}, "").shutdownDelayMs).toBe(1_500);
   });
-  it("reviews on one thread beside the HTTPS thread by default, inline with --review-threads=0", () => {
-    expect(parseRunConfig([], {}, "").reviewThreads).toBe(1);
-    expect(parseRunConfig(["--review-threads=0"], {}, "").reviewThreads).toBe(0);
-    expect(parseRunConfig(["--review-threads=16"], {}, "").reviewThreads).toBe(16);
-  });
   it("takes the namespace from POD_NAMESPACE unless a flag names one", () => {
     expect(parseRunConfig([], { POD_NAMESPACE: "ops" }, "").namespace).toBe("ops");
     expect(parseRunConfig(["--namespace=x"], { POD_NAMESPACE: "ops" }, "").namespace).toBe("x");
@@ -54,11 +49,6 @@ describe("run configuration", () => {
     [["--max-waits=0"], "--max-waits"],
     [["--shutdown-delay=soon"], "--shutdown-delay"],
     [["--shutdown-delay=11m"], "--shutdown-delay"],
-    [["--review-threads=17"], "--review-threads"],
-    [["--review-threads=two"], "--review-threads"],
-    [["--review-threads=-1"], "--review-threads"],
-    [["--review-threads=1.5"], "--review-threads"],
-    [["--review-threads="], "--review-threads"],
     [["--bogus"], "bogus"],
   ])("names the bad flag in %j", (args, flag) => {
     expect(() => parseRunConfig(args, {}, "")).toThrow(ConfigError);
