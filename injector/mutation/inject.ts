@@ -8,8 +8,8 @@ import { hookVolume } from "./volume.ts";
 /**
  * `original` with `plan` applied; `original` is not modified. Copy-on-write: only the objects on the
  * way to a changed field are copied, unchanged subtrees (managedFields, other containers, …) are
- * shared, which lets the diff skip them by identity instead of walking a deep clone. The added
- * preStop is the plan's own object (the diff copies what it puts into the patch).
+ * shared, which lets compare() skip them by identity instead of walking a deep clone. The added
+ * preStop is the plan's own object (compare() clones what it puts into the patch).
  */
 export function inject(original: Pod, plan: Plan): Pod {
   const metadata = { ...original.metadata };
