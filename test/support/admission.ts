@@ -5,7 +5,7 @@ import type { Operation } from "fast-json-patch";
 import { Registry } from "prom-client";
 import { parseRunConfig } from "../../injector/config.ts";
 import type { ClusterFacts } from "../../injector/facts.ts";
-import { staticFacts, type StaticFacts } from "../../injector/inject/facts.ts";
+import { staticFacts, type StaticFacts } from "../../injector/offline/static-facts.ts";
 import { silentLogger, type Logger } from "../../injector/log.ts";
 import { makeAdmissionMetrics, type AdmissionMetrics } from "../../injector/admission/metrics.ts";
 import { makeReviewer, type Answer } from "../../injector/admission/review.ts";
