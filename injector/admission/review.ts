@@ -2,7 +2,7 @@
 // webhook that fails closed on its own bugs would stop every controller in the cluster. Only a body
 // whose UID cannot be read gets an HTTP error, because no AdmissionReview can answer it.
 import type { Operation } from "fast-json-patch";
-import type { ClusterFacts } from "../facts.ts";
+import type { ClusterFacts } from "../cluster-facts.ts";
 import type { Logger } from "../log.ts";
 import { mutatePod } from "../mutation/mutate.ts";
 import { isObject, podDisplayName, type Pod } from "../mutation/pod.ts";

@@ -3,7 +3,7 @@
 import type { KubeConfig } from "@kubernetes/client-node";
 import type { Registry } from "prom-client";
 import type { RunConfig } from "../config.ts";
-import type { ClusterFacts } from "../facts.ts";
+import type { ClusterFacts } from "../cluster-facts.ts";
 import type { Logger } from "../log.ts";
 import { servingNames } from "../tls/certs.ts";
 import { kubeSecretStore } from "../tls/secret.ts";

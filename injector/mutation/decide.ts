@@ -2,7 +2,7 @@
 // caches know about the cluster, and the process configuration. No I/O; the reason always comes back.
 import { Mode } from "../config.ts";
 import { formatDuration } from "../duration.ts";
-import type { ClusterFacts } from "../facts.ts";
+import type { ClusterFacts } from "../cluster-facts.ts";
 import { Annotation, HookKey, hookConfigMapName, type Arch } from "../names.ts";
 import { isWindows, pinnedArch } from "./arch.ts";
 import { defaultGracePeriodSeconds, type LifecycleHandler, type Pod } from "./pod.ts";

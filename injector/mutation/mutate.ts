@@ -4,7 +4,7 @@
 // `remove` operations). inject() copies only what it changes, so compare skips every unchanged
 // subtree by identity and its cost follows what lameduck adds, not the pod's size.
 import jsonpatch, { type Operation } from "fast-json-patch";
-import type { ClusterFacts } from "../facts.ts";
+import type { ClusterFacts } from "../cluster-facts.ts";
 import { decide, type Plan } from "./decide.ts";
 import { guardPatch, type Problem } from "./guard.ts";
 import { inject } from "./inject.ts";

@@ -4,7 +4,7 @@ import jsonpatch from "fast-json-patch";
 import type { Operation } from "fast-json-patch";
 import { Registry } from "prom-client";
 import { parseRunConfig } from "../../injector/config.ts";
-import type { ClusterFacts } from "../../injector/facts.ts";
+import type { ClusterFacts } from "../../injector/cluster-facts.ts";
 import { staticFacts, type StaticFacts } from "../../injector/offline/static-facts.ts";
 import { silentLogger, type Logger } from "../../injector/log.ts";
 import { makeAdmissionMetrics, type AdmissionMetrics } from "../../injector/admission/metrics.ts";

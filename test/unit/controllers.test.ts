@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { backoffDelay } from "../../injector/informers/informer.ts";
-import { nativeSleepSupported, serviceAddress } from "../../injector/informers/facts.ts";
+import { nativeSleepSupported, serviceAddress } from "../../injector/informers/cached-facts.ts";
 import { makeTokenBucket, outOfRotationEvent } from "../../injector/oracle/events.ts";
-import { namespaceInjected, namespaceTerminating } from "../../injector/policy/namespace.ts";
+import { namespaceInjected, namespaceTerminating } from "../../injector/namespace-policy.ts";
 
 const optOut = { namespaceSelection: "opt-out", excludedNamespaces: ["lameduck-system", "kube-system"] } as const;
 const optIn = { ...optOut, namespaceSelection: "opt-in" } as const;
