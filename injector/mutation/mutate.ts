@@ -7,7 +7,7 @@ import jsonpatch, { type Operation } from "fast-json-patch";
 import type { ClusterFacts } from "../cluster-facts.ts";
 import { decide, type Plan } from "./decide.ts";
 import { guardPatch, type Problem } from "./guard.ts";
-import { inject } from "./inject.ts";
+import { inject } from "./apply-plan.ts";
 import { readPod, type Pod } from "./pod.ts";
 import { SkipReason, type Policy } from "./policy.ts";
 
