@@ -11,7 +11,7 @@ import { hookVolume } from "./volume.ts";
  * shared, which lets compare() skip them by identity instead of walking a deep clone. The added
  * preStop is the plan's own object (compare() clones what it puts into the patch).
  */
-export function inject(original: Pod, plan: Plan): Pod {
+export function applyPlan(original: Pod, plan: Plan): Pod {
   const metadata = { ...original.metadata };
   if (plan.marker !== undefined) metadata.annotations = { ...metadata.annotations, [Annotation.injected]: plan.marker };
   if (plan.hookLabel !== undefined) metadata.labels = { ...metadata.labels, [Label.hook]: plan.hookLabel };
