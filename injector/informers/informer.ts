@@ -6,6 +6,7 @@
 import { ListWatch, Watch, type KubeConfig, type KubernetesListObject, type KubernetesObject } from "@kubernetes/client-node";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Counter } from "prom-client";
+import { backoffDelay } from "../backoff.ts";
 import type { Logger } from "../log.ts";
 
 export type Delay = (ms: number) => Promise<void>;
@@ -44,12 +45,6 @@ export interface Informer<T extends KubernetesObject> {
   synced(): Promise<void>;
   start(): void;
   stop(): Promise<void>;
-}
-
-/** Delay before restart number `attempt` (0-based): base·2^attempt capped at max, scaled by [0.5, 1). */
-export function backoffDelay(attempt: number, baseMs: number, maxMs: number, random: () => number): number {
-  const ceiling = Math.min(maxMs, baseMs * 2 ** Math.min(attempt, 30));
-  return Math.round(ceiling * (0.5 + random() / 2));
 }
 
 export function makeInformer<T extends KubernetesObject>(spec: InformerSpec<T>, deps: InformerDeps): Informer<T> {
