@@ -70,10 +70,14 @@ describe("startAdmission against the local API server", () => {
     await cluster.close();
   });
 
-  async function start(port: number): Promise<Admission> {
-    const admission = await startAdmission({ config: config(port, namespace), facts: testFacts(), logger: silentLogger, registry: new Registry(), kc: cluster.kc, isReady: () => true });
+  /** Starts the webhook and waits until it listens. */
+  async function start(port: number): Promise<{ readonly admission: Admission; readonly port: number }> {
+    const admission = startAdmission({ config: config(port, namespace), facts: testFacts(), logger: silentLogger, registry: new Registry(), kc: cluster.kc, isReady: () => true });
     started.push(admission);
-    return admission;
+    const listening = await admission.listening();
+    if (listening === undefined) throw new Error("closed before it listened");
+    expect(admission.unready()).toBeUndefined();
+    return { admission, port: listening };
   }
 
   it("creates the certificate Secret once for two replicas, puts its CA and URL into the webhook configuration, and serves HTTPS the API server can verify", async () => {
@@ -101,10 +105,10 @@ describe("startAdmission against the local API server", () => {
 
   it("serves a certificate another replica stored, moments after the Secret changes", async () => {
     const { kc } = cluster;
-    const admission = await start(await freePort());
+    const { port } = await start(await freePort());
     const data = await secretData(kc, namespace);
     const ca = data[SecretKey.caCert] ?? "";
-    const before = await servedFingerprint(admission.port, ca);
+    const before = await servedFingerprint(port, ca);
     const issued = await issueServing({ cert: ca, key: data[SecretKey.caKey] ?? "" }, { dns: ["lameduck-webhook.lameduck-system.svc", "lameduck-webhook.lameduck-system.svc.cluster.local"], ips: ["127.0.0.1"] }, new Date());
     const core = kc.makeApiClient(CoreV1Api);
     const secret = await core.readNamespacedSecret({ name: "lameduck-webhook-tls", namespace });
@@ -113,7 +117,7 @@ describe("startAdmission against the local API server", () => {
     let after = before;
     for (let i = 0; i < 100 && after === before; i++) {
       await new Promise((resolve) => setTimeout(resolve, 100));
-      after = await servedFingerprint(admission.port, ca);
+      after = await servedFingerprint(port, ca);
     }
     expect(after).not.toBe(before);
   });
@@ -189,7 +193,7 @@ describe("startAdmission against the local API server", () => {
 
   it("on close answers a review still arriving, lets go of the kept-alive connection, and accepts no more", async () => {
     const port = await freePort();
-    const admission = await start(port);
+    const { admission } = await start(port);
     const socket = connect({ host: "127.0.0.1", port, rejectUnauthorized: false });
     await once(socket, "secureConnect");
     let response = "";
@@ -214,5 +218,47 @@ describe("startAdmission against the local API server", () => {
     const refused = tcpConnect({ host: "127.0.0.1", port });
     const [err] = (await once(refused, "error")) as [NodeJS.ErrnoException];
     expect(err.code).toBe("ECONNREFUSED");
+  });
+
+  it("retries its start until its namespace exists, says meanwhile why it does not serve, and serves once it can", async () => {
+    const port = await freePort();
+    const admission = startAdmission({
+      config: config(port, "not-yet"), facts: testFacts(), logger: silentLogger, registry: new Registry(), kc: cluster.kc, isReady: () => true,
+      delay: (ms) => new Promise((resolve) => setTimeout(resolve, Math.min(ms, 50))),
+    });
+    started.push(admission);
+    for (let i = 0; i < 100 && admission.unready()?.includes("failed") !== true; i++) await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(admission.unready()).toMatch(/^webhook not serving: loading its certificate failed: .*; retrying$/);
+    expect(admission.port()).toBeUndefined();
+    await cluster.kc.makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name: "not-yet" } } });
+    expect(await admission.listening()).toBe(port);
+    expect(admission.unready()).toBeUndefined();
+  });
+
+  it("retries while its port is taken, and names the address it could not listen on", async () => {
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, "127.0.0.1", resolve));
+    const port = (taken.address() as AddressInfo).port;
+    const admission = startAdmission({
+      config: config(port, namespace), facts: testFacts(), logger: silentLogger, registry: new Registry(), kc: cluster.kc, isReady: () => true,
+      delay: (ms) => new Promise((resolve) => setTimeout(resolve, Math.min(ms, 50))),
+    });
+    started.push(admission);
+    for (let i = 0; i < 100 && admission.unready()?.includes("failed") !== true; i++) await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(admission.unready()).toContain(`listening on 127.0.0.1:${port} failed`);
+    await new Promise<void>((resolve) => taken.close(() => { resolve(); }));
+    expect(await admission.listening()).toBe(port);
+    expect(admission.unready()).toBeUndefined();
+  });
+
+  it("stops retrying at once when closed while it waits for the next attempt", async () => {
+    const admission = startAdmission({
+      config: config(await freePort(), "never"), facts: testFacts(), logger: silentLogger, registry: new Registry(), kc: cluster.kc, isReady: () => true,
+    });
+    for (let i = 0; i < 100 && admission.unready()?.includes("failed") !== true; i++) await new Promise((resolve) => setTimeout(resolve, 20));
+    const closing = Date.now();
+    await admission.close();
+    expect(Date.now() - closing).toBeLessThan(400);
+    expect(await admission.listening()).toBeUndefined();
   });
 });
