@@ -6,7 +6,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Logger } from "../log.ts";
 import type { AdmissionMetrics } from "./metrics.ts";
 import type { ServingCertificate } from "../tls/source.ts";
-import { answerBody, type Review } from "./answer.ts";
+import { reviewBody, type Review } from "./body.ts";
 
 export const mutatePath = "/mutate";
 /** controller-runtime's limit, derived from the API server's own request size limits. */
@@ -70,10 +70,11 @@ export function makeWebhookServer(options: WebhookServerOptions): Server {
     req.on("error", (err) => { logger.debug({ err }, "admission request stream failed"); });
     req.on("end", () => {
       if (refused) return;
-      const reply = answerBody(chunks.length === 1 && chunks[0] !== undefined ? chunks[0] : Buffer.concat(chunks, size), options.review, logger, metrics);
-      if (reply.status !== 200) { sendText(res, reply.status, reply.text); return; }
-      res.writeHead(200, { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(reply.json) });
-      res.end(reply.json);
+      const reply = reviewBody(chunks.length === 1 && chunks[0] !== undefined ? chunks[0] : Buffer.concat(chunks, size), options.review, logger, metrics);
+      if (reply.status !== 200) { sendText(res, reply.status, `${reply.error}\n`); return; }
+      const json = JSON.stringify(reply.review);
+      res.writeHead(200, { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(json) });
+      res.end(json);
     });
   };
 

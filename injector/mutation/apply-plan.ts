@@ -22,8 +22,9 @@ export function applyPlan(original: Pod, plan: Plan): Pod {
     // A pod without volumes needs the whole array added (`/spec/volumes/-` on a missing array fails).
     spec.volumes = [...(spec.volumes ?? []), hookVolume(volume.name, volume.configMapName, volume.key)];
   }
+  const targets = new Set(plan.containers);
   const target = (container: Container): Container => {
-    if (!plan.containers.includes(container.name)) return container;
+    if (!targets.has(container.name)) return container;
     const injected: Container = { ...container, lifecycle: { ...container.lifecycle, preStop: plan.preStop } };
     if (volume !== undefined) injected.volumeMounts = [...(container.volumeMounts ?? []), { name: volume.name, mountPath: volume.mountPath, readOnly: true }];
     return injected;

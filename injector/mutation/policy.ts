@@ -26,6 +26,10 @@ export const SkipReason = {
   hookVersionUnknown: "hook-version-unknown",
   notPodCreate: "not-pod-create",
   unreadablePod: "unreadable-pod",
+  /** More containers than lameduck patches (decide.ts, maxContainers). */
+  tooManyContainers: "too-many-containers",
+  /** A body larger than lameduck parses (admission/body.ts, maxReviewBytes). */
+  reviewTooLarge: "review-too-large",
   /** The informer caches are not synced: decisions from them would be wrong. */
   notReady: "not-ready",
 } as const;

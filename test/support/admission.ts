@@ -8,7 +8,7 @@ import type { ClusterFacts } from "../../injector/cluster-facts.ts";
 import { staticFacts, type StaticFacts } from "../../injector/offline/static-facts.ts";
 import { silentLogger, type Logger } from "../../injector/log.ts";
 import { makeAdmissionMetrics, type AdmissionMetrics } from "../../injector/admission/metrics.ts";
-import { makeReviewer, type Answer } from "../../injector/admission/review.ts";
+import { makeReviewer, type Reply } from "../../injector/admission/review.ts";
 import type { Policy } from "../../injector/mutation/policy.ts";
 
 export const defaultStaticFacts: StaticFacts = {
@@ -51,7 +51,7 @@ export function makeTestReviewer(
   facts: ClusterFacts = testFacts(),
   policy: Policy = testPolicy(),
   options: { logger?: Logger; registry?: Registry; isReady?: () => boolean } = {},
-): { review: (body: unknown) => Answer; metrics: AdmissionMetrics; registry: Registry } {
+): { review: (body: unknown) => Reply; metrics: AdmissionMetrics; registry: Registry } {
   const registry = options.registry ?? new Registry();
   const metrics = makeAdmissionMetrics(registry);
   const logger = options.logger ?? silentLogger;
@@ -60,7 +60,7 @@ export function makeTestReviewer(
 }
 
 /** The JSON Patch of an answer, decoded; empty when the answer has none. */
-export function patchOf(answer: Answer): Operation[] {
+export function patchOf(answer: Reply): Operation[] {
   if (answer.status !== 200 || answer.review.response.patch === undefined) return [];
   const ops: unknown = JSON.parse(Buffer.from(answer.review.response.patch, "base64").toString("utf8"));
   if (!Array.isArray(ops)) throw new Error("patch is not a JSON array");
