@@ -1,5 +1,5 @@
 // The webhook's Prometheus metrics, registered on the Registry passed in (never the global one).
-import { Counter, Histogram, type Registry } from "prom-client";
+import { Counter, Gauge, Histogram, type Registry } from "prom-client";
 
 /** What a review counts. */
 export interface ReviewCounters {
@@ -13,6 +13,10 @@ export interface ReviewCounters {
 
 export interface AdmissionMetrics extends ReviewCounters {
   readonly duration: Histogram;
+  /** reason: body-budget (answered 503), connection-limit, handshake-timeout, idle-timeout (closed). */
+  readonly refused: Counter<"reason">;
+  readonly bodyBytesHeld: Gauge;
+  readonly connections: Gauge;
 }
 
 export function makeAdmissionMetrics(registry: Registry): AdmissionMetrics {
@@ -33,5 +37,13 @@ export function makeAdmissionMetrics(registry: Registry): AdmissionMetrics {
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
       registers,
     }),
+    refused: new Counter({
+      name: "lameduck_admission_refused_total",
+      help: "Requests and connections the webhook refused or closed to stay within its limits, by reason.",
+      labelNames: ["reason"],
+      registers,
+    }),
+    bodyBytesHeld: new Gauge({ name: "lameduck_admission_body_bytes_held", help: "Request-body bytes the webhook holds right now, across all connections.", registers }),
+    connections: new Gauge({ name: "lameduck_admission_connections", help: "Connections open to the webhook right now.", registers }),
   };
 }

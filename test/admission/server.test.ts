@@ -23,7 +23,7 @@ beforeAll(async () => {
   const pki = await testPki();
   ca = pki.ca.cert;
   const { review, metrics } = makeTestReviewer();
-  server = makeWebhookServer({ tls: pki.serving, review, metrics, logger: silentLogger, bodyLimitBytes: bodyLimit });
+  server = makeWebhookServer({ tls: pki.serving, review, metrics, logger: silentLogger, limits: { maxBodyBytes: bodyLimit } });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   port = (server.address() as AddressInfo).port;
 });
@@ -47,7 +47,7 @@ describe("the webhook's HTTPS endpoint", () => {
   it("answers 408 and closes the connection when a review does not arrive in time", async () => {
     const pki = await testPki();
     const { review, metrics } = makeTestReviewer();
-    const slow = makeWebhookServer({ tls: pki.serving, review, metrics, logger: silentLogger, requestTimeoutMs: 300 });
+    const slow = makeWebhookServer({ tls: pki.serving, review, metrics, logger: silentLogger, limits: { requestTimeoutMs: 300 } });
     await new Promise<void>((resolve) => slow.listen(0, "127.0.0.1", resolve));
     const slowPort = (slow.address() as AddressInfo).port;
     try {
