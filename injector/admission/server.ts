@@ -174,7 +174,7 @@ export function makeWebhookServer(options: WebhookServerOptions): Server {
   });
   server.on("connection", (socket: Socket) => {
     metrics.connections.inc();
-    socket.once("close", () => metrics.connections.dec());
+    socket.once("close", () => { metrics.connections.dec(); });
   });
   server.on("drop", () => {
     metrics.refused.inc({ reason: "connection-limit" });
