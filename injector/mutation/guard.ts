@@ -4,6 +4,7 @@
 // kube-apiserver v1.36.2, DESIGN.md "Facts verified"). So the patch is applied to the request object
 // here and the result checked against every API validation rule lameduck's fields could break.
 import jsonpatch, { type Operation } from "fast-json-patch";
+import { copyAlongPaths } from "./patch-copy.ts";
 import { defaultGracePeriodSeconds, isObject, podShapeProblem } from "./pod.ts";
 
 export const GuardReason = {
@@ -192,8 +193,9 @@ export type GuardResult = { readonly ok: true; readonly pod: unknown } | { reado
 export function guardPatch(before: unknown, ops: readonly Operation[]): GuardResult {
   let after: unknown;
   try {
-    // A validating apply to a deep copy (mutateDocument false): the request object stays as it came.
-    after = jsonpatch.applyPatch(before, [...ops], true, false, true).newDocument;
+    // A validating apply to a copy: the request object stays as it came.
+    const copy = copyAlongPaths(before, ops);
+    after = copy === undefined ? jsonpatch.applyPatch(before, [...ops], true, false, true).newDocument : jsonpatch.applyPatch(copy, [...ops], true, true, true).newDocument;
   } catch (err) {
     return { ok: false, problems: [{ reason: GuardReason.patchFailed, message: `the patch does not apply: ${err instanceof Error ? err.message.split("\n")[0] ?? "" : String(err)}` }] };
   }
