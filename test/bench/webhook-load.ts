@@ -2,7 +2,7 @@
 // clients holding large uploads, and a liveness poll from outside.
 import { readFileSync } from "node:fs";
 import { request as httpRequest } from "node:http";
-import type { Agent } from "node:https";
+import { Agent } from "node:https";
 import { connect as tcpConnect, type Socket } from "node:net";
 import { connect as tlsConnect, type TLSSocket } from "node:tls";
 import { post } from "./review.ts";
@@ -154,7 +154,7 @@ export function rssMb(pid: number): number {
 
 /** Reviews answered per second by `clients` connections sending back to back (closed loop) for `durationMs`. */
 export async function capacity(port: number, ca: string, clients: number, durationMs: number): Promise<number> {
-  const agent = new (await import("node:https")).Agent({ keepAlive: true, maxSockets: clients });
+  const agent = new Agent({ keepAlive: true, maxSockets: clients });
   const end = performance.now() + durationMs;
   let answered = 0;
   await Promise.all(Array.from({ length: clients }, async () => {

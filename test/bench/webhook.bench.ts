@@ -23,7 +23,7 @@ import { imageNodeFlags } from "./image.ts";
 import type { BenchReport } from "./report.ts";
 import { percentile, post, review, reviewWithContainers } from "./review.ts";
 import type { ClusterMessage } from "./webhook-cluster.ts";
-import { holdUploads, holdWaits, openLoop, pollHealthz, rssMb, type Sample } from "./webhook-load.ts";
+import { capacity, holdUploads, holdWaits, openLoop, pollHealthz, rssMb, type Sample } from "./webhook-load.ts";
 
 const root = join(import.meta.dirname, "..", "..");
 const rate = 1_000;
@@ -108,13 +108,24 @@ export async function run(report: BenchReport): Promise<void> {
     await openLoop(noopPort, noopCa, noopAgent, rate, 3_000);
     const baseline = await openLoop(noopPort, noopCa, noopAgent, rate, 4_000);
     noopAgent.destroy();
-    noop.disconnect();
     // Warm-up: the JIT, and 64 TLS connections opened.
     await openLoop(webhookPort, ca, agent, rate, 3_000);
     const alone = await openLoop(webhookPort, ca, agent, rate, 4_000);
+    // How many reviews/s each serves at most, in alternating rounds (the machine's load moves).
+    const noopCapacity: number[] = [];
+    const webhookCapacity: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      noopCapacity.push(await capacity(noopPort, noopCa, 4, 2_000));
+      webhookCapacity.push(await capacity(webhookPort, ca, 4, 2_000));
+    }
+    noop.disconnect();
     report.section(`Steady ${rate.toLocaleString("en")} reviews/s offered (open loop, keep-alive HTTPS, up to 64 connections), ${review.length}-byte Deployment pod review`);
     latencyRows(report, "no-op HTTPS responder (baseline, 4 s)", baseline);
     latencyRows(report, "webhook alone (4 s)", alone);
+    const noopMax = percentile(noopCapacity, 0.5);
+    const webhookMax = percentile(webhookCapacity, 0.5);
+    report.row("no-op HTTPS responder at most (closed loop, 4 connections, median of 3)", noopMax, "reviews/s");
+    report.row("webhook at most (closed loop, 4 connections, median of 3)", webhookMax, "reviews/s", { ratio: webhookMax / noopMax, baseline: "no-op" });
 
     // 1. Steady load, 10,000 held long-polls, a burst of 10,000 slice updates.
     const uids = Array.from({ length: slicesCount * perSlice }, (_, i) => `uid-${Math.floor(i / perSlice)}-${i % perSlice}`);
