@@ -30,7 +30,8 @@ export function copyAlongPaths(doc: unknown, ops: readonly Operation[]): unknown
     let parent: Container = root;
     // The last segment names what the operation adds, replaces or removes: its parent is the last to copy.
     for (let i = 0; i < segments.length - 1; i++) {
-      const key = (segments[i] ?? "").replace(/~1/g, "/").replace(/~0/g, "~");
+      const segment = segments[i] ?? "";
+      const key = segment.includes("~") ? segment.replace(/~1/g, "/").replace(/~0/g, "~") : segment;
       if (!Object.hasOwn(parent, key)) break;
       const child = (parent as Record<string, unknown>)[key];
       if (!isContainer(child)) break;
