@@ -14,7 +14,7 @@ import { Watch, type KubeConfig } from "@kubernetes/client-node";
 
 /** Time one turn of the event loop may spend on watch events. */
 export const watchSliceMs = 2;
-/** As client-node's Watch: a watch silent this long is ended (the API server sends bookmarks meanwhile). */
+/** As client-node's Watch: a watch silent this long is ended, and ListWatch reconnects it at once. */
 const inactivityMs = 30_000;
 
 type Callback = (phase: string, apiObj: unknown, watchObj?: unknown) => void;
