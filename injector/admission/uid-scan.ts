@@ -37,11 +37,12 @@ function isSpace(byte: number | undefined): boolean {
 }
 
 /**
- * The string at `.request.uid` of a JSON object, found in one pass over the bytes (linear, no
- * recursion), or undefined. Where JSON.parse would see duplicate keys it takes the last, as
- * JSON.parse does. Keys are compared as written: the API server writes `"request"` and `"uid"`
- * plainly, and a body that spells them with escapes only gets no uid (an HTTP 400) where a parse
- * would find one. The body is not validated beyond that: its answer is "allowed" either way.
+ * The string at `.request.uid` of a JSON object, found by one pass over the bytes (no recursion)
+ * that stops there: the API server writes the uid first in the request, within the first hundred
+ * bytes, so the megabytes after it are never read. Keys are compared as written: the API server
+ * writes `"request"` and `"uid"` plainly and once, and a body that spells them with escapes gets no
+ * uid (an HTTP 400), one that repeats them the first (JSON.parse would take the last). Nothing else
+ * is validated: the answer to such a body is "allowed, unchanged" either way.
  */
 export function scanReviewUid(bytes: Uint8Array): string | undefined {
   let depth = 0;
@@ -53,7 +54,6 @@ export function scanReviewUid(bytes: Uint8Array): string | undefined {
   let keyEnd = -1;
   /** Inside the value of the top-level "request", and it is an object. */
   let inRequest = false;
-  let uid: string | undefined;
   for (let i = 0; i < bytes.length; i++) {
     const byte = bytes[i];
     if (byte === colon || isSpace(byte)) continue;
@@ -80,11 +80,9 @@ export function scanReviewUid(bytes: Uint8Array): string | undefined {
     if (depth === 0 && byte === openBrace) topIsObject = true;
     if (depth === 1 && topIsObject && isToken(bytes, keyStart, keyEnd, requestKey)) {
       inRequest = byte === openBrace;
-      uid = undefined;
       keyStart = -1;
     } else if (depth === 2 && inRequest && isToken(bytes, keyStart, keyEnd, uidKey)) {
-      uid = byte === quote ? stringValue(bytes, i) : undefined;
-      keyStart = -1;
+      return byte === quote ? stringValue(bytes, i) : undefined;
     }
     if (byte === quote) {
       const end = stringEnd(bytes, i);
@@ -95,7 +93,7 @@ export function scanReviewUid(bytes: Uint8Array): string | undefined {
       expectKey = byte === openBrace;
     }
   }
-  return depth === 0 && topIsObject ? uid : undefined;
+  return undefined;
 }
 
 /** The non-empty string whose token starts at `start`, unescaped as JSON.parse does. */
