@@ -11,6 +11,8 @@ describe("the copy along a patch's paths", () => {
   it("takes any compare() patch to its target and leaves the original untouched", () => {
     fc.assert(
       fc.property(doc, doc, (before, target) => {
+        // fast-json-patch refuses any path through __proto__ or constructor/prototype (the last test).
+        fc.pre(!/"(__proto__|prototype)"/.test(JSON.stringify([before, target])));
         const snapshot = structuredClone(before);
         const ops = jsonpatch.compare(before, target);
         const copy = copyAlongPaths(before, ops);
