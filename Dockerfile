@@ -37,7 +37,6 @@ RUN npm run build
 FROM gcr.io/distroless/nodejs24-debian12:nonroot
 WORKDIR /app
 COPY --from=build /src/dist/lameduck.mjs dist/lameduck.mjs
-COPY --from=build /src/dist/lameduck-review.mjs dist/lameduck-review.mjs
 COPY --from=build /src/dist/hook-amd64 dist/hook-amd64
 COPY --from=build /src/dist/hook-arm64 dist/hook-arm64
 USER 65532:65532

@@ -1,6 +1,6 @@
 // One build entry: the static preStop hooks for amd64 and arm64, and the injector bundle.
-// `npm run build` produces exactly the files the container image copies: dist/lameduck.mjs,
-// dist/lameduck-review.mjs and dist/hook-{amd64,arm64}.
+// `npm run build` produces exactly the files the container image copies: dist/lameduck.mjs and
+// dist/hook-{amd64,arm64}.
 import { execFileSync } from "node:child_process";
 import { mkdirSync, statSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
@@ -39,13 +39,10 @@ function buildHooks(): void {
   }
 }
 
-/** The review threads' module (injector/admission/pool.ts starts it beside lameduck.mjs). */
-const reviewThreadBundle = "lameduck-review.mjs";
-
-async function buildInjector(entry: string, name: string): Promise<void> {
-  const out = join(dist, name);
+async function buildInjector(): Promise<void> {
+  const out = join(dist, "lameduck.mjs");
   await build({
-    entryPoints: [join(root, "injector", entry)],
+    entryPoints: [join(root, "injector", "main.ts")],
     outfile: out,
     bundle: true,
     platform: "node",
@@ -62,7 +59,7 @@ async function buildInjector(entry: string, name: string): Promise<void> {
         "const require = __lameduckCreateRequire(import.meta.url);",
       ].join("\n"),
     },
-    define: { LAMEDUCK_VERSION: JSON.stringify(packageVersion()), LAMEDUCK_REVIEW_THREAD: JSON.stringify(`./${reviewThreadBundle}`) },
+    define: { LAMEDUCK_VERSION: JSON.stringify(packageVersion()) },
     logLevel: "warning",
   });
   console.log(`build: ${out} (${statSync(out).size} bytes)`);
@@ -76,5 +73,4 @@ function packageVersion(): string {
 
 mkdirSync(dist, { recursive: true });
 buildHooks();
-await buildInjector("main.ts", "lameduck.mjs");
-await buildInjector(join("admission", "review-thread.ts"), reviewThreadBundle);
+await buildInjector();

@@ -2,7 +2,7 @@
 import { dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ConfigError, injectUsage, parseInjectConfig, parseRunConfig, runUsage } from "./config.ts";
-import { processIo, runInject } from "./inject/command.ts";
+import { processIo, runInject } from "./offline/command.ts";
 import { makeLogger } from "./log.ts";
 import { isOpsCommand, opsMain } from "./ops/commands.ts";
 import { run } from "./run.ts";

@@ -4,18 +4,16 @@ import { hostname } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
 import { KubeConfig } from "@kubernetes/client-node";
 import { collectDefaultMetrics, Registry } from "prom-client";
-import { makeFactsFeed } from "./admission/facts-feed.ts";
-import { startAdmission, type Admission } from "./admission/start.ts";
-import type { ReviewThreadLog } from "./admission/thread-protocol.ts";
+import { startAdmission } from "./admission/start.ts";
 import type { RunConfig } from "./config.ts";
 import { makeDistributorApi } from "./distributor/api.ts";
 import { makeDistributor, type Distributor } from "./distributor/distributor.ts";
 import { loadHookSet } from "./distributor/hookset.ts";
-import type { ClusterFacts } from "./facts.ts";
+import type { ClusterFacts } from "./cluster-facts.ts";
 import { startHealthServer } from "./health.ts";
-import { makeClusterInformers, type ClusterInformers } from "./informers/cluster.ts";
-import { makeClusterFacts } from "./informers/facts.ts";
-import { backoffDelay, type Delay } from "./informers/informer.ts";
+import { makeClusterInformers, type ClusterInformers, type InformerLifecycle } from "./informers/cluster.ts";
+import { makeClusterFacts } from "./informers/cached-facts.ts";
+import type { Delay } from "./informers/informer.ts";
 import { makeServerVersion } from "./informers/version.ts";
 import type { Logger } from "./log.ts";
 import { apiEventCreator, makeEventRecorder } from "./oracle/events.ts";
@@ -32,8 +30,6 @@ export interface ControllerDeps {
   readonly informerDelay?: Delay;
   readonly resyncMs?: number;
   readonly gcRetryMs?: number;
-  /** Where review threads log (tests); default the process's stdout at --log-level. */
-  readonly threadLog?: ReviewThreadLog;
   /** false: no admission webhook (tests of the other parts); default true. */
   readonly admission?: boolean;
   /** How long start waits for the webhook before returning with it still starting (default 10 s). */
@@ -107,62 +103,35 @@ export async function startController(config: RunConfig, deps: ControllerDeps): 
     onDrained: makeEventRecorder({ create: apiEventCreator(kc), registry, logger, instance: deps.instance ?? hostname() }),
   });
 
-  // The review threads' copy of the facts, fed from the same informer events.
-  const feed = config.reviewThreads > 0 ? makeFactsFeed({ facts, namespaces: informers.namespaces, configMaps: informers.configMaps }) : undefined;
-
   informers.start();
   distributor.start();
   void version.start();
 
   const cachesReady = (): boolean => informers.hasSynced() && version.get() !== undefined;
-  // Read through a function: the startup loop below reads it again after each await.
   const state = { shuttingDown: false, stopped: false };
-  const stopping = (): boolean => state.shuttingDown;
-  let admission: Admission | undefined;
-  const isReady = (): boolean => !state.shuttingDown && cachesReady() && (admission !== undefined || deps.admission === false);
+  // The webhook admits pods without injection until the caches are synced (cachesReady), so it can
+  // listen at once; it retries its start until it can, while the oracle and the distributor work.
+  const admission = deps.admission === false ? undefined : startAdmission({
+    config, facts, logger, registry, kc, isReady: cachesReady,
+    ...(deps.informerDelay === undefined ? {} : { delay: deps.informerDelay }),
+  });
+  /** Every part that keeps this replica from serving, or undefined when it is ready. */
+  const unready = (): string | undefined => {
+    if (state.shuttingDown) return "shutting down";
+    const missing: string[] = [];
+    const unsynced = Object.entries(cacheNames(informers)).filter(([, i]) => !i.hasSynced()).map(([name]) => name);
+    if (unsynced.length > 0) missing.push(`caches not synced: ${unsynced.join(", ")}`);
+    if (version.get() === undefined) missing.push("API server version not known yet");
+    const webhook = admission?.unready();
+    if (webhook !== undefined) missing.push(webhook);
+    return missing.length === 0 ? undefined : missing.join("; ");
+  };
   const beginShutdown = (): void => {
     state.shuttingDown = true;
   };
-
-  const unready = (): string | undefined => {
-    if (state.shuttingDown) return "shutting down";
-    if (!cachesReady()) return "caches syncing";
-    return isReady() ? undefined : "webhook TLS not loaded";
-  };
   const health = await startHealthServer({ registry, unready, host: config.bindAddress, port: config.metricsPort });
-  // The webhook admits pods without injection until the caches are synced (cachesReady), so it
-  // can listen at once; /readyz waits for its certificate as well. Setting up the certificate
-  // needs the API (its Secret, the webhook configuration): a failure is retried with backoff while
-  // the oracle and the distributor keep working, and the replica stays unready meanwhile.
-  const admissionStarted =
-    deps.admission === false
-      ? Promise.resolve()
-      : (async () => {
-          for (let attempt = 0; !stopping(); attempt++) {
-            try {
-              // Each attempt registers its metrics afresh: a failed one must not leave them behind.
-              const attemptRegistry = new Registry();
-              const started = await startAdmission({
-                config, facts, logger, registry: attemptRegistry, kc, isReady: cachesReady,
-                ...(feed === undefined ? {} : { feed }),
-                ...(deps.threadLog === undefined ? {} : { threadLog: deps.threadLog }),
-              });
-              for (const { name } of attemptRegistry.getMetricsAsArray()) {
-                const metric = attemptRegistry.getSingleMetric(name);
-                if (metric !== undefined) registry.registerMetric(metric);
-              }
-              if (stopping()) await started.close();
-              else admission = started;
-              return;
-            } catch (err) {
-              const wait = backoffDelay(attempt, 500, 30_000, Math.random);
-              logger.error({ err: err instanceof Error ? err.message : String(err), retryInMs: wait }, "starting the admission webhook failed");
-              await (deps.informerDelay ?? ((ms: number) => sleep(ms, undefined, { ref: false })))(wait);
-            }
-          }
-        })();
-  await Promise.race([admissionStarted, sleep(deps.admissionStartWaitMs ?? 10_000, undefined, { ref: false })]);
-  logger.info({ oraclePort: oracle.port, metricsPort: health.port, webhookPort: admission?.port ?? "starting" }, "lameduck running");
+  await Promise.race([admission?.listening(), sleep(deps.admissionStartWaitMs ?? 10_000, undefined, { ref: false })]);
+  logger.info({ oraclePort: oracle.port, metricsPort: health.port, webhookPort: admission?.port() ?? "starting" }, "lameduck running");
 
   void Promise.all(informers.all.map((i) => i.synced())).then(() => {
     logger.info("all caches synced");
@@ -171,18 +140,18 @@ export async function startController(config: RunConfig, deps: ControllerDeps): 
   return {
     oraclePort: oracle.port,
     metricsPort: health.port,
-    webhookPort: () => admission?.port,
+    webhookPort: () => admission?.port(),
     informers,
     facts,
     distributor,
-    isReady,
+    isReady: () => unready() === undefined,
     beginShutdown,
     async stop() {
       if (state.stopped) return;
       state.stopped = true;
       beginShutdown();
       logger.info({ activeWaits: oracle.oracle.activeWaits() }, "shutting down: answering held long-polls");
-      await Promise.all([oracle.close(), admission?.close(), admissionStarted]);
+      await Promise.all([oracle.close(), admission?.close()]);
       version.stop();
       await distributor.stop();
       await informers.stop();
@@ -210,4 +179,10 @@ export async function run(config: RunConfig, logger: Logger): Promise<number> {
     signals: process,
     exit: (code) => process.exit(code),
   });
+}
+
+/** The informers /readyz names when they have not synced. */
+function cacheNames(informers: ClusterInformers): Record<string, InformerLifecycle> {
+  const { namespaces, nodes, endpointSlices, configMaps, services } = informers;
+  return { namespaces, nodes, endpointslices: endpointSlices, configmaps: configMaps, services };
 }

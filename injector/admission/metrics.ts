@@ -1,27 +1,22 @@
 // The webhook's Prometheus metrics, registered on the Registry passed in (never the global one).
-import { Counter, Histogram, type Registry } from "prom-client";
+import { Counter, Gauge, Histogram, type Registry } from "prom-client";
 
-/** A labelled counter as the review uses it: prom-client's Counter, or a review thread's tally. */
-export interface Inc<L extends string> {
-  inc(labels: Readonly<Record<L, string>>, value?: number): void;
-}
-
-/** What a review counts; on a review thread these are tallied and sent to the HTTPS thread's registry. */
+/** What a review counts. */
 export interface ReviewCounters {
   /** result: patched, skipped, guarded (patch withheld by the guard), error (failed open), bad-request. */
-  readonly reviews: Inc<"result">;
-  /** mode: wait, sleep (the hook's sleep) or native-sleep. */
-  readonly injections: Inc<"mode">;
-  readonly skips: Inc<"reason">;
-  readonly patchRejected: Inc<"reason">;
-}
-
-export interface AdmissionMetrics extends ReviewCounters {
   readonly reviews: Counter<"result">;
+  /** mode: wait, sleep (the hook's sleep) or native-sleep. */
   readonly injections: Counter<"mode">;
   readonly skips: Counter<"reason">;
   readonly patchRejected: Counter<"reason">;
+}
+
+export interface AdmissionMetrics extends ReviewCounters {
   readonly duration: Histogram;
+  /** reason: body-budget (answered 503), connection-limit, handshake-timeout, idle-timeout (closed). */
+  readonly refused: Counter<"reason">;
+  readonly bodyBytesHeld: Gauge;
+  readonly connections: Gauge;
 }
 
 export function makeAdmissionMetrics(registry: Registry): AdmissionMetrics {
@@ -42,5 +37,13 @@ export function makeAdmissionMetrics(registry: Registry): AdmissionMetrics {
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
       registers,
     }),
+    refused: new Counter({
+      name: "lameduck_admission_refused_total",
+      help: "Requests and connections the webhook refused or closed to stay within its limits, by reason.",
+      labelNames: ["reason"],
+      registers,
+    }),
+    bodyBytesHeld: new Gauge({ name: "lameduck_admission_body_bytes_held", help: "Request-body bytes the webhook holds right now, across all connections.", registers }),
+    connections: new Gauge({ name: "lameduck_admission_connections", help: "Connections open to the webhook right now.", registers }),
   };
 }

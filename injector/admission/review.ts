@@ -2,7 +2,7 @@
 // webhook that fails closed on its own bugs would stop every controller in the cluster. Only a body
 // whose UID cannot be read gets an HTTP error, because no AdmissionReview can answer it.
 import type { Operation } from "fast-json-patch";
-import type { ClusterFacts } from "../facts.ts";
+import type { ClusterFacts } from "../cluster-facts.ts";
 import type { Logger } from "../log.ts";
 import { mutatePod } from "../mutation/mutate.ts";
 import { isObject, podDisplayName, type Pod } from "../mutation/pod.ts";
@@ -27,7 +27,8 @@ export interface AdmissionReviewOut {
   readonly response: AdmissionResponse;
 }
 
-export type Answer = { readonly status: 200; readonly review: AdmissionReviewOut } | { readonly status: 400; readonly error: string };
+/** The answer to one POST /mutate: an AdmissionReview, or an HTTP 400 when no uid can be read. */
+export type Reply = { readonly status: 200; readonly review: AdmissionReviewOut } | { readonly status: 400; readonly error: string };
 
 function tidy(warnings: readonly string[]): string[] {
   return [...new Set(warnings.map(warningText))].slice(0, maxWarnings);
@@ -82,16 +83,16 @@ function isPodCreate(request: Record<string, unknown>): boolean {
   );
 }
 
-export function makeReviewer(deps: ReviewDeps): (body: unknown) => Answer {
+export function makeReviewer(deps: ReviewDeps): (body: unknown) => Reply {
   const { logger, metrics } = deps;
-  const skip = (uid: string, reason: SkipReason, fields: Record<string, unknown>, warnings: readonly string[] = []): Answer => {
+  const skip = (uid: string, reason: SkipReason, fields: Record<string, unknown>, warnings: readonly string[] = []): Reply => {
     metrics.reviews.inc({ result: "skipped" });
     metrics.skips.inc({ reason });
     logger.info({ ...fields, result: "skipped", reason }, "not injected");
     return { status: 200, review: allowed(uid, warnings) };
   };
 
-  return (body: unknown): Answer => {
+  return (body: unknown): Reply => {
     const uid = reviewUid(body);
     if (uid === undefined || !isObject(body)) {
       metrics.reviews.inc({ result: "bad-request" });

@@ -1,22 +1,24 @@
-// Wiring of the admission path for `lameduck run`: metrics, the reviewer, the certificate source and
-// the HTTPS server, started together and stopped together.
+// The admission webhook of `lameduck run`: metrics, the reviewer, the certificate source and the HTTPS
+// server, started together and stopped together. Setting up the certificate needs the API (its Secret,
+// the webhook configuration's caBundle), which may not be there yet (the namespace is missing, RBAC is
+// not applied yet): a failed start is retried with backoff for as long as it takes, and until the
+// webhook listens with its certificate `unready()` says why it does not.
 import type { KubeConfig } from "@kubernetes/client-node";
-import { Counter, type Registry } from "prom-client";
+import type { Server } from "node:https";
+import { setTimeout as sleep } from "node:timers/promises";
+import type { Registry } from "prom-client";
+import { backoffDelay } from "../backoff.ts";
+import type { ClusterFacts } from "../cluster-facts.ts";
 import type { RunConfig } from "../config.ts";
-import type { ClusterFacts } from "../facts.ts";
 import type { Logger } from "../log.ts";
 import { servingNames } from "../tls/certs.ts";
 import { kubeSecretStore } from "../tls/secret.ts";
 import { makeFileCertificateSource, makeSecretCertificateSource, type CertificateSource } from "../tls/source.ts";
 import { watchSecret } from "../tls/watch.ts";
 import { kubeWebhookConfigStore } from "../tls/webhookconfig.ts";
-import { inlineDispatch, type Dispatch } from "./answer.ts";
-import type { FactsFeed } from "./facts-feed.ts";
 import { makeAdmissionMetrics, type AdmissionMetrics } from "./metrics.ts";
-import { startReviewPool, type ReviewPool } from "./pool.ts";
 import { makeReviewer } from "./review.ts";
 import { makeWebhookServer } from "./server.ts";
-import type { ReviewThreadLog } from "./thread-protocol.ts";
 
 export interface AdmissionDeps {
   readonly config: RunConfig;
@@ -26,14 +28,17 @@ export interface AdmissionDeps {
   readonly kc: KubeConfig;
   /** True once the informer caches are synced; until then pods are admitted without injection. */
   readonly isReady: () => boolean;
-  /** Keeps the review threads' copy of `facts` current; needed when config.reviewThreads > 0. */
-  readonly feed?: FactsFeed;
-  /** Where the review threads log; default the process's stdout at config.logLevel. */
-  readonly threadLog?: ReviewThreadLog;
+  /** Waits between start attempts; default a real timer (tests shorten it). */
+  readonly delay?: (ms: number) => Promise<void>;
 }
 
 export interface Admission {
-  readonly port: number;
+  /** Resolves with the port once the webhook listens; with undefined if it is closed before. */
+  listening(): Promise<number | undefined>;
+  /** The port it listens on, or undefined while it is starting. */
+  port(): number | undefined;
+  /** Why the webhook does not serve yet, or undefined once it listens with its certificate. */
+  unready(): string | undefined;
   close(): Promise<void>;
 }
 
@@ -58,74 +63,129 @@ export function certificateSource(deps: Pick<AdmissionDeps, "config" | "logger" 
  * milliseconds.
  */
 export const webhookDrainMs = 5_000;
+const retryBaseMs = 500;
+const retryMaxMs = 30_000;
 
-export async function startAdmission(deps: AdmissionDeps): Promise<Admission> {
-  const logger = deps.logger.child({ component: "admission" });
-  const metrics = makeAdmissionMetrics(deps.registry);
-  const review = makeReviewer({ facts: deps.facts, policy: deps.config, logger, metrics, isReady: deps.isReady });
-  const inline = inlineDispatch(review, logger, metrics);
+interface Serving {
+  readonly server: Server;
+  readonly certificates: CertificateSource;
+  readonly port: number;
+}
+
+function message(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** The Kubernetes Status message an API error in `err`'s cause chain carries (client-node ApiException). */
+function statusMessage(err: unknown): string | undefined {
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+    const body: unknown = (e as { body?: unknown }).body;
+    if (typeof body !== "string") continue;
+    try {
+      const status: unknown = JSON.parse(body);
+      if (typeof status === "object" && status !== null && "message" in status && typeof status.message === "string") return status.message;
+    } catch {
+      // not a Status
+    }
+  }
+  return undefined;
+}
+
+/** One line for /readyz: client-node's errors run over several lines (headers, body). */
+function summary(err: unknown): string {
+  const first = message(err).split("\n")[0] ?? "";
+  const status = statusMessage(err);
+  return status === undefined ? first : `${first} (${status})`;
+}
+
+/** One attempt: the certificate, then the listener. Throws what failed, naming the step. */
+async function serve(deps: AdmissionDeps, metrics: AdmissionMetrics, review: ReturnType<typeof makeReviewer>, logger: Logger): Promise<Serving> {
+  const { config } = deps;
   const certificates = certificateSource({ ...deps, logger });
-  const tls = await certificates.start();
-  // After the certificate: `lameduck run` retries a failed start, and each attempt would start threads.
-  const pool = reviewPool(deps, inline, metrics, logger);
-  const server = makeWebhookServer({ tls, dispatch: pool?.dispatch ?? inline, metrics, logger });
+  let tls;
+  try {
+    tls = await certificates.start();
+  } catch (err) {
+    certificates.stop();
+    throw new Error(`loading its certificate failed: ${message(err)}`, { cause: err });
+  }
+  const server = makeWebhookServer({ tls, review, metrics, logger });
   certificates.onChange((next) => { server.setSecureContext({ cert: next.cert, key: next.key, minVersion: "TLSv1.2" }); });
   try {
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
-      server.listen(deps.config.webhookPort, deps.config.bindAddress, () => {
+      server.listen(config.webhookPort, config.bindAddress, () => {
         server.off("error", reject);
         resolve();
       });
     });
   } catch (err) {
     certificates.stop();
-    await pool?.close();
-    throw new Error(`listening on ${deps.config.bindAddress}:${deps.config.webhookPort} for the webhook: ${String(err)}`, { cause: err });
+    throw new Error(`listening on ${config.bindAddress}:${config.webhookPort} failed: ${message(err)}`, { cause: err });
   }
   const address = server.address();
-  const port = typeof address === "object" && address !== null ? address.port : deps.config.webhookPort;
-  logger.info({ port, path: "/mutate" }, "admission webhook listening");
-  return {
-    port,
-    async close() {
-      certificates.stop();
-      const closed = new Promise<void>((resolve) => { server.close(() => { resolve(); }); });
-      // Reviews in flight are answered; kept-alive connections are closed as soon as they are idle.
-      server.closeIdleConnections();
-      const idle = setInterval(() => { server.closeIdleConnections(); }, 100);
-      const deadline = setTimeout(() => { server.closeAllConnections(); }, webhookDrainMs);
-      await closed;
-      clearInterval(idle);
-      clearTimeout(deadline);
-      await pool?.close();
-    },
-  };
+  return { server, certificates, port: typeof address === "object" && address !== null ? address.port : config.webhookPort };
 }
 
-function reviewPool(deps: AdmissionDeps, inline: Dispatch, counters: AdmissionMetrics, logger: Logger): ReviewPool | undefined {
-  const threads = deps.config.reviewThreads;
-  if (threads === 0) return undefined;
-  if (deps.feed === undefined) throw new Error("review threads need a facts feed");
-  return startReviewPool({
-    threads,
-    policy: deps.config,
-    log: deps.threadLog ?? { level: deps.config.logLevel, destination: 1 },
-    feed: deps.feed,
-    isReady: deps.isReady,
-    counters,
-    restarts: new Counter({
-      name: "lameduck_admission_thread_restarts_total",
-      help: "Review threads restarted after exiting or not answering in time.",
-      registers: [deps.registry],
-    }),
-    inlined: new Counter({
-      name: "lameduck_admission_inline_reviews_total",
-      help: "Reviews answered on the HTTPS thread although review threads run, by reason.",
-      labelNames: ["reason"],
-      registers: [deps.registry],
-    }),
-    inline,
-    logger,
-  });
+async function drain(serving: Serving): Promise<void> {
+  const { server } = serving;
+  serving.certificates.stop();
+  const closed = new Promise<void>((resolve) => { server.close(() => { resolve(); }); });
+  // Reviews in flight are answered; kept-alive connections are closed as soon as they are idle.
+  server.closeIdleConnections();
+  const idle = setInterval(() => { server.closeIdleConnections(); }, 100);
+  const deadline = setTimeout(() => { server.closeAllConnections(); }, webhookDrainMs);
+  await closed;
+  clearInterval(idle);
+  clearTimeout(deadline);
+}
+
+/** Starts the webhook in the background, retrying until it listens or is closed. */
+export function startAdmission(deps: AdmissionDeps): Admission {
+  const logger = deps.logger.child({ component: "admission" });
+  // Once, not per attempt: a failed attempt must not leave metrics registered twice.
+  const metrics = makeAdmissionMetrics(deps.registry);
+  const review = makeReviewer({ facts: deps.facts, policy: deps.config, logger, metrics, isReady: deps.isReady });
+  const delay = deps.delay ?? ((ms: number) => sleep(ms, undefined, { ref: false }));
+  let serving: Serving | undefined;
+  let closed = false;
+  // Read through a function: close() sets it while an attempt awaits.
+  const isClosed = (): boolean => closed;
+  let why = "starting";
+  // Ends the wait between attempts at once when closed.
+  let wake = (): void => undefined;
+  const woken = new Promise<void>((resolve) => { wake = resolve; });
+
+  const started = (async (): Promise<number | undefined> => {
+    for (let attempt = 0; !isClosed(); attempt++) {
+      try {
+        const next = await serve(deps, metrics, review, logger);
+        if (isClosed()) {
+          await drain(next);
+          return undefined;
+        }
+        serving = next;
+        logger.info({ port: next.port, path: "/mutate" }, "admission webhook listening");
+        return next.port;
+      } catch (err) {
+        const wait = backoffDelay(attempt, retryBaseMs, retryMaxMs, Math.random);
+        why = `${summary(err)}; retrying`;
+        logger.error({ err: message(err), retryInMs: wait }, "starting the admission webhook failed");
+        await Promise.race([delay(wait), woken]);
+      }
+    }
+    return undefined;
+  })();
+
+  return {
+    listening: () => started,
+    port: () => serving?.port,
+    unready: () => (serving === undefined ? `webhook not serving: ${why}` : undefined),
+    async close() {
+      closed = true;
+      wake();
+      await started;
+      if (serving !== undefined) await drain(serving);
+    },
+  };
 }

@@ -4,7 +4,7 @@ import type { V1ConfigMap, V1Namespace } from "@kubernetes/client-node";
 import { Counter, Gauge, type Registry } from "prom-client";
 import type { Informer } from "../informers/informer.ts";
 import type { Logger } from "../log.ts";
-import type { NamespacePolicy } from "../policy/namespace.ts";
+import type { NamespacePolicy } from "../namespace-policy.ts";
 import type { DistributorApi } from "./api.ts";
 import type { HookSet } from "./hookset.ts";
 import { makeWorkQueue, type Schedule } from "./queue.ts";

@@ -2,6 +2,7 @@
 // queued at most once; a key added while it is being processed is processed again afterwards (so
 // no event is lost and no key runs twice at once); a failed key comes back after a per-key
 // exponential backoff. A burst of events for one namespace costs one reconcile, not one each.
+import { backoffDelay } from "../backoff.ts";
 
 export type Schedule = (fn: () => void, ms: number) => { cancel(): void };
 
@@ -79,7 +80,7 @@ export function makeWorkQueue(options: WorkQueueOptions): WorkQueue {
         (err: unknown) => {
           const count = (failures.get(key) ?? 0) + 1;
           failures.set(key, count);
-          const wait = Math.min(maxMs, baseMs * 2 ** Math.min(count - 1, 30));
+          const wait = backoffDelay(count - 1, baseMs, maxMs);
           options.onError?.(key, err, count, wait);
           finish(key);
           addAfter(key, wait);

@@ -4,7 +4,7 @@
 import { V1ConfigMap, V1ObjectMeta, type V1Namespace } from "@kubernetes/client-node";
 import type { Logger } from "../log.ts";
 import { HookKey, Label, managedByValue } from "../names.ts";
-import { namespaceInjected, namespaceTerminating, type NamespacePolicy } from "../policy/namespace.ts";
+import { namespaceInjected, namespaceTerminating, type NamespacePolicy } from "../namespace-policy.ts";
 import type { DistributorApi } from "./api.ts";
 import type { HookSet } from "./hookset.ts";
 

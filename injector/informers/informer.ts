@@ -3,10 +3,12 @@
 // watch, a reset connection) it calls its error handlers and stops for good; its own example
 // restarts it after a delay. This wrapper does that with exponential backoff and jitter, through an
 // injectable delay so tests control time, and counts the restarts.
-import { ListWatch, Watch, type KubeConfig, type KubernetesListObject, type KubernetesObject } from "@kubernetes/client-node";
+import { ListWatch, type KubeConfig, type KubernetesListObject, type KubernetesObject } from "@kubernetes/client-node";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Counter } from "prom-client";
+import { backoffDelay } from "../backoff.ts";
 import type { Logger } from "../log.ts";
+import { PacedWatch } from "./paced-watch.ts";
 
 export type Delay = (ms: number) => Promise<void>;
 
@@ -46,12 +48,6 @@ export interface Informer<T extends KubernetesObject> {
   stop(): Promise<void>;
 }
 
-/** Delay before restart number `attempt` (0-based): base·2^attempt capped at max, scaled by [0.5, 1). */
-export function backoffDelay(attempt: number, baseMs: number, maxMs: number, random: () => number): number {
-  const ceiling = Math.min(maxMs, baseMs * 2 ** Math.min(attempt, 30));
-  return Math.round(ceiling * (0.5 + random() / 2));
-}
-
 export function makeInformer<T extends KubernetesObject>(spec: InformerSpec<T>, deps: InformerDeps): Informer<T> {
   const delay = deps.delay ?? ((ms: number) => sleep(ms, undefined, { ref: false }));
   const random = deps.random ?? Math.random;
@@ -73,7 +69,8 @@ export function makeInformer<T extends KubernetesObject>(spec: InformerSpec<T>, 
   // between, doubling from 1 s to 30 s. An EndpointSlice change held back 30 s keeps hooks waiting
   // that long, so its wait is capped: closes that lose nothing need no long backoff.
   const reconnect: Delay = (ms) => delay(Math.min(ms, reconnectCapMs));
-  const lw = new ListWatch<T>(spec.path, new Watch(deps.kc), list, false, spec.labelSelector, undefined, { delayFn: reconnect });
+  // PacedWatch, not client-node's Watch: a burst of events must not hold the event loop (paced-watch.ts).
+  const lw = new ListWatch<T>(spec.path, new PacedWatch(deps.kc), list, false, spec.labelSelector, undefined, { delayFn: reconnect });
 
   const markSynced = (): void => {
     if (synced || !listedOnce) return;

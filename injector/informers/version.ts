@@ -2,8 +2,9 @@
 // answers: it decides whether the webhook may emit the native sleep action.
 import { VersionApi, type KubeConfig } from "@kubernetes/client-node";
 import { setTimeout as sleep } from "node:timers/promises";
+import { backoffDelay } from "../backoff.ts";
 import type { Logger } from "../log.ts";
-import { backoffDelay, type Delay } from "./informer.ts";
+import type { Delay } from "./informer.ts";
 
 export interface ServerVersion {
   get(): { readonly major: string; readonly minor: string; readonly gitVersion: string } | undefined;

@@ -16,13 +16,13 @@ function termArch(term: unknown): string | undefined {
   let constrained = false;
   for (const expr of list(term["matchExpressions"])) {
     if (!isObject(expr) || expr["key"] !== archKey || expr["operator"] !== "In") continue;
-    const values = list(expr["values"]).filter((v): v is string => typeof v === "string");
+    const values = new Set(list(expr["values"]).filter((v): v is string => typeof v === "string"));
     if (!constrained) {
       for (const v of values) allowed.add(v);
       constrained = true;
     } else {
       // Expressions in one term are ANDed.
-      for (const v of [...allowed]) if (!values.includes(v)) allowed.delete(v);
+      for (const v of allowed) if (!values.has(v)) allowed.delete(v);
     }
   }
   if (!constrained || allowed.size !== 1) return undefined;

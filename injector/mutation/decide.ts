@@ -2,7 +2,7 @@
 // caches know about the cluster, and the process configuration. No I/O; the reason always comes back.
 import { Mode } from "../config.ts";
 import { formatDuration } from "../duration.ts";
-import type { ClusterFacts } from "../facts.ts";
+import type { ClusterFacts } from "../cluster-facts.ts";
 import { Annotation, HookKey, hookConfigMapName, type Arch } from "../names.ts";
 import { isWindows, pinnedArch } from "./arch.ts";
 import { defaultGracePeriodSeconds, type LifecycleHandler, type Pod } from "./pod.ts";
@@ -12,6 +12,13 @@ import { findHookVolume, freeMountPath, freeVolumeName, type HookVolume } from "
 /** Static pods the kubelet mirrors into the API: the API server rejects changes to them. */
 const mirrorAnnotation = "kubernetes.io/config.mirror";
 export const markerVersion = "v1";
+/**
+ * The most containers (regular, init and ephemeral together) a pod may have for lameduck to patch it.
+ * Pods carry a handful; the patch takes two operations per injected container, so this also keeps
+ * it far below the 10,000 operations the API server accepts in a client's JSON patch. A larger pod
+ * is allowed unchanged with a warning.
+ */
+export const maxContainers = 1000;
 
 export const Handler = { wait: "wait", sleep: "sleep", nativeSleep: "native-sleep" } as const;
 export type Handler = (typeof Handler)[keyof typeof Handler];
@@ -108,6 +115,10 @@ export function decide(pod: Pod, namespace: string, facts: ClusterFacts, policy:
     if (why !== undefined) warnings.push(warningText(`lameduck: not injected: ${why}`));
     return { inject: false, reason, warnings };
   };
+
+  const spec = pod.spec;
+  const count = (spec?.containers?.length ?? 0) + (spec?.initContainers?.length ?? 0) + (spec?.ephemeralContainers?.length ?? 0);
+  if (count > maxContainers) return skip(SkipReason.tooManyContainers, `the pod has ${count} containers, more than the ${maxContainers} lameduck patches`);
 
   const marked = annotations?.[Annotation.injected] !== undefined;
   const containers = (pod.spec?.containers ?? []).filter((c) => c.lifecycle?.preStop === undefined).map((c) => c.name);

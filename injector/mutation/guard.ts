@@ -3,8 +3,8 @@
 // an invalid pod fails the pod's creation, for every controller in the cluster (verified on
 // kube-apiserver v1.36.2, DESIGN.md "Facts verified"). So the patch is applied to the request object
 // here and the result checked against every API validation rule lameduck's fields could break.
-import type { Operation } from "fast-json-patch";
-import { applyPatchCopy } from "./apply.ts";
+import jsonpatch, { type Operation } from "fast-json-patch";
+import { copyAlongPaths } from "./patch-copy.ts";
 import { defaultGracePeriodSeconds, isObject, podShapeProblem } from "./pod.ts";
 
 export const GuardReason = {
@@ -193,7 +193,9 @@ export type GuardResult = { readonly ok: true; readonly pod: unknown } | { reado
 export function guardPatch(before: unknown, ops: readonly Operation[]): GuardResult {
   let after: unknown;
   try {
-    after = applyPatchCopy(before, ops);
+    // A validating apply to a copy: the request object stays as it came.
+    const copy = copyAlongPaths(before, ops);
+    after = copy === undefined ? jsonpatch.applyPatch(before, [...ops], true, false, true).newDocument : jsonpatch.applyPatch(copy, [...ops], true, true, true).newDocument;
   } catch (err) {
     return { ok: false, problems: [{ reason: GuardReason.patchFailed, message: `the patch does not apply: ${err instanceof Error ? err.message.split("\n")[0] ?? "" : String(err)}` }] };
   }

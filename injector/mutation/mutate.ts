@@ -1,12 +1,13 @@
-// Decide, then mutate, then diff, then guard: the whole admission mutation of one pod, as pure
-// functions of the raw request object. The patch is diffed against the raw JSON the API server sent
-// (never a typed round-trip, which drops unknown fields and yields spurious `remove` operations).
-import type { Operation } from "fast-json-patch";
-import type { ClusterFacts } from "../facts.ts";
+// Decide, then apply the plan, then diff, then guard: the whole admission mutation of one pod, as pure
+// functions of the raw request object. The patch is fast-json-patch's compare against the raw JSON
+// the API server sent (never a typed round-trip, which drops unknown fields and yields spurious
+// `remove` operations). applyPlan() copies only what it changes, so compare skips every unchanged
+// subtree by identity and its cost follows what lameduck adds, not the pod's size.
+import jsonpatch, { type Operation } from "fast-json-patch";
+import type { ClusterFacts } from "../cluster-facts.ts";
 import { decide, type Plan } from "./decide.ts";
-import { diff } from "./diff.ts";
 import { guardPatch, type Problem } from "./guard.ts";
-import { inject } from "./inject.ts";
+import { applyPlan } from "./apply-plan.ts";
 import { readPod, type Pod } from "./pod.ts";
 import { SkipReason, type Policy } from "./policy.ts";
 
@@ -17,7 +18,7 @@ export type Outcome =
 
 /** The checked JSON Patch that applies `plan` to `pod` (the raw request object). */
 export function patchFor(pod: Pod, plan: Plan, warnings: readonly string[] = []): Outcome {
-  const ops = diff(pod, inject(pod, plan));
+  const ops = jsonpatch.compare(pod, applyPlan(pod, plan));
   if (ops.length === 0) return { result: "skipped", reason: SkipReason.alreadyInjected, warnings };
   const guard = guardPatch(pod, ops);
   if (!guard.ok) return { result: "guarded", plan, problems: guard.problems, warnings };

@@ -5,7 +5,7 @@
 import { Mode, NamespaceSelection, type Defaults, type RunConfig } from "../config.ts";
 import { formatDuration, parseDuration } from "../duration.ts";
 import { Annotation, Label } from "../names.ts";
-import { namespaceInjected, NamespaceSkipReason, type NamespaceLike } from "../policy/namespace.ts";
+import { namespaceInjected, NamespaceSkipReason, type NamespaceLike } from "../namespace-policy.ts";
 
 /** The part of the process configuration the mutation reads. */
 export type Policy = Pick<RunConfig, "defaults" | "namespaceSelection" | "excludedNamespaces" | "maxGracePeriodSeconds">;
@@ -26,6 +26,10 @@ export const SkipReason = {
   hookVersionUnknown: "hook-version-unknown",
   notPodCreate: "not-pod-create",
   unreadablePod: "unreadable-pod",
+  /** More containers than lameduck patches (decide.ts, maxContainers). */
+  tooManyContainers: "too-many-containers",
+  /** A body larger than lameduck parses (admission/body.ts, maxReviewBytes). */
+  reviewTooLarge: "review-too-large",
   /** The informer caches are not synced: decisions from them would be wrong. */
   notReady: "not-ready",
 } as const;
@@ -107,7 +111,7 @@ export function resolvePolicy(
   if (policy.excludedNamespaces.includes(namespaceName)) return { inject: false, reason: SkipReason.excludedNamespace, warnings };
   const pod: Source = { where: "pod", values: podAnnotations };
   // Settings (mode, max, ...) may sit in the namespace's labels or annotations, the label first;
-  // the on/off switch is the label alone (see injector/policy/namespace.ts).
+  // the on/off switch is the label alone (see injector/namespace-policy.ts).
   const nsLabels: Source = { where: "namespace", values: namespace?.metadata?.labels };
   const nsSources: Source[] = [nsLabels, { where: "namespace", values: namespace?.metadata?.annotations }];
 

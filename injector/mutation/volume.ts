@@ -23,26 +23,33 @@ function allContainers(pod: Pod): Container[] {
   return [...(spec?.containers ?? []), ...(spec?.initContainers ?? []), ...(spec?.ephemeralContainers ?? [])];
 }
 
+const hookKeys: ReadonlySet<string> = new Set(Object.values(HookKey));
+
 /** The volume an earlier lameduck pass added: projected from a lameduck-hook-* ConfigMap's hook key. */
 export function findHookVolume(pod: Pod): HookVolume | undefined {
-  const hookKeys: readonly string[] = Object.values(HookKey);
+  // Each volume's first mount path, found in one pass: looking it up per volume is quadratic.
+  const mountPaths = new Map<string, string>();
+  for (const c of allContainers(pod)) {
+    for (const m of c.volumeMounts ?? []) if (!mountPaths.has(m.name)) mountPaths.set(m.name, m.mountPath);
+  }
   for (const volume of pod.spec?.volumes ?? []) {
     for (const source of volume.projected?.sources ?? []) {
       const cm = source.configMap;
-      const item = cm?.items?.find((i) => hookKeys.includes(i.key) && i.path === "hook");
-      if (cm?.name?.startsWith(configMapPrefix) !== true || item === undefined) continue;
-      const mountPath = allContainers(pod)
-        .flatMap((c) => c.volumeMounts ?? [])
-        .find((m) => m.name === volume.name)?.mountPath;
-      if (mountPath === undefined) continue;
+      if (cm?.name?.startsWith(configMapPrefix) !== true) continue;
+      const item = cm.items?.find((i) => hookKeys.has(i.key) && i.path === "hook");
+      const mountPath = mountPaths.get(volume.name);
+      if (item === undefined || mountPath === undefined) continue;
       return { name: volume.name, mountPath, configMapName: cm.name, key: item.key, exists: true };
     }
   }
   return undefined;
 }
 
+/** The path without trailing slashes. A loop: /\/+$/ backtracks quadratically on a long run of slashes. */
 function normalisePath(path: string): string {
-  return path.length > 1 ? path.replace(/\/+$/, "") : path;
+  let end = path.length;
+  while (end > 1 && path.charCodeAt(end - 1) === 0x2f) end--;
+  return path.slice(0, end);
 }
 
 /** `lameduck`, else `lameduck-1`, `lameduck-2`, … whichever no volume of the pod is called. */

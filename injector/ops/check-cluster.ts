@@ -3,7 +3,7 @@
 import type { V1Namespace, V1Node } from "@kubernetes/client-node";
 import jsonpatch from "fast-json-patch";
 import { parseRunConfig } from "../config.ts";
-import { staticFacts } from "../inject/facts.ts";
+import { staticFacts } from "../offline/static-facts.ts";
 import { mutatePod } from "../mutation/mutate.ts";
 import type { Pod } from "../mutation/pod.ts";
 import { HookKey } from "../names.ts";

@@ -3,7 +3,7 @@
 import type { V1ConfigMap, V1Deployment, V1EndpointSlice, V1MutatingWebhookConfiguration, V1Namespace, V1Secret } from "@kubernetes/client-node";
 import { ConfigError, NamespaceSelection, parseRunConfig } from "../config.ts";
 import { Label } from "../names.ts";
-import { namespaceInjected, namespaceTerminating, type NamespacePolicy } from "../policy/namespace.ts";
+import { namespaceInjected, namespaceTerminating, type NamespacePolicy } from "../namespace-policy.ts";
 import { judgeCertificates } from "./certs.ts";
 import type { Read } from "./kube.ts";
 import { fail, listed, pass, warn, type Finding } from "./report.ts";

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import YAML from "yaml";
 import { mutatePod } from "../../injector/mutation/mutate.ts";
-import type { StaticFacts } from "../../injector/inject/facts.ts";
+import type { StaticFacts } from "../../injector/offline/static-facts.ts";
 import { applyOps, makeTestReviewer, patchOf, podReview, testFacts, testPolicy } from "../support/admission.ts";
 
 const root = join(import.meta.dirname, "..", "fixtures");

@@ -1,6 +1,9 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { maxReviewBytes, reviewBody } from "../../injector/admission/body.ts";
+import { silentLogger } from "../../injector/log.ts";
+import { maxContainers } from "../../injector/mutation/decide.ts";
 import { applyOps, makeTestReviewer, patchOf, podReview, testFacts } from "../support/admission.ts";
 import { captureLogger } from "../support/log.ts";
 
@@ -95,5 +98,58 @@ describe("reviewing AdmissionReviews", () => {
     expect(ops.map((o) => `${o.op} ${o.path}`).sort()).toEqual(["add /spec/containers/1/lifecycle", "add /spec/containers/1/volumeMounts"]);
     const final = applyOps(withSidecar, ops);
     expect(patchOf(review({ ...third, request: { ...third.request, object: final } }))).toEqual([]);
+  });
+
+  it("allows a pod with more containers than it patches unchanged, with a warning, logged and counted", async () => {
+    const { logger, lines } = captureLogger();
+    const { review, registry } = makeTestReviewer(testFacts(), undefined, { logger });
+    const many = (n: number, prefix: string) => Array.from({ length: n }, (_, i) => ({ name: `${prefix}${i}`, image: "x" }));
+    const at = (spec: Record<string, unknown>) => review(podReview({ ...pod, spec }, "shop"));
+    // The limit counts regular, init and ephemeral containers together.
+    expect(patchOf(at({ containers: many(maxContainers - 1, "c"), initContainers: many(1, "i") })).length).toBeGreaterThan(0);
+    const over = at({ containers: many(maxContainers, "c"), initContainers: many(1, "i") });
+    expect(patchOf(over)).toEqual([]);
+    expect(over.status === 200 && over.review.response.warnings).toEqual([`lameduck: not injected: the pod has ${maxContainers + 1} containers, more than the ${maxContainers} lameduck patches`]);
+    expect(lines().at(-1)).toMatchObject({ result: "skipped", reason: "too-many-containers", msg: "not injected" });
+    expect(await registry.getSingleMetricAsString("lameduck_admission_skips_total")).toContain('{reason="too-many-containers"} 1');
+  });
+});
+
+describe("reading a review's body", () => {
+  it("allows a body larger than it reviews unchanged, with its uid and a warning, logged and counted, without parsing it", async () => {
+    const { logger, lines } = captureLogger();
+    const { review, metrics, registry } = makeTestReviewer(testFacts(), undefined, { logger });
+    const containers = Array.from({ length: 160_000 }, (_, i) => ({ name: `c${i}` }));
+    const body = Buffer.from(JSON.stringify(podReview({ ...pod, spec: { containers } }, "shop")));
+    expect(body.length).toBeGreaterThan(maxReviewBytes);
+    let parsed = 0;
+    const counting = (b: unknown) => {
+      parsed++;
+      return review(b);
+    };
+    const reply = reviewBody(body, counting, logger, metrics);
+    expect(parsed).toBe(0);
+    expect(reply.status).toBe(200);
+    if (reply.status !== 200) return;
+    expect(reply.review.response).toEqual({
+      uid: "00000000-0000-4000-8000-000000000001",
+      allowed: true,
+      warnings: [`lameduck: not injected: the AdmissionReview is ${(body.length / 1_048_576).toFixed(1)} MiB, more than the 1.0 MiB lameduck reviews`],
+    });
+    expect(lines().at(-1)).toMatchObject({ result: "skipped", reason: "review-too-large", bytes: body.length, msg: "not injected" });
+    expect(await registry.getSingleMetricAsString("lameduck_admission_skips_total")).toContain('{reason="review-too-large"} 1');
+  });
+
+  it("reviews a body up to the limit, and answers a large one without a uid, or one that is not JSON, with 400", () => {
+    const { review, metrics } = makeTestReviewer();
+    const padded = recorded("deployment-pod");
+    const size = Buffer.byteLength(JSON.stringify(padded));
+    padded.request["padding"] = "x".repeat(maxReviewBytes - size - 20);
+    const atLimit = Buffer.from(JSON.stringify(padded));
+    expect(atLimit.length).toBeLessThanOrEqual(maxReviewBytes);
+    expect(patchOf(reviewBody(atLimit, review, silentLogger, metrics)).length).toBeGreaterThan(0);
+    const noUid = Buffer.from(JSON.stringify({ request: { padding: "x".repeat(maxReviewBytes) } }));
+    expect(reviewBody(noUid, review, silentLogger, metrics).status).toBe(400);
+    expect(reviewBody(Buffer.from("{not json"), review, silentLogger, metrics).status).toBe(400);
   });
 });

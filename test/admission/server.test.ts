@@ -22,8 +22,8 @@ const agent = new Agent({ keepAlive: true, maxSockets: 4 });
 beforeAll(async () => {
   const pki = await testPki();
   ca = pki.ca.cert;
-  const { dispatch, metrics } = makeTestReviewer();
-  server = makeWebhookServer({ tls: pki.serving, dispatch, metrics, logger: silentLogger, bodyLimitBytes: bodyLimit });
+  const { review, metrics } = makeTestReviewer();
+  server = makeWebhookServer({ tls: pki.serving, review, metrics, logger: silentLogger, limits: { maxBodyBytes: bodyLimit } });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   port = (server.address() as AddressInfo).port;
 });
@@ -46,8 +46,8 @@ function parseReview(body: string): { uid: unknown; allowed: unknown; patch?: un
 describe("the webhook's HTTPS endpoint", () => {
   it("answers 408 and closes the connection when a review does not arrive in time", async () => {
     const pki = await testPki();
-    const { dispatch, metrics } = makeTestReviewer();
-    const slow = makeWebhookServer({ tls: pki.serving, dispatch, metrics, logger: silentLogger, requestTimeoutMs: 300 });
+    const { review, metrics } = makeTestReviewer();
+    const slow = makeWebhookServer({ tls: pki.serving, review, metrics, logger: silentLogger, limits: { requestTimeoutMs: 300 } });
     await new Promise<void>((resolve) => slow.listen(0, "127.0.0.1", resolve));
     const slowPort = (slow.address() as AddressInfo).port;
     try {

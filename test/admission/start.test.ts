@@ -12,7 +12,7 @@ import { parseRunConfig, type RunConfig } from "../../injector/config.ts";
 import { silentLogger } from "../../injector/log.ts";
 import { issueServing } from "../../injector/tls/certs.ts";
 import { SecretKey } from "../../injector/tls/secret.ts";
-import { defaultStaticFacts, silentThreadLog, testFacts, testFeed } from "../support/admission.ts";
+import { defaultStaticFacts, testFacts } from "../support/admission.ts";
 import { createNamespace, deleteNamespace, startCluster, type Cluster } from "../support/cluster.ts";
 import { httpsRequest, servedFingerprint, testPki } from "../support/https.ts";
 import { readFileSync } from "node:fs";
@@ -91,28 +91,43 @@ describe("startAdmission against the local API server", () => {
     return ns;
   }
 
-  async function start(port: number, podNamespaces: readonly string[] = []): Promise<Admission> {
-    // Reviews go through a review thread (the default --review-threads=1), as in a real process.
+  function launch(port: number, podNamespaces: readonly string[]): Admission {
     const known = { ...defaultStaticFacts.namespaces, ...Object.fromEntries(podNamespaces.map((ns) => [ns, {}])) };
-    const facts = testFacts({ namespaces: known });
-    const { feed } = testFeed(facts, Object.keys(known));
-    const admission = await startAdmission({ config: config(port, namespace, webhookConfig), facts, feed, threadLog: silentThreadLog, logger: silentLogger, registry: new Registry(), kc: cluster.kc, isReady: () => true });
+    const admission = startAdmission({ config: config(port, namespace, webhookConfig), facts: testFacts({ namespaces: known }), logger: silentLogger, registry: new Registry(), kc: cluster.kc, isReady: () => true });
     started.push(admission);
     return admission;
+  }
+
+  /** Starts the webhook and waits until it listens. */
+  async function start(port: number, podNamespaces: readonly string[] = []): Promise<{ readonly admission: Admission; readonly port: number }> {
+    const admission = launch(port, podNamespaces);
+    const listening = await admission.listening();
+    if (listening === undefined) throw new Error("closed before it listened");
+    expect(admission.unready()).toBeUndefined();
+    return { admission, port: listening };
   }
 
   /**
    * start() on a free port. The webhook URL must name the port before startAdmission listens, so the
    * port is picked and released first; if something else takes it in between (another test, or the
-   * other replica), listening fails with EADDRINUSE and another port is tried.
+   * other replica), startAdmission would retry that port with backoff: this closes it and tries another.
    */
-  async function startOnFreePort(podNamespaces: readonly string[] = []): Promise<Admission> {
+  async function startOnFreePort(podNamespaces: readonly string[] = []): Promise<{ readonly admission: Admission; readonly port: number }> {
     for (let attempt = 1; ; attempt++) {
-      try {
-        return await start(await freePort(), podNamespaces);
-      } catch (err) {
-        if (attempt >= 5 || !String(err).includes("EADDRINUSE")) throw err;
+      const admission = launch(await freePort(), podNamespaces);
+      let taken = false;
+      for (let i = 0; i < 500 && admission.port() === undefined && !taken; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        taken = admission.unready()?.includes("EADDRINUSE") === true;
       }
+      if (!taken) {
+        const port = await admission.listening();
+        if (port === undefined) throw new Error("closed before it listened");
+        expect(admission.unready()).toBeUndefined();
+        return { admission, port };
+      }
+      await admission.close();
+      if (attempt >= 5) throw new Error(`no free port after ${attempt} attempts`);
     }
   }
 
@@ -140,10 +155,10 @@ describe("startAdmission against the local API server", () => {
 
   it("serves a certificate another replica stored, moments after the Secret changes", async () => {
     const { kc } = cluster;
-    const admission = await startOnFreePort();
+    const { port } = await startOnFreePort();
     const data = await secretData(kc, namespace);
     const ca = data[SecretKey.caCert] ?? "";
-    const before = await servedFingerprint(admission.port, ca);
+    const before = await servedFingerprint(port, ca);
     const issued = await issueServing({ cert: ca, key: data[SecretKey.caKey] ?? "" }, { dns: ["lameduck-webhook.lameduck-system.svc", "lameduck-webhook.lameduck-system.svc.cluster.local"], ips: ["127.0.0.1"] }, new Date());
     const core = kc.makeApiClient(CoreV1Api);
     const secret = await core.readNamespacedSecret({ name: "lameduck-webhook-tls", namespace });
@@ -152,7 +167,7 @@ describe("startAdmission against the local API server", () => {
     let after = before;
     for (let i = 0; i < 100 && after === before; i++) {
       await new Promise((resolve) => setTimeout(resolve, 100));
-      after = await servedFingerprint(admission.port, ca);
+      after = await servedFingerprint(port, ca);
     }
     expect(after).not.toBe(before);
   });
@@ -228,8 +243,7 @@ describe("startAdmission against the local API server", () => {
   });
 
   it("on close answers a review still arriving, lets go of the kept-alive connection, and accepts no more", async () => {
-    const admission = await startOnFreePort();
-    const port = admission.port;
+    const { admission, port } = await startOnFreePort();
     const socket = connect({ host: "127.0.0.1", port, rejectUnauthorized: false });
     await once(socket, "secureConnect");
     let response = "";
@@ -254,5 +268,50 @@ describe("startAdmission against the local API server", () => {
     const refused = tcpConnect({ host: "127.0.0.1", port });
     const [err] = (await once(refused, "error")) as [NodeJS.ErrnoException];
     expect(err.code).toBe("ECONNREFUSED");
+  });
+
+  it("retries its start until its namespace exists, says meanwhile why it does not serve, and serves once it can", async () => {
+    const port = await freePort();
+    // A name of its own, created only later: a real cluster is shared by the whole run.
+    const notYet = `not-yet-${Math.random().toString(36).slice(2, 8)}`;
+    const admission = startAdmission({
+      config: config(port, notYet, webhookConfig), facts: testFacts(), logger: silentLogger, registry: new Registry(), kc: cluster.kc, isReady: () => true,
+      delay: (ms) => new Promise((resolve) => setTimeout(resolve, Math.min(ms, 50))),
+    });
+    started.push(admission);
+    for (let i = 0; i < 100 && admission.unready()?.includes("failed") !== true; i++) await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(admission.unready()).toMatch(/^webhook not serving: loading its certificate failed: .*; retrying$/);
+    expect(admission.port()).toBeUndefined();
+    await cluster.kc.makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name: notYet } } });
+    namespaces.push(notYet);
+    expect(await admission.listening()).toBe(port);
+    expect(admission.unready()).toBeUndefined();
+  });
+
+  it("retries while its port is taken, and names the address it could not listen on", async () => {
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, "127.0.0.1", resolve));
+    const port = (taken.address() as AddressInfo).port;
+    const admission = startAdmission({
+      config: config(port, namespace, webhookConfig), facts: testFacts(), logger: silentLogger, registry: new Registry(), kc: cluster.kc, isReady: () => true,
+      delay: (ms) => new Promise((resolve) => setTimeout(resolve, Math.min(ms, 50))),
+    });
+    started.push(admission);
+    for (let i = 0; i < 100 && admission.unready()?.includes("failed") !== true; i++) await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(admission.unready()).toContain(`listening on 127.0.0.1:${port} failed`);
+    await new Promise<void>((resolve) => taken.close(() => { resolve(); }));
+    expect(await admission.listening()).toBe(port);
+    expect(admission.unready()).toBeUndefined();
+  });
+
+  it("stops retrying at once when closed while it waits for the next attempt", async () => {
+    const admission = startAdmission({
+      config: config(await freePort(), `never-${Math.random().toString(36).slice(2, 8)}`, webhookConfig), facts: testFacts(), logger: silentLogger, registry: new Registry(), kc: cluster.kc, isReady: () => true,
+    });
+    for (let i = 0; i < 100 && admission.unready()?.includes("failed") !== true; i++) await new Promise((resolve) => setTimeout(resolve, 20));
+    const closing = Date.now();
+    await admission.close();
+    expect(Date.now() - closing).toBeLessThan(400);
+    expect(await admission.listening()).toBeUndefined();
   });
 });

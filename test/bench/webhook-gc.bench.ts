@@ -1,7 +1,6 @@
 // What the image's Node flags (Dockerfile ENTRYPOINT, e.g. a small young generation) cost the webhook:
 // the webhook server in its own process, with and without them, under the same keep-alive load.
-// Smaller semi-spaces mean more scavenges; what matters is whether review latency notices. GC counts
-// are the HTTPS thread's. The same with --review-threads=0 shows what a review thread costs in memory.
+// Smaller semi-spaces mean more scavenges; what matters is whether review latency notices.
 import { fork } from "node:child_process";
 import { once } from "node:events";
 import { Agent } from "node:https";
@@ -24,8 +23,8 @@ interface Measured {
   readonly startRssMb: number;
 }
 
-async function measure(nodeFlags: readonly string[], threads: number): Promise<Measured> {
-  const child = fork(join(import.meta.dirname, "webhook-process.ts"), [String(threads)], { execArgv: [...nodeFlags], stdio: ["ignore", "inherit", "inherit", "ipc"] });
+async function measure(nodeFlags: readonly string[]): Promise<Measured> {
+  const child = fork(join(import.meta.dirname, "webhook-process.ts"), [], { execArgv: [...nodeFlags], stdio: ["ignore", "inherit", "inherit", "ipc"] });
   const agent = new Agent({ keepAlive: true, maxSockets: clients });
   try {
     const [{ port, ca, rssMb: startRssMb }] = (await once(child, "message")) as [{ port: number; ca: string; rssMb: number }];
@@ -65,14 +64,13 @@ export async function run(report: BenchReport): Promise<void> {
   const flags = imageNodeFlags();
   const imageFlags = `image flags (${flags.join(" ") || "none"})`;
   const configurations = [
-    { name: "Node defaults", flags: [] as string[], threads: 1 },
-    { name: imageFlags, flags, threads: 1 },
-    { name: `${imageFlags}, --review-threads=0`, flags, threads: 0 },
+    { name: "Node defaults", flags: [] as string[] },
+    { name: imageFlags, flags },
   ];
   const results = configurations.map(() => ({ latencies: [] as number[], gcs: [] as GcStats[], startRssMb: [] as number[] }));
   for (let i = 0; i < runs; i++) {
     for (const [index, configuration] of configurations.entries()) {
-      const measured = await measure(configuration.flags, configuration.threads);
+      const measured = await measure(configuration.flags);
       results[index]?.latencies.push(...measured.latencies);
       results[index]?.gcs.push(measured.gc);
       results[index]?.startRssMb.push(measured.startRssMb);

@@ -1,13 +1,9 @@
-// The admission webhook server alone in a process (for webhook-gc.bench.ts), with as many review
-// threads as its first argument says (default 1, as `lameduck run`): sends {port, ca, rssMb} once
-// listening; on "reset" zeroes its GC counters (the HTTPS thread's), on "stats" reports them, on
-// "exit" exits.
+// The admission webhook server alone in a process (for webhook-gc.bench.ts): sends {port, ca, rssMb}
+// once listening; on "reset" zeroes its GC counters, on "stats" reports them, on "exit" exits.
 import { PerformanceObserver, constants } from "node:perf_hooks";
-import { Counter, Registry } from "prom-client";
-import { startReviewPool } from "../../injector/admission/pool.ts";
 import { makeWebhookServer } from "../../injector/admission/server.ts";
 import { silentLogger } from "../../injector/log.ts";
-import { makeTestReviewer, silentThreadLog, testFacts, testFeed, testPolicy } from "../support/admission.ts";
+import { makeTestReviewer } from "../support/admission.ts";
 import { testPki } from "../support/https.ts";
 
 export interface GcStats {
@@ -19,16 +15,8 @@ export interface GcStats {
 }
 
 const pki = await testPki();
-const threads = Number(process.argv[2] ?? "1");
-const { dispatch: inline, metrics } = makeTestReviewer();
-const registry = new Registry();
-const pool = threads === 0 ? undefined : startReviewPool({
-  threads, policy: testPolicy(), log: silentThreadLog, feed: testFeed(testFacts()).feed, isReady: () => true, counters: metrics,
-  restarts: new Counter({ name: "restarts", help: "-", registers: [registry] }),
-  inlined: new Counter({ name: "inlined", help: "-", labelNames: ["reason"], registers: [registry] }),
-  inline, logger: silentLogger,
-});
-const server = makeWebhookServer({ tls: pki.serving, dispatch: pool?.dispatch ?? inline, metrics, logger: silentLogger });
+const { review, metrics } = makeTestReviewer();
+const server = makeWebhookServer({ tls: pki.serving, review, metrics, logger: silentLogger });
 let stats = { scavenges: 0, scavengeMs: 0, scavengeMaxMs: 0, fullGcs: 0 };
 new PerformanceObserver((list) => {
   for (const entry of list.getEntries()) {
@@ -45,10 +33,7 @@ new PerformanceObserver((list) => {
 }).observe({ entryTypes: ["gc"] });
 server.listen(0, "127.0.0.1", () => {
   const address = server.address();
-  // The threads have started by now (a review thread loads its modules in well under a second).
-  setTimeout(() => {
-    process.send?.({ port: typeof address === "object" && address !== null ? address.port : 0, ca: pki.ca.cert, rssMb: process.memoryUsage().rss / 1_048_576 });
-  }, 1_000);
+  process.send?.({ port: typeof address === "object" && address !== null ? address.port : 0, ca: pki.ca.cert, rssMb: process.memoryUsage().rss / 1_048_576 });
 });
 process.on("message", (message) => {
   if (message === "reset") {

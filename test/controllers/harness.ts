@@ -13,7 +13,6 @@ import { afterEach, beforeEach } from "vitest";
 import { Registry } from "prom-client";
 import { parseRunConfig, type RunConfig } from "../../injector/config.ts";
 import { silentLogger, type Logger } from "../../injector/log.ts";
-import { silentThreadLog } from "../support/admission.ts";
 import { startController, type Controller } from "../../injector/run.ts";
 import { startFakeApi, type FakeApi } from "../fakeapi/index.ts";
 
@@ -42,7 +41,6 @@ export async function startTestController(
   const controller = await startController(config, {
     kc,
     logger: options.logger ?? silentLogger,
-    threadLog: silentThreadLog,
     registry,
     instance: "test",
     // The webhook has its own suites; these test the controllers unless a test asks for it.

@@ -7,7 +7,6 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Mode, parseRunConfig } from "../../injector/config.ts";
 import { loadHookSet } from "../../injector/distributor/hookset.ts";
 import { silentLogger } from "../../injector/log.ts";
-import { silentThreadLog } from "../support/admission.ts";
 import { markerVersion } from "../../injector/mutation/decide.ts";
 import { Annotation, Label, managedByValue } from "../../injector/names.ts";
 import { opsMain, type OpsCommand } from "../../injector/ops/commands.ts";
@@ -73,7 +72,7 @@ beforeAll(async () => {
   const args = deployment.spec?.template?.spec?.containers?.[0]?.args ?? [];
   const config = { ...parseRunConfig([...args, "--bind-address=127.0.0.1", `--hook-dir=${hookDir}`], { POD_NAMESPACE: namespace }, hookDir), webhookPort: 0, oraclePort: 0, metricsPort: 0 };
   const registry = new Registry();
-  const started = await startController(config, { kc: admin, logger: silentLogger, threadLog: silentThreadLog, registry, instance: "cli-test", informerDelay: (ms) => sleep(Math.min(ms, 50)) });
+  const started = await startController(config, { kc: admin, logger: silentLogger, registry, instance: "cli-test", informerDelay: (ms) => sleep(Math.min(ms, 50)) });
   controller = started;
   // The controller's own pod, as the Deployment would run it: it makes the webhook and oracle
   // Services' endpoints.

@@ -7,13 +7,7 @@ import { tmpdir } from "node:os";
 import { dirname, join, parse, posix, relative } from "node:path";
 import { promisify } from "node:util";
 import { build } from "esbuild";
-import { Counter, Registry } from "prom-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { pathToFileURL } from "node:url";
-import type { Reply } from "../../injector/admission/answer.ts";
-import { startReviewPool } from "../../injector/admission/pool.ts";
-import { silentLogger } from "../../injector/log.ts";
-import { makeTestReviewer, silentThreadLog, testFacts, testFeed, testPolicy } from "../support/admission.ts";
 import { parseDockerfile, type Stage } from "./dockerfile.ts";
 
 const run = promisify(execFile);
@@ -86,12 +80,12 @@ describe("the image's runtime layout", () => {
   it("copies exactly the files npm run build produces", () => {
     const copied = runtime.copies.flatMap((c) => c.sources.map((s) => relative(built, builtPath(s)))).sort();
     expect(copied).toEqual(readdirSync(built).sort());
-    expect(copied).toEqual(["hook-amd64", "hook-arm64", "lameduck-review.mjs", "lameduck.mjs"]);
+    expect(copied).toEqual(["hook-amd64", "hook-arm64", "lameduck.mjs"]);
   });
 
   it("gives the build stage every source file the bundle and the hooks are built from", async () => {
     const copied = (buildStage?.copies ?? []).filter((c) => c.from === undefined).flatMap((c) => c.sources.map((s) => s.replace(/\/$/, "")));
-    const entryPoints = [join(root, "injector", "main.ts"), join(root, "injector", "admission", "review-thread.ts")];
+    const entryPoints = [join(root, "injector", "main.ts")];
     const result = await build({ absWorkingDir: root, entryPoints, outdir: work, bundle: true, write: false, platform: "node", format: "esm", metafile: true, logLevel: "silent" });
     const inputs = Object.keys(result.metafile.inputs).filter((i) => !i.startsWith("node_modules/"));
     const outside = inputs.filter((i) => !copied.some((c) => i === c || i.startsWith(`${c}/`)));
@@ -119,24 +113,15 @@ describe("the image's runtime layout", () => {
     }
   });
 
-  it.each(["lameduck.mjs", "lameduck-review.mjs"])("bundles every dependency into %s: nothing it imports needs a node_modules", async (file) => {
+  it("bundles every dependency: nothing the bundle imports needs a node_modules", async () => {
     // Bundling the bundle again where no node_modules exists: esbuild parses it (comments and strings
     // do not count), takes Node built-ins as given, and fails on any import or require it cannot
     // resolve. A require inside try/catch (an optional native addon) is only a warning, as at run time.
-    const result = await build({ entryPoints: [join(dirname(entrypoint().script), file)], bundle: true, write: false, platform: "node", format: "esm", logLevel: "silent" }).catch((e: unknown) => e);
+    const result = await build({ entryPoints: [entrypoint().script], bundle: true, write: false, platform: "node", format: "esm", logLevel: "silent" }).catch((e: unknown) => e);
     const errors = result instanceof Error && "errors" in result && Array.isArray(result.errors) ? result.errors.map((m: { text: string }) => m.text) : [];
     expect(errors).toEqual([]);
     expect(result).not.toBeInstanceOf(Error);
   }, 60_000);
-
-  it("keeps the Kubernetes client out of the review thread's bundle", () => {
-    // Every review thread loads its bundle into its own heap: the client (2.5 MB with undici and ws)
-    // would cost each thread tens of MB for code it never runs (bench: webhook-gc, RSS when started).
-    const bundle = readFileSync(join(dirname(entrypoint().script), "lameduck-review.mjs"), "utf8");
-    expect(bundle).not.toContain("CoreV1Api");
-    expect(bundle).not.toContain("undici");
-    expect(bundle.length).toBeLessThan(512 * 1024);
-  });
 
   it("starts the bundle with --help from the image layout", async () => {
     const { stdout } = await startImage(["--help"]);
@@ -148,33 +133,6 @@ describe("the image's runtime layout", () => {
     expect(args).toEqual(["run"]);
     const { stdout } = await startImage([...args, "--help"]);
     expect(stdout).toContain("Usage: lameduck run [flags]");
-  });
-
-  it("reviews on a thread loaded from the image's lameduck-review.mjs, as the bundle starts it", async () => {
-    // The bundle starts its review threads from the file build.ts names beside it.
-    const bundle = readFileSync(entrypoint().script, "utf8");
-    expect(bundle).toContain('new URL("./lameduck-review.mjs", import.meta.url)');
-    const facts = testFacts();
-    const { dispatch: inline, metrics } = makeTestReviewer(facts);
-    const registry = new Registry();
-    const inlined = new Counter({ name: "inlined", help: "-", labelNames: ["reason"], registers: [registry] });
-    const pool = startReviewPool({
-      threads: 1, policy: testPolicy(), log: silentThreadLog, feed: testFeed(facts).feed, isReady: () => true, counters: metrics,
-      restarts: new Counter({ name: "restarts", help: "-", registers: [registry] }), inlined, inline, logger: silentLogger,
-      threadUrl: pathToFileURL(join(dirname(entrypoint().script), "lameduck-review.mjs")),
-    });
-    try {
-      const body = Buffer.from(JSON.stringify(JSON.parse(readFileSync(join(root, "test", "fixtures", "real", "admission-deployment-pod.json"), "utf8"))));
-      const send = (dispatch: typeof inline): Promise<Reply> => new Promise((resolve) => { dispatch(body, resolve); });
-      const [threaded, reference] = await Promise.all([send(pool.dispatch), send(inline)]);
-      const text = (reply: Reply): string => (reply.status === 200 ? reply.json : reply.text);
-      expect(threaded.status).toBe(200);
-      expect(text(threaded)).toContain('"patch"');
-      expect(text(threaded)).toBe(text(reference));
-      expect((await inlined.get()).values).toEqual([]);
-    } finally {
-      await pool.close();
-    }
   });
 
   it("carries static hooks for both architectures", () => {

@@ -9,7 +9,6 @@ import { Registry } from "prom-client";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { parseRunConfig } from "../../injector/config.ts";
 import { silentLogger } from "../../injector/log.ts";
-import { silentThreadLog } from "../support/admission.ts";
 import { Annotation, Label } from "../../injector/names.ts";
 import { opsMain, type OpsCommand } from "../../injector/ops/commands.ts";
 import { startController, type Controller } from "../../injector/run.ts";
@@ -65,7 +64,7 @@ beforeAll(async () => {
     oraclePort: 0,
     metricsPort: 0,
   };
-  const started = await startController(config, { kc: admin, logger: silentLogger, threadLog: silentThreadLog, registry: new Registry(), instance: "flow-test", informerDelay: (ms) => sleep(Math.min(ms, 50)) });
+  const started = await startController(config, { kc: admin, logger: silentLogger, registry: new Registry(), instance: "flow-test", informerDelay: (ms) => sleep(Math.min(ms, 50)) });
   controller = started;
   // The controller's own pod gives the webhook and oracle Services their endpoints.
   await core.createNamespacedPod({ namespace: "lameduck-system", body: controllerPod(rendered) });

@@ -10,7 +10,6 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseRunConfig, type RunConfig } from "../../injector/config.ts";
 import { loadHookSet } from "../../injector/distributor/hookset.ts";
 import { silentLogger } from "../../injector/log.ts";
-import { silentThreadLog } from "../support/admission.ts";
 import { Label, managedByValue } from "../../injector/names.ts";
 import { startController, type Controller } from "../../injector/run.ts";
 import { createCa, issueServing, servingNames } from "../../injector/tls/certs.ts";
@@ -49,7 +48,6 @@ async function startAll(): Promise<Controller> {
   const controller = await startController(controllerConfig(), {
     kc: proxy.kubeConfig(),
     logger: silentLogger,
-    threadLog: silentThreadLog,
     registry: new Registry(),
     instance: "rbac-test",
     informerDelay: (ms) => sleep(Math.min(ms, 50)),

@@ -4,17 +4,12 @@ import jsonpatch from "fast-json-patch";
 import type { Operation } from "fast-json-patch";
 import { Registry } from "prom-client";
 import { parseRunConfig } from "../../injector/config.ts";
-import type { ClusterFacts } from "../../injector/facts.ts";
-import { staticFacts, type StaticFacts } from "../../injector/inject/facts.ts";
+import type { ClusterFacts } from "../../injector/cluster-facts.ts";
+import { staticFacts, type StaticFacts } from "../../injector/offline/static-facts.ts";
 import { silentLogger, type Logger } from "../../injector/log.ts";
 import { makeAdmissionMetrics, type AdmissionMetrics } from "../../injector/admission/metrics.ts";
-import { makeReviewer, type Answer } from "../../injector/admission/review.ts";
-import { inlineDispatch, type Dispatch } from "../../injector/admission/answer.ts";
-import { makeFactsFeed, type FactsFeed } from "../../injector/admission/facts-feed.ts";
-import type { V1ConfigMap, V1Namespace } from "@kubernetes/client-node";
-import { manualInformer, type ManualInformer } from "./informer.ts";
+import { makeReviewer, type Reply } from "../../injector/admission/review.ts";
 import type { Policy } from "../../injector/mutation/policy.ts";
-import type { ReviewThreadLog } from "../../injector/admission/thread-protocol.ts";
 
 export const defaultStaticFacts: StaticFacts = {
   nativeSleep: true,
@@ -23,9 +18,6 @@ export const defaultStaticFacts: StaticFacts = {
   hookHash: "3f2a9c1e",
   namespaces: { shop: {}, "rec-admission": {}, "rec-b4": {}, "rec-b4-simple": {} },
 };
-
-/** Review threads log to their own destination; tests keep them quiet as they keep the main logger. */
-export const silentThreadLog: ReviewThreadLog = { level: "silent", destination: 1 };
 
 export function testFacts(overrides: Partial<StaticFacts> = {}): ClusterFacts {
   return staticFacts({ ...defaultStaticFacts, ...overrides });
@@ -59,16 +51,16 @@ export function makeTestReviewer(
   facts: ClusterFacts = testFacts(),
   policy: Policy = testPolicy(),
   options: { logger?: Logger; registry?: Registry; isReady?: () => boolean } = {},
-): { review: (body: unknown) => Answer; dispatch: Dispatch; metrics: AdmissionMetrics; registry: Registry } {
+): { review: (body: unknown) => Reply; metrics: AdmissionMetrics; registry: Registry } {
   const registry = options.registry ?? new Registry();
   const metrics = makeAdmissionMetrics(registry);
   const logger = options.logger ?? silentLogger;
   const review = makeReviewer({ facts, policy, logger, metrics, isReady: options.isReady ?? (() => true) });
-  return { review, dispatch: inlineDispatch(review, logger, metrics), metrics, registry };
+  return { review, metrics, registry };
 }
 
 /** The JSON Patch of an answer, decoded; empty when the answer has none. */
-export function patchOf(answer: Answer): Operation[] {
+export function patchOf(answer: Reply): Operation[] {
   if (answer.status !== 200 || answer.review.response.patch === undefined) return [];
   const ops: unknown = JSON.parse(Buffer.from(answer.review.response.patch, "base64").toString("utf8"));
   if (!Array.isArray(ops)) throw new Error("patch is not a JSON array");
@@ -78,13 +70,4 @@ export function patchOf(answer: Answer): Operation[] {
 /** Applies a patch like the API server: to a copy, validating every operation. */
 export function applyOps<T>(doc: T, ops: readonly Operation[]): T {
   return jsonpatch.applyPatch(structuredClone(doc), [...ops], true, true, true).newDocument;
-}
-
-/**
- * A facts feed (injector/admission/facts-feed.ts) over test facts, for review threads: the namespaces
- * of `names` are in its namespace informer; put() more into `namespaces` to send updates.
- */
-export function testFeed(facts: ClusterFacts, names: readonly string[] = Object.keys(defaultStaticFacts.namespaces ?? {})): { feed: FactsFeed; namespaces: ManualInformer<V1Namespace> } {
-  const namespaces = manualInformer<V1Namespace>(names.map((name) => ({ metadata: { name } })));
-  return { feed: makeFactsFeed({ facts, namespaces, configMaps: manualInformer<V1ConfigMap>() }), namespaces };
 }

@@ -142,8 +142,8 @@ describe("certificate reload without restart", () => {
 
   async function serve(s: CertificateSource): Promise<number> {
     const tls = await s.start();
-    const { dispatch, metrics } = makeTestReviewer();
-    const srv = makeWebhookServer({ tls, dispatch, metrics, logger: silentLogger });
+    const { review, metrics } = makeTestReviewer();
+    const srv = makeWebhookServer({ tls, review, metrics, logger: silentLogger });
     s.onChange((next) => { srv.setSecureContext({ cert: next.cert, key: next.key }); });
     server = srv;
     await new Promise<void>((resolve) => srv.listen(0, "127.0.0.1", resolve));

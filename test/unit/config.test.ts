@@ -1,5 +1,9 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { ConfigError, parseRunConfig } from "../../injector/config.ts";
+import YAML from "yaml";
+import { ConfigError, parseRunConfig, runUsage } from "../../injector/config.ts";
+import { defaultOf, runFlags, type Flag } from "../../injector/flags.ts";
 import { formatDuration, parseDuration } from "../../injector/duration.ts";
 
 describe("durations", () => {
@@ -36,11 +40,6 @@ describe("run configuration", () => {
     expect(parseRunConfig(["--shutdown-delay=0"], {}, "").shutdownDelayMs).toBe(0);
     expect(parseRunConfig(["--shutdown-delay=1500ms"], {}, "").shutdownDelayMs).toBe(1_500);
   });
-  it("reviews on one thread beside the HTTPS thread by default, inline with --review-threads=0", () => {
-    expect(parseRunConfig([], {}, "").reviewThreads).toBe(1);
-    expect(parseRunConfig(["--review-threads=0"], {}, "").reviewThreads).toBe(0);
-    expect(parseRunConfig(["--review-threads=16"], {}, "").reviewThreads).toBe(16);
-  });
   it("takes the namespace from POD_NAMESPACE unless a flag names one", () => {
     expect(parseRunConfig([], { POD_NAMESPACE: "ops" }, "").namespace).toBe("ops");
     expect(parseRunConfig(["--namespace=x"], { POD_NAMESPACE: "ops" }, "").namespace).toBe("x");
@@ -54,14 +53,79 @@ describe("run configuration", () => {
     [["--max-waits=0"], "--max-waits"],
     [["--shutdown-delay=soon"], "--shutdown-delay"],
     [["--shutdown-delay=11m"], "--shutdown-delay"],
-    [["--review-threads=17"], "--review-threads"],
-    [["--review-threads=two"], "--review-threads"],
-    [["--review-threads=-1"], "--review-threads"],
-    [["--review-threads=1.5"], "--review-threads"],
-    [["--review-threads="], "--review-threads"],
     [["--bogus"], "bogus"],
   ])("names the bad flag in %j", (args, flag) => {
     expect(() => parseRunConfig(args, {}, "")).toThrow(ConfigError);
     expect(() => parseRunConfig(args, {}, "")).toThrow(flag);
+  });
+});
+
+describe("the one table of flag defaults", () => {
+  const root = join(import.meta.dirname, "..", "..");
+  const operations = readFileSync(join(root, "docs", "operations.md"), "utf8");
+  const readme = readFileSync(join(root, "README.md"), "utf8");
+  const byName = new Map<string, Flag>(runFlags.map((f) => [f.name, f]));
+
+  /** Markdown table rows as cells, backticks and escapes removed. */
+  function rows(markdown: string): string[][] {
+    return markdown
+      .split("\n")
+      .filter((line) => line.startsWith("| "))
+      .map((line) => line.slice(1, -1).split(/(?<!\\)\|/).map((cell) => cell.trim().replace(/`/g, "").replace(/\\\|/g, "|")));
+  }
+
+  /** The flags a cell names: `--max=DURATION`, `--max`, `--exclude-namespaces=`. */
+  function flagsIn(cell: string): string[] {
+    return [...cell.matchAll(/--([a-z][a-z-]*)/g)].map((m) => m[1] ?? "").filter((name) => byName.has(name));
+  }
+
+  it("is what the usage text states", () => {
+    for (const flag of runFlags) {
+      const line = runUsage.split("\n").findIndex((l) => l.startsWith(`  --${flag.name}=`));
+      expect(line, flag.name).toBeGreaterThanOrEqual(0);
+      const stated = defaultOf(flag);
+      // The help may wrap: the default closes the flag's last line.
+      const entry = runUsage.split("\n").slice(line).join("\n").split(/\n {2}-/)[0]?.replace(/\s+/g, " ");
+      if (stated !== undefined) expect(entry, flag.name).toContain(`(default ${stated})`);
+      else expect(entry, flag.name).not.toContain("(default");
+    }
+  });
+
+  it("is what the Deployment passes: its args restate the defaults", () => {
+    const deployment = YAML.parse(readFileSync(join(root, "manifests", "base", "deployment.yaml"), "utf8")) as { spec: { template: { spec: { containers: { args?: string[] }[] } } } };
+    const args = deployment.spec.template.spec.containers[0]?.args ?? [];
+    expect(args.length).toBeGreaterThan(5);
+    for (const arg of args) {
+      const match = /^--([a-z-]+)=(.*)$/.exec(arg);
+      expect(match, arg).not.toBeNull();
+      const flag = byName.get(match?.[1] ?? "");
+      expect(flag, arg).toBeDefined();
+      expect(match?.[2], arg).toBe(flag?.default);
+    }
+  });
+
+  it("is what docs/operations.md states, in its flag reference and its knobs", () => {
+    const reference = rows(operations).filter((cells) => (cells[0] ?? "").startsWith("--"));
+    for (const flag of runFlags) {
+      const row = reference.find((cells) => flagsIn(cells[0] ?? "").includes(flag.name));
+      expect(row, `--${flag.name} in the flag reference`).toBeDefined();
+      expect(row?.[1], flag.name).toBe(defaultOf(flag) ?? "");
+    }
+    const knobs = rows(operations).filter((cells) => cells.length === 3 && !(cells[0] ?? "").startsWith("--") && flagsIn(cells[1] ?? "").length > 0);
+    expect(knobs.length).toBeGreaterThan(5);
+    for (const cells of knobs) {
+      const flag = byName.get(flagsIn(cells[1] ?? "")[0] ?? "");
+      expect(cells[2], cells[0]).toBe(flag === undefined ? undefined : defaultOf(flag));
+    }
+  });
+
+  it("is what the README's flag table states", () => {
+    const table = rows(readme).filter((cells) => /^--[a-z][a-z-]*$/.test(cells[0] ?? ""));
+    expect(table.length).toBeGreaterThan(5);
+    for (const cells of table) {
+      const flag = byName.get((cells[0] ?? "").slice(2));
+      expect(flag, cells[0]).toBeDefined();
+      expect(cells[1], cells[0]).toBe(flag === undefined ? undefined : defaultOf(flag));
+    }
   });
 });

@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { backoffDelay } from "../../injector/informers/informer.ts";
-import { nativeSleepSupported, serviceAddress } from "../../injector/informers/facts.ts";
+import { backoffDelay } from "../../injector/backoff.ts";
+import { nativeSleepSupported, serviceAddress } from "../../injector/informers/cached-facts.ts";
 import { makeTokenBucket, outOfRotationEvent } from "../../injector/oracle/events.ts";
-import { namespaceInjected, namespaceTerminating } from "../../injector/policy/namespace.ts";
+import { namespaceInjected, namespaceTerminating } from "../../injector/namespace-policy.ts";
 
 const optOut = { namespaceSelection: "opt-out", excludedNamespaces: ["lameduck-system", "kube-system"] } as const;
 const optIn = { ...optOut, namespaceSelection: "opt-in" } as const;
@@ -51,6 +51,9 @@ describe("restart backoff", () => {
   it("doubles from the base up to the cap, with jitter between half and all of it", () => {
     expect([0, 1, 2, 3, 10].map((n) => backoffDelay(n, 500, 30_000, () => 0.999_999))).toEqual([500, 1000, 2000, 4000, 30_000]);
     expect(backoffDelay(2, 500, 30_000, () => 0)).toBe(1000);
+  });
+  it("without a random source (the distributor's per-key retries, as client-go's workqueue) is exactly the doubling", () => {
+    expect([0, 1, 2, 3, 20, 100].map((n) => backoffDelay(n, 50, 60_000))).toEqual([50, 100, 200, 400, 60_000, 60_000]);
   });
 });
 

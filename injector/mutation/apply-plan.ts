@@ -8,10 +8,10 @@ import { hookVolume } from "./volume.ts";
 /**
  * `original` with `plan` applied; `original` is not modified. Copy-on-write: only the objects on the
  * way to a changed field are copied, unchanged subtrees (managedFields, other containers, …) are
- * shared, which lets the diff skip them by identity instead of walking a deep clone. The added
- * preStop is the plan's own object (the diff copies what it puts into the patch).
+ * shared, which lets compare() skip them by identity instead of walking a deep clone. The added
+ * preStop is the plan's own object (compare() clones what it puts into the patch).
  */
-export function inject(original: Pod, plan: Plan): Pod {
+export function applyPlan(original: Pod, plan: Plan): Pod {
   const metadata = { ...original.metadata };
   if (plan.marker !== undefined) metadata.annotations = { ...metadata.annotations, [Annotation.injected]: plan.marker };
   if (plan.hookLabel !== undefined) metadata.labels = { ...metadata.labels, [Label.hook]: plan.hookLabel };
@@ -22,8 +22,9 @@ export function inject(original: Pod, plan: Plan): Pod {
     // A pod without volumes needs the whole array added (`/spec/volumes/-` on a missing array fails).
     spec.volumes = [...(spec.volumes ?? []), hookVolume(volume.name, volume.configMapName, volume.key)];
   }
+  const targets = new Set(plan.containers);
   const target = (container: Container): Container => {
-    if (!plan.containers.includes(container.name)) return container;
+    if (!targets.has(container.name)) return container;
     const injected: Container = { ...container, lifecycle: { ...container.lifecycle, preStop: plan.preStop } };
     if (volume !== undefined) injected.volumeMounts = [...(container.volumeMounts ?? []), { name: volume.name, mountPath: volume.mountPath, readOnly: true }];
     return injected;

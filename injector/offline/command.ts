@@ -2,7 +2,7 @@
 // bad document never leaves half a manifest in a pipeline.
 import { readFile } from "node:fs/promises";
 import { Mode, type InjectConfig } from "../config.ts";
-import { staticFacts } from "./facts.ts";
+import { staticFacts } from "./static-facts.ts";
 import { InjectError, injectManifests, joinDocuments } from "./manifests.ts";
 
 export interface InjectIo {

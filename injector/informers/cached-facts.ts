@@ -1,7 +1,7 @@
-// ClusterFacts (injector/facts.ts) answered from the informer caches: the admission path reads
+// ClusterFacts (injector/cluster-facts.ts) answered from the informer caches: the admission path reads
 // these on every request, so each is a map lookup or a value kept up to date by informer events.
 import type { V1Namespace, V1Node, V1Service } from "@kubernetes/client-node";
-import type { ClusterFacts } from "../facts.ts";
+import type { ClusterFacts } from "../cluster-facts.ts";
 import type { Informer } from "./informer.ts";
 
 export interface FactsDeps {

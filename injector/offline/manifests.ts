@@ -3,7 +3,7 @@
 // that comments and key order survive. Pure: text in, text and warnings out, or an InjectError.
 import type { Operation } from "fast-json-patch";
 import YAML, { isCollection, isSeq, type Document } from "yaml";
-import type { ClusterFacts } from "../facts.ts";
+import type { ClusterFacts } from "../cluster-facts.ts";
 import { mutatePod } from "../mutation/mutate.ts";
 import { isObject } from "../mutation/pod.ts";
 import type { Policy } from "../mutation/policy.ts";

@@ -1,15 +1,12 @@
 // What the admission path may know about the cluster: answered from informer caches that are warm
 // before the webhook reports ready. Never an API call (STYLE.md, "No API calls in the admission path").
 import type { Arch } from "./names.ts";
-import type { NamespaceLike } from "./policy/namespace.ts";
+import type { NamespaceLike } from "./namespace-policy.ts";
 
 export interface ClusterFacts {
   /** The API server serves lifecycle.preStop.sleep (beta, on by default since 1.30; GA 1.34). */
   readonly nativeSleep: () => boolean;
-  /**
-   * Architectures (kubernetes.io/arch) of the cluster's nodes; empty until nodes are known. The same
-   * Set until they change: the review threads' feed compares it by identity before every review.
-   */
+  /** Architectures (kubernetes.io/arch) of the cluster's nodes; empty until nodes are known. */
   readonly nodeArchitectures: () => ReadonlySet<string>;
   /** HOST:PORT the hooks dial, or undefined while unknown. */
   readonly oracleAddress: () => string | undefined;

@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import YAML from "yaml";
 import { parseInjectConfig } from "../../injector/config.ts";
-import { runInject, type InjectIo } from "../../injector/inject/command.ts";
+import { runInject, type InjectIo } from "../../injector/offline/command.ts";
 import { applyOps, makeTestReviewer, patchOf, podReview, testFacts } from "../support/admission.ts";
 
 const root = join(import.meta.dirname, "..", "..");

@@ -1,7 +1,7 @@
 // ClusterFacts from fixed values: what `lameduck inject` knows from its flags (there is no cluster
 // to ask), and what tests describe.
 import { V1Namespace, V1ObjectMeta } from "@kubernetes/client-node";
-import type { ClusterFacts } from "../facts.ts";
+import type { ClusterFacts } from "../cluster-facts.ts";
 import { hookConfigMapName } from "../names.ts";
 
 export interface StaticFacts {

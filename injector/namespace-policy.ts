@@ -3,8 +3,8 @@
 // The switch is the namespace *label* `lameduck.dev/inject` only: the MutatingWebhookConfiguration's
 // namespaceSelector can read labels and nothing else, so an annotation would be honoured by some
 // parts and not others. A value other than "true"/"false" is ignored here (the webhook warns).
-import { NamespaceSelection } from "../config.ts";
-import { Label } from "../names.ts";
+import { NamespaceSelection } from "./config.ts";
+import { Label } from "./names.ts";
 
 export interface NamespacePolicy {
   readonly namespaceSelection: NamespaceSelection;
