@@ -43,6 +43,10 @@ export interface RunConfig {
   /** Upper bound on the grace period lameduck writes into a pod, in seconds. */
   readonly maxGracePeriodSeconds: number;
   readonly maxWaits: number;
+  /** Held oracle long-polls one client address may have at once. */
+  readonly maxWaitsPerClient: number;
+  /** A cache that has not been able to list and watch for longer than this fails /readyz. */
+  readonly cacheStaleAfterMs: number;
   /** After SIGTERM: how long to keep serving while unready, so the endpoints' removal reaches kube-proxy first. */
   readonly shutdownDelayMs: number;
   /** Threads that parse and review AdmissionReviews beside the HTTPS thread; 0 reviews on it. */
@@ -85,6 +89,8 @@ const options = {
   "hook-dir": { type: "string" },
   "namespace-selection": { type: "string", default: "opt-out" },
   "max-waits": { type: "string", default: "20000" },
+  "max-waits-per-client": { type: "string", default: "32" },
+  "cache-stale-after": { type: "string", default: "60s" },
   "shutdown-delay": { type: "string", default: "5s" },
   "review-threads": { type: "string", default: "1" },
   "log-level": { type: "string", default: "info" },
@@ -121,6 +127,8 @@ Flags:
   --sleep=DURATION             delay in sleep mode (default 15s)
   --max-grace-period=DURATION  cap on the grace period lameduck writes (default 1h)
   --max-waits=N                concurrent oracle long-polls before answering 503 (default 20000)
+  --max-waits-per-client=N     concurrent oracle long-polls from one source address (default 32)
+  --cache-stale-after=DURATION a cache that cannot list and watch for this long fails /readyz (default 60s)
   --shutdown-delay=DURATION    on SIGTERM, keep serving this long while reporting unready, so kube-proxy
                                stops sending here first; 0 closes at once (default 5s, at most 10m)
   --review-threads=N           threads that parse and review AdmissionReviews while the HTTPS thread
@@ -185,6 +193,10 @@ export function parseRunConfig(args: readonly string[], env: Readonly<Record<str
   }
   const maxWaits = Number(values["max-waits"]);
   if (!Number.isSafeInteger(maxWaits) || maxWaits < 1) throw new ConfigError(`--max-waits: "${values["max-waits"]}" is not a positive integer`);
+  const maxWaitsPerClient = Number(values["max-waits-per-client"]);
+  if (!/^\d+$/.test(values["max-waits-per-client"]) || maxWaitsPerClient < 1) throw new ConfigError(`--max-waits-per-client: "${values["max-waits-per-client"]}" is not a positive integer`);
+  const cacheStaleAfterMs = duration("cache-stale-after", values["cache-stale-after"]);
+  if (cacheStaleAfterMs < 1000) throw new ConfigError(`--cache-stale-after: must be at least 1s`);
   const reviewThreads = Number(values["review-threads"]);
   if (!/^\d+$/.test(values["review-threads"]) || reviewThreads > 16) throw new ConfigError(`--review-threads: "${values["review-threads"]}" is not a whole number from 0 to 16`);
   const policy = parsePolicyValues(values);
@@ -216,6 +228,8 @@ export function parseRunConfig(args: readonly string[], env: Readonly<Record<str
     defaults: policy.defaults,
     maxGracePeriodSeconds: policy.maxGracePeriodSeconds,
     maxWaits,
+    maxWaitsPerClient,
+    cacheStaleAfterMs,
     shutdownDelayMs,
     reviewThreads,
     logLevel: oneOf("log-level", values["log-level"], ["debug", "info", "warn", "error"] as const),

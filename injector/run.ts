@@ -127,6 +127,8 @@ export async function startController(config: RunConfig, deps: ControllerDeps): 
   const unready = (): string | undefined => {
     if (state.shuttingDown) return "shutting down";
     if (!cachesReady()) return "caches syncing";
+    const stale = informers.stale(config.cacheStaleAfterMs);
+    if (stale.length > 0) return `not watching for over ${config.cacheStaleAfterMs / 1000}s: ${stale.join(", ")}`;
     return isReady() ? undefined : "webhook TLS not loaded";
   };
   const health = await startHealthServer({ registry, unready, host: config.bindAddress, port: config.metricsPort });

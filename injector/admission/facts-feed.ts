@@ -4,17 +4,21 @@
 // has run matters: the distributor judges a ConfigMap in its own handler, and hookConfigMap() answers
 // from that judgement. The globals (version, architectures, oracle address, hook hash) are compared
 // before each review is handed over.
-import type { V1ConfigMap, V1Namespace } from "@kubernetes/client-node";
 import { isDeepStrictEqual } from "node:util";
 import type { ClusterFacts } from "../facts.ts";
 import type { Informer } from "../informers/informer.ts";
 import type { FactsUpdate, NamespaceFacts } from "./facts-mirror.ts";
 
+/** What the feed reads of a cached namespace or ConfigMap (the caches keep lean objects). */
+interface Named {
+  readonly metadata?: { readonly name?: string; readonly namespace?: string };
+}
+
 export interface FactsFeedDeps {
   readonly facts: ClusterFacts;
-  readonly namespaces: Informer<V1Namespace>;
+  readonly namespaces: Informer<Named>;
   /** lameduck's hook ConfigMaps. */
-  readonly configMaps: Informer<V1ConfigMap>;
+  readonly configMaps: Informer<Named>;
 }
 
 export interface FactsFeed {
@@ -85,8 +89,8 @@ export function makeFactsFeed(deps: FactsFeedDeps): FactsFeed {
       queueMicrotask(flush);
     }
   };
-  const onNamespace = (ns: V1Namespace): void => { mark(ns.metadata?.name); };
-  const onConfigMap = (cm: V1ConfigMap): void => { mark(cm.metadata?.namespace); };
+  const onNamespace = (ns: Named): void => { mark(ns.metadata?.name); };
+  const onConfigMap = (cm: Named): void => { mark(cm.metadata?.namespace); };
   deps.namespaces.onAdd(onNamespace);
   deps.namespaces.onUpdate(onNamespace);
   deps.namespaces.onDelete(onNamespace);

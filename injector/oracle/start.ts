@@ -1,8 +1,9 @@
 // Puts the oracle together: the EndpointSlice informer feeds the index, each event wakes the askers
 // of the pods it touched, and the HTTP server answers from it.
-import type { V1EndpointSlice, V1Node } from "@kubernetes/client-node";
 import type { Registry } from "prom-client";
 import type { Informer } from "../informers/informer.ts";
+import type { NodeLike } from "../informers/facts.ts";
+import type { LeanEndpointSlice } from "../informers/lean.ts";
 import type { Logger } from "../log.ts";
 import { makeOracle, type Oracle } from "./oracle.ts";
 import { startOracleServer, type OracleServer } from "./server.ts";
@@ -10,8 +11,8 @@ import { makeSliceIndex } from "./slices.ts";
 import type { PodRef } from "./state.ts";
 
 export interface DrainOracleDeps {
-  readonly slices: Informer<V1EndpointSlice>;
-  readonly nodes: Informer<V1Node>;
+  readonly slices: Informer<LeanEndpointSlice>;
+  readonly nodes: Informer<NodeLike>;
   readonly host: string;
   readonly port: number;
   readonly maxWaits: number;
@@ -25,7 +26,7 @@ export interface DrainOracle extends OracleServer {
 }
 
 /** The node's InternalIP: the source address of the kubelet's probes, which the quiet phase ignores. */
-export function nodeInternalIp(node: V1Node | undefined): string | undefined {
+export function nodeInternalIp(node: NodeLike | undefined): string | undefined {
   return node?.status?.addresses?.find((a) => a.type === "InternalIP")?.address;
 }
 
@@ -37,7 +38,7 @@ export async function startDrainOracle(deps: DrainOracleDeps): Promise<DrainOrac
     registry: deps.registry,
     ...(deps.onDrained === undefined ? {} : { onDrained: deps.onDrained }),
   });
-  const upsert = (slice: V1EndpointSlice): void => {
+  const upsert = (slice: LeanEndpointSlice): void => {
     oracle.changed(index.upsert(slice));
   };
   deps.slices.onAdd(upsert);

@@ -11,7 +11,7 @@ import type { ResourceDef } from "./resources.ts";
 import { apiVersionOf } from "./resources.ts";
 import type { Matcher } from "./selectors.ts";
 import type { EventType, Store, StoreEvent } from "./store.ts";
-import { badRequest, tooOldResourceVersion } from "./status.ts";
+import { badRequest, tooLargeResourceVersion, tooOldResourceVersion } from "./status.ts";
 
 export interface WatchRequest {
   readonly res: ResourceDef;
@@ -53,6 +53,13 @@ export function checkWatch(w: WatchRequest): void {
 export function serveWatch(deps: WatchDeps, w: WatchRequest, res: ServerResponse): void {
   const { store, faults } = deps;
   const requested = w.resourceVersion === undefined || w.resourceVersion === "" ? 0 : Number(w.resourceVersion);
+  // The real watch cache waits up to 3 s for a resourceVersion it has not seen, then gives up with
+  // a 504; here the store is the source of truth, so a version beyond it never arrives.
+  if (requested > store.currentRv()) {
+    const body = JSON.stringify(tooLargeResourceVersion(requested, store.currentRv()));
+    res.writeHead(504, { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(body) }).end(body);
+    return;
+  }
   const gone = faults.takeGone();
   if (gone === "status") {
     const body = JSON.stringify(tooOldResourceVersion(requested, store.currentRv()));

@@ -20,6 +20,7 @@ export function manualInformer<T extends KubernetesObject>(objects: readonly T[]
     list: (namespace) => [...cache.values()].filter((o) => namespace === undefined || o.metadata?.namespace === namespace),
     hasSynced: () => true,
     synced: () => Promise.resolve(),
+    failingSince: () => undefined,
     start() { /* filled by hand */ },
     stop: () => Promise.resolve(),
     put(obj) {
