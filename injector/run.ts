@@ -102,6 +102,8 @@ export async function startController(config: RunConfig, deps: ControllerDeps): 
     host: config.bindAddress,
     port: config.oraclePort,
     maxWaits: config.maxWaits,
+    maxWaitsPerClient: config.maxWaitsPerClient,
+    kc,
     registry,
     logger,
     onDrained: makeEventRecorder({ create: apiEventCreator(kc), registry, logger, instance: deps.instance ?? hostname() }),

@@ -2,7 +2,7 @@ import { CoreV1Api, type KubeConfig, type V1ConfigMap, type V1Namespace, type V1
 import { describe, expect, it } from "vitest";
 import type { FakeApi } from "../fakeapi/index.ts";
 import { createNode, runPod } from "../support/cluster.ts";
-import { body, eventually, fakeHookDir, startTestController, type TestController, withFakeApi } from "./harness.ts";
+import { body, eventually, fakeHookDir, syncedController, type TestController, withFakeApi } from "./harness.ts";
 
 let api: FakeApi;
 let kc: KubeConfig;
@@ -13,12 +13,7 @@ withFakeApi(running, (clients) => {
   ({ api, kc, core } = clients);
 });
 
-async function controller(options: { hookDir?: string; args?: string[]; gcRetryMs?: number } = {}): Promise<TestController> {
-  const c = await startTestController(kc, { hookDir: options.hookDir ?? fakeHookDir(), ...options });
-  running.push(c);
-  await eventually("caches synced", () => c.informers.hasSynced());
-  return c;
-}
+const controller = (options: { hookDir?: string; args?: string[]; gcRetryMs?: number } = {}): Promise<TestController> => syncedController(kc, running, options);
 
 async function hookConfigMaps(ns: string): Promise<V1ConfigMap[]> {
   const list = await core.listNamespacedConfigMap({ namespace: ns, labelSelector: "app.kubernetes.io/managed-by=lameduck" });

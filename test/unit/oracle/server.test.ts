@@ -36,11 +36,11 @@ afterEach(async () => {
   await Promise.all(open.splice(0).map((s) => s.close()));
 });
 
-async function harness(maxWaits = 100): Promise<Harness> {
+async function harness(maxWaits = 100, maxWaitsPerClient?: number): Promise<Harness> {
   const index = makeSliceIndex();
   const registry = new Registry();
   const drained: { ref: PodRef; seconds: number }[] = [];
-  const oracle = makeOracle({ index, maxWaits, registry, onDrained: (ref, seconds) => drained.push({ ref, seconds }) });
+  const oracle = makeOracle({ index, maxWaits, ...(maxWaitsPerClient === undefined ? {} : { maxWaitsPerClient }), registry, onDrained: (ref, seconds) => drained.push({ ref, seconds }) });
   const synced = { value: true };
   const server = await startOracleServer({
     oracle,
@@ -58,9 +58,9 @@ async function harness(maxWaits = 100): Promise<Harness> {
   };
 }
 
-function get(port: number, path: string, method = "GET"): Promise<{ status: number; body: string; headers: Record<string, unknown> }> {
+function get(port: number, path: string, method = "GET", localAddress = "127.0.0.1"): Promise<{ status: number; body: string; headers: Record<string, unknown> }> {
   return new Promise((resolve, reject) => {
-    const req = request({ host: "127.0.0.1", port, path, method, agent: false }, (res) => {
+    const req = request({ host: "127.0.0.1", port, path, method, agent: false, localAddress }, (res) => {
       let body = "";
       res.setEncoding("utf8");
       res.on("data", (c: string) => {
@@ -152,6 +152,29 @@ describe("the drain oracle over HTTP", () => {
     expect((await get(h.server.port, "/v1/pods/p1/drain?wait=30")).status).toBe(503);
     h.update(slice([]));
     expect((await Promise.all(held)).map((r) => r.body)).toEqual(["unselected\n", "unselected\n"]);
+  });
+
+  it("answers 503 beyond the cap on one client address's concurrent waits, and still holds other clients'", async () => {
+    const h = await harness(100, 2);
+    h.update(slice([{ uid: "p1" }, { uid: "p2" }]));
+    const held = [get(h.server.port, "/v1/pods/p1/drain?wait=30"), get(h.server.port, "/v1/pods/p2/drain?wait=30")];
+    await until(() => h.oracle.activeWaits() === 2, "two held requests");
+    const third = await get(h.server.port, "/v1/pods/p1/drain?wait=30");
+    expect(third).toMatchObject({ status: 503, body: "busy: too many waits from 127.0.0.1\n" });
+    // An answer that needs no holding is not limited.
+    expect((await get(h.server.port, "/v1/pods/p1/drain?wait=0")).status).toBe(200);
+    // Another pod (another source address) is held as usual.
+    const other = get(h.server.port, "/v1/pods/p1/drain?wait=30", "GET", "127.0.0.2");
+    await until(() => h.oracle.activeWaits() === 3, "a third held request from another address");
+    expect(await h.registry.getSingleMetricAsString("lameduck_oracle_waits_total")).toContain('outcome="rejected-client"} 1');
+    h.update(slice([]));
+    expect((await Promise.all([...held, other])).map((r) => r.body)).toEqual(["unselected\n", "unselected\n", "unselected\n"]);
+    // Released waits free the client's share.
+    h.update(slice([{ uid: "p1" }]));
+    const again = get(h.server.port, "/v1/pods/p1/drain?wait=30");
+    await until(() => h.oracle.activeWaits() === 1, "held again");
+    h.update(slice([]));
+    expect((await again).status).toBe(200);
   });
 
   it("forgets a held request whose client went away", async () => {
