@@ -4,11 +4,13 @@ import { Counter, Gauge, type Registry } from "prom-client";
 import type { Informer } from "../informers/informer.ts";
 import type { LeanConfigMap, LeanNamespace } from "../informers/lean.ts";
 import type { Logger } from "../log.ts";
+import { Label, managedByValue } from "../names.ts";
 import type { NamespacePolicy } from "../policy/namespace.ts";
 import type { DistributorApi } from "./api.ts";
 import type { HookSet } from "./hookset.ts";
 import { makeWorkQueue, type Schedule } from "./queue.ts";
-import { leanIntact, makeReconciler } from "./reconcile.ts";
+import { makeReconciler } from "./reconcile.ts";
+import { makeVerdicts } from "./verdicts.ts";
 
 export interface DistributorDeps {
   readonly hooks: HookSet;
@@ -47,10 +49,15 @@ export function makeDistributor(deps: DistributorDeps): Distributor {
     labelNames: ["outcome"] as const,
     registers: [deps.registry],
   });
-  // The ConfigMap cache holds no content, only its digest (informers/lean.ts): a tenant may label a
-  // thousand megabyte-sized ConfigMaps as lameduck's, and each costs the cache a few hundred bytes.
-  const intact = (cm: LeanConfigMap): boolean => leanIntact(cm, hooks);
+  // The ConfigMap cache holds metadata only (informers/lean.ts): a tenant may label a thousand
+  // megabyte-sized ConfigMaps as lameduck's, and each costs the cache a few hundred bytes. The
+  // content of the current version's ConfigMap is judged by the reconcile, once per version.
+  const verdicts = makeVerdicts();
+  configMaps.onDelete((cm) => {
+    verdicts.forget(cm.metadata.uid);
+  });
   const reconcile = makeReconciler({
+    verdicts,
     hooks,
     policy: deps.policy,
     api: deps.api,
@@ -107,8 +114,11 @@ export function makeDistributor(deps: DistributorDeps): Distributor {
     hash: hooks.hash,
     currentIn(ns) {
       // An altered copy is about to be replaced; until then it does not count as present.
+      // Present when cached with lameduck's labels and not judged altered: a copy not yet judged
+      // counts (the webhook names the same ConfigMap either way), a replaced one comes back as new.
       const cm = configMaps.get(hooks.configMapName, ns);
-      return cm === undefined || !intact(cm) ? undefined : { name: hooks.configMapName, hash: hooks.hash };
+      const labelled = cm?.metadata.labels?.[Label.managedBy] === managedByValue && cm.metadata.labels[Label.hook] === hooks.hash;
+      return cm === undefined || !labelled || verdicts.of(cm) === false ? undefined : { name: hooks.configMapName, hash: hooks.hash };
     },
     start() {
       if (started) return;

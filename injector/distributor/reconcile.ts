@@ -2,12 +2,13 @@
 // It does not care which event brought it here, so it is idempotent and safe to run from events,
 // from the periodic resync, and from two replicas at once.
 import { V1ConfigMap, V1ObjectMeta } from "@kubernetes/client-node";
-import { leanConfigMap, type LeanConfigMap } from "../informers/lean.ts";
+import { configMapDigest, type LeanConfigMap } from "../informers/lean.ts";
 import type { Logger } from "../log.ts";
 import { Label, managedByValue } from "../names.ts";
 import { namespaceInjected, namespaceTerminating, type NamespaceLike, type NamespacePolicy } from "../policy/namespace.ts";
 import type { DistributorApi } from "./api.ts";
 import type { HookSet } from "./hookset.ts";
+import type { Verdicts } from "./verdicts.ts";
 
 export interface ReconcileDeps {
   readonly hooks: HookSet;
@@ -15,8 +16,10 @@ export interface ReconcileDeps {
   readonly api: DistributorApi;
   readonly logger: Logger;
   readonly namespace: (name: string) => NamespaceLike | undefined;
-  /** lameduck-managed ConfigMaps of a namespace, from the informer cache (content digested). */
+  /** lameduck-managed ConfigMaps of a namespace, from the informer cache (metadata only). */
   readonly configMaps: (namespace: string) => readonly LeanConfigMap[];
+  /** What is known of their content; judged here, from GETs and creates. */
+  readonly verdicts: Verdicts;
 }
 
 export type ReconcileResult =
@@ -44,19 +47,13 @@ export function desiredConfigMap(hooks: HookSet, namespace: string): V1ConfigMap
  * The ConfigMap holds exactly the current binaries (its content digest is theirs: nothing more,
  * nothing less), immutably, with its labels. Labels are anyone's to set; the content is the proof.
  */
-export function leanIntact(cm: LeanConfigMap, hooks: HookSet): boolean {
+export function configMapIntact(cm: V1ConfigMap, hooks: HookSet): boolean {
   return (
     cm.immutable === true &&
-    cm.contentDigest === hooks.contentDigest &&
-    cm.metadata.labels?.[Label.managedBy] === managedByValue &&
+    configMapDigest(cm) === hooks.contentDigest &&
+    cm.metadata?.labels?.[Label.managedBy] === managedByValue &&
     cm.metadata.labels[Label.hook] === hooks.hash
   );
-}
-
-/** The same judgement of a whole ConfigMap, as a GET returns it. */
-export function configMapIntact(cm: V1ConfigMap, hooks: HookSet): boolean {
-  const lean = leanConfigMap(cm);
-  return lean !== undefined && leanIntact(lean, hooks);
 }
 
 function hashOf(cm: LeanConfigMap): string {
@@ -65,12 +62,19 @@ function hashOf(cm: LeanConfigMap): string {
 }
 
 export function makeReconciler(deps: ReconcileDeps): (namespace: string) => Promise<ReconcileResult> {
-  const { hooks, api } = deps;
-  const intact = (cm: LeanConfigMap): boolean => leanIntact(cm, hooks);
+  const { hooks, api, verdicts } = deps;
   const log = deps.logger.child({ component: "distributor" });
+  /** Judged from the object itself; the verdict is kept for its version. */
+  const judged = (cm: V1ConfigMap): boolean => {
+    const ok = configMapIntact(cm, hooks);
+    verdicts.record(cm, ok);
+    return ok;
+  };
 
   const create = async (ns: string): Promise<void> => {
-    if ((await api.createConfigMap(ns, desiredConfigMap(hooks, ns))) === "created") {
+    const created = await api.createConfigMap(ns, desiredConfigMap(hooks, ns));
+    if (created !== "exists") {
+      judged(created);
       log.info({ namespace: ns, configMap: hooks.configMapName }, "created hook ConfigMap");
       return;
     }
@@ -78,7 +82,7 @@ export function makeReconciler(deps: ReconcileDeps): (namespace: string) => Prom
     // label-selected cache because someone changed its labels. Look at it once.
     const existing = await api.readConfigMap(ns, hooks.configMapName);
     if (existing === undefined) throw new Error(`ConfigMap ${ns}/${hooks.configMapName} vanished between create and get; retrying`);
-    if (!configMapIntact(existing, hooks)) await replace(ns, existing);
+    if (!judged(existing)) await replace(ns, existing);
   };
 
   // Immutable: the API rejects any change to the data, so an altered copy is deleted and recreated.
@@ -106,8 +110,14 @@ export function makeReconciler(deps: ReconcileDeps): (namespace: string) => Prom
       return { outcome: "excluded" };
     }
     const current = ours.find((cm) => cm.metadata.name === hooks.configMapName);
-    if (current === undefined) await create(ns);
-    else if (!intact(current)) await replace(ns, current);
+    if (current === undefined) {
+      await create(ns);
+    } else if (verdicts.of(current) !== true) {
+      // Not judged in this version yet (or judged altered): its content is read once, now.
+      const full = await api.readConfigMap(ns, hooks.configMapName);
+      if (full === undefined) await create(ns);
+      else if (!judged(full)) await replace(ns, full);
+    }
 
     const inUse: string[] = [];
     for (const old of ours) {

@@ -28,6 +28,8 @@ export interface ListQuery {
   readonly fieldSelector?: string | undefined;
   readonly limit: number;
   readonly continueToken?: string | undefined;
+  /** Accept header (default application/json), e.g. for PartialObjectMetadataList. */
+  readonly accept?: string;
 }
 
 export interface RawClient {
@@ -56,13 +58,13 @@ function statusOf(body: string): { reason: string | undefined; message: string |
 
 export function makeRawClient(kc: KubeConfig): RawClient {
   const http = new IsomorphicFetchHttpLibrary();
-  const request = async (path: string, params: Record<string, string>, signal: AbortSignal | undefined): Promise<{ status: number; body: string }> => {
+  const request = async (path: string, params: Record<string, string>, signal: AbortSignal | undefined, accept = "application/json"): Promise<{ status: number; body: string }> => {
     const server = kc.getCurrentCluster()?.server;
     if (server === undefined) throw new Error("the kubeconfig has no current cluster");
     const url = new URL(server.replace(/\/+$/, "") + path);
     for (const [k, v] of Object.entries(params)) url.searchParams.set(k, v);
     const ctx = new RequestContext(url.toString(), HttpMethod.GET);
-    ctx.setHeaderParam("Accept", "application/json");
+    ctx.setHeaderParam("Accept", accept);
     if (signal !== undefined) ctx.setSignal(signal);
     await kc.applySecurityAuthentication(ctx);
     const response = await http.send(ctx).toPromise();
@@ -78,7 +80,7 @@ export function makeRawClient(kc: KubeConfig): RawClient {
       if (query.labelSelector !== undefined) params["labelSelector"] = query.labelSelector;
       if (query.fieldSelector !== undefined) params["fieldSelector"] = query.fieldSelector;
       if (query.continueToken !== undefined && query.continueToken !== "") params["continue"] = query.continueToken;
-      const { status, body } = await request(path, params, signal);
+      const { status, body } = await request(path, params, signal, query.accept);
       if (status !== 200) throw fail(`list ${path}`, status, body);
       const list = record(JSON.parse(body));
       const items = list?.["items"];

@@ -24,7 +24,7 @@ export interface ClusterInformers {
   readonly namespaces: Informer<LeanNamespace>;
   readonly nodes: Informer<LeanNode>;
   readonly endpointSlices: Informer<LeanEndpointSlice>;
-  /** Only ConfigMaps labelled app.kubernetes.io/managed-by=lameduck, cluster-wide, without their content. */
+  /** Only ConfigMaps labelled app.kubernetes.io/managed-by=lameduck, cluster-wide, metadata only. */
   readonly configMaps: Informer<LeanConfigMap>;
   /** Services of the controller's own namespace (to learn the oracle's ClusterIP). */
   readonly services: Informer<LeanService>;
@@ -55,7 +55,7 @@ export const managedSelector = `${Label.managedBy}=${managedByValue}`;
 
 // A ConfigMap may hold a megabyte, and anyone may label theirs as lameduck's: a page of 25 is at
 // most ~35 MB of JSON, parsed and trimmed before the next page is asked for.
-const configMapPageSize = 25;
+const configMapPageSize = 5;
 
 export function makeClusterInformers(deps: ClusterInformersDeps): ClusterInformers {
   const now = deps.now ?? (() => performance.now());
@@ -80,7 +80,7 @@ export function makeClusterInformers(deps: ClusterInformersDeps): ClusterInforme
   const nodes = makeInformer({ resource: "nodes", path: "/api/v1/nodes", transform: leanNode }, informerDeps);
   const endpointSlices = makeInformer({ resource: "endpointslices", path: "/apis/discovery.k8s.io/v1/endpointslices", transform: leanEndpointSlice }, informerDeps);
   const configMaps = makeInformer(
-    { resource: "configmaps", path: "/api/v1/configmaps", labelSelector: managedSelector, pageSize: configMapPageSize, transform: leanConfigMap },
+    { resource: "configmaps", path: "/api/v1/configmaps", labelSelector: managedSelector, pageSize: configMapPageSize, metadataOnly: true, transform: leanConfigMap },
     informerDeps,
   );
   const services = makeInformer({ resource: "services", path: `/api/v1/namespaces/${ns}/services`, transform: leanService }, informerDeps);

@@ -5,14 +5,14 @@
 // version" after an etcd restore, a 5xx, a reset connection, a failed list — is retried with backoff
 // and a full relist, because a cache resumed from a resourceVersion the server cannot honour would
 // follow a store that no longer exists. How long it has been failing is exposed for /readyz.
-// The streaming watch itself is client-node's Watch (its auth and TLS come from the kubeconfig).
-import { Watch, type KubeConfig } from "@kubernetes/client-node";
+import type { KubeConfig } from "@kubernetes/client-node";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Gauge, type Counter, type Registry } from "prom-client";
 import type { Logger } from "../log.ts";
 import { ApiStatusError, type RawClient } from "./client.ts";
 import type { Lean } from "./lean.ts";
 import { makeStore } from "./store.ts";
+import { startWatch, type WatchHandle } from "./watch.ts";
 
 export type Delay = (ms: number) => Promise<void>;
 
@@ -23,8 +23,13 @@ export interface InformerSpec<T extends Lean> {
   readonly path: string;
   readonly labelSelector?: string;
   readonly fieldSelector?: string;
-  /** Objects per list page (default 500); smaller where one object may be a megabyte. */
+  /** Objects per list page (default 500). */
   readonly pageSize?: number;
+  /**
+   * Ask for metadata only (PartialObjectMetadata), for objects whose content anyone may make large
+   * and lameduck does not need from the cache; transform then sees only metadata.
+   */
+  readonly metadataOnly?: boolean;
   /** What the cache keeps of an object as the API sends it; undefined skips a malformed one. */
   readonly transform: (raw: unknown) => T | undefined;
 }
@@ -66,15 +71,16 @@ export function backoffDelay(attempt: number, baseMs: number, maxMs: number, ran
   return Math.round(ceiling * (0.5 + random() / 2));
 }
 
+const listAccept = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json";
+const watchAccept = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,application/json";
+/** A watch without a byte for this long (bookmarks come about every minute) is dropped and resumed. */
+const idleTimeoutMs = 90_000;
+
 /** A watch that closed within this without an event is reconnected after a short, growing pause. */
 const quickCloseMs = 1_000;
 const reconnectCapMs = 2_000;
 
 type WatchEnd = { readonly kind: "closed"; readonly events: number; readonly ms: number } | { readonly kind: "expired" } | { readonly kind: "failed"; readonly err: unknown };
-
-function isTimeout(err: unknown): boolean {
-  return typeof err === "object" && err !== null && "name" in err && err.name === "TimeoutError";
-}
 
 function statusError(status: unknown): ApiStatusError | "expired" {
   const s = typeof status === "object" && status !== null ? (status as Record<string, unknown>) : {};
@@ -97,7 +103,6 @@ export function makeInformer<T extends Lean>(spec: InformerSpec<T>, deps: Inform
   const { baseMs, maxMs } = deps.backoff ?? { baseMs: 500, maxMs: 30_000 };
   const log = deps.logger.child({ informer: spec.resource });
   const store = makeStore<T>();
-  const watcher = new Watch(deps.kc);
   const pageSize = spec.pageSize ?? 500;
   let synced = false;
   let generation = 0;
@@ -105,7 +110,7 @@ export function makeInformer<T extends Lean>(spec: InformerSpec<T>, deps: Inform
   let failing: number | undefined;
   let resourceVersion = "";
   let abort: AbortController | undefined;
-  let watchAbort: AbortController | undefined;
+  let watch: WatchHandle | undefined;
   const syncWaiters: (() => void)[] = [];
 
   const relist = async (gen: number): Promise<void> => {
@@ -115,7 +120,7 @@ export function makeInformer<T extends Lean>(spec: InformerSpec<T>, deps: Inform
     do {
       const page = await deps.client.listPage(
         spec.path,
-        { labelSelector: spec.labelSelector, fieldSelector: spec.fieldSelector, limit: pageSize, continueToken },
+        { labelSelector: spec.labelSelector, fieldSelector: spec.fieldSelector, limit: pageSize, continueToken, ...(spec.metadataOnly === true ? { accept: listAccept } : {}) },
         abort?.signal,
       );
       if (gen !== generation) return;
@@ -144,63 +149,53 @@ export function makeInformer<T extends Lean>(spec: InformerSpec<T>, deps: Inform
   };
 
   // One watch from resourceVersion, until it ends. Resolves, never rejects.
-  const watchOnce = (gen: number, onEvent: () => void): Promise<WatchEnd> =>
-    new Promise((resolve) => {
-      const started = now();
-      let events = 0;
-      let ended = false;
-      let inStream: ApiStatusError | "expired" | undefined;
-      const params: Record<string, string | boolean | number> = {
-        resourceVersion,
-        allowWatchBookmarks: true,
-        // As client-go: the server ends the watch after 5-10 minutes, so reconnects spread out.
-        timeoutSeconds: Math.round(300 + random() * 300),
-      };
-      if (spec.labelSelector !== undefined) params["labelSelector"] = spec.labelSelector;
-      if (spec.fieldSelector !== undefined) params["fieldSelector"] = spec.fieldSelector;
-      const handle = (phase: string, obj: unknown): void => {
-        if (gen !== generation || inStream !== undefined) return;
-        if (phase === "ERROR") {
-          inStream = statusError(obj);
-          return;
-        }
-        const rv = resourceVersionOf(obj);
-        if (phase === "ADDED" || phase === "MODIFIED") {
-          const lean = spec.transform(obj);
-          if (lean !== undefined) store.upsert(lean);
-        } else if (phase === "DELETED") {
-          const lean = spec.transform(obj);
-          if (lean !== undefined) store.remove(lean.metadata.name, lean.metadata.namespace);
-        }
-        if (rv !== undefined) resourceVersion = rv;
-        events += 1;
-        onEvent();
-      };
-      const done = (err: unknown): void => {
-        if (ended) return;
-        ended = true;
-        watchAbort = undefined;
-        if (inStream === "expired") resolve({ kind: "expired" });
-        else if (inStream !== undefined) resolve({ kind: "failed", err: inStream });
-        else if (err === null || err === undefined || isTimeout(err)) resolve({ kind: "closed", events, ms: now() - started });
-        else resolve({ kind: "failed", err });
-      };
-      watcher.watch(spec.path, params, handle, done).then(
-        (controller) => {
-          if (ended) return;
-          watchAbort = controller;
-          if (gen !== generation) {
-            controller.abort();
-            return;
-          }
-          // The watch is established: from here the cache follows the API again.
-          failing = undefined;
-        },
-        (err: unknown) => {
-          done(err);
-        },
-      );
-    });
+  const watchOnce = async (gen: number, onEvent: () => void): Promise<WatchEnd> => {
+    const started = now();
+    let events = 0;
+    let inStream: ApiStatusError | "expired" | undefined;
+    const params: Record<string, string> = {
+      resourceVersion,
+      allowWatchBookmarks: "true",
+      // As client-go: the server ends the watch after 5-10 minutes, so reconnects spread out.
+      timeoutSeconds: String(Math.round(300 + random() * 300)),
+    };
+    if (spec.labelSelector !== undefined) params["labelSelector"] = spec.labelSelector;
+    if (spec.fieldSelector !== undefined) params["fieldSelector"] = spec.fieldSelector;
+    const handle = (phase: string, obj: unknown): void => {
+      if (gen !== generation || inStream !== undefined) return;
+      if (phase === "ERROR") {
+        inStream = statusError(obj);
+        watch?.abort();
+        return;
+      }
+      const rv = resourceVersionOf(obj);
+      if (phase === "ADDED" || phase === "MODIFIED") {
+        const lean = spec.transform(obj);
+        if (lean !== undefined) store.upsert(lean);
+      } else if (phase === "DELETED") {
+        const lean = spec.transform(obj);
+        if (lean !== undefined) store.remove(lean.metadata.name, lean.metadata.namespace);
+      }
+      if (rv !== undefined) resourceVersion = rv;
+      events += 1;
+      onEvent();
+    };
+    const current = startWatch(deps.kc, { path: spec.path, params, accept: spec.metadataOnly === true ? watchAccept : "application/json", idleTimeoutMs }, handle);
+    watch = current;
+    current.established.then(
+      () => {
+        // The watch is established: from here the cache follows the API again.
+        if (gen === generation) failing = undefined;
+      },
+      () => undefined,
+    );
+    const err = await current.ended;
+    if (watch === current) watch = undefined;
+    if (inStream === "expired") return { kind: "expired" };
+    if (inStream !== undefined) return { kind: "failed", err: inStream };
+    if (err !== undefined) return { kind: "failed", err };
+    return { kind: "closed", events, ms: now() - started };
+  };
 
   const loop = async (gen: number): Promise<void> => {
     let attempt = 0;
@@ -273,7 +268,7 @@ export function makeInformer<T extends Lean>(spec: InformerSpec<T>, deps: Inform
       running = false;
       generation += 1;
       abort?.abort();
-      watchAbort?.abort();
+      watch?.abort();
       return Promise.resolve();
     },
   };

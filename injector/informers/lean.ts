@@ -47,11 +47,8 @@ export interface LeanEndpointSlice extends Lean {
   readonly endpoints?: readonly LeanEndpoint[];
 }
 
-export interface LeanConfigMap extends Lean {
-  readonly immutable?: boolean;
-  /** configMapDigest() of its data and binaryData; the content itself is not kept. */
-  readonly contentDigest: string;
-}
+/** A ConfigMap's metadata: the cache lists and watches ConfigMaps as PartialObjectMetadata. */
+export type LeanConfigMap = Lean;
 
 type Json = Record<string, unknown>;
 
@@ -207,11 +204,8 @@ export function configMapDigest(cm: { readonly data?: unknown; readonly binaryDa
   return sha.digest("hex");
 }
 
-/** ConfigMaps labelled as lameduck's: their name, the two labels the distributor reads, and a digest. */
+/** ConfigMaps labelled as lameduck's: their name and the two labels the distributor reads. */
 export function leanConfigMap(raw: unknown): LeanConfigMap | undefined {
   const metadata = meta(raw, { labels: (k) => k === Label.managedBy || k === Label.hook });
-  if (metadata === undefined) return undefined;
-  const cm = obj(raw) ?? {};
-  const immutable = bool(cm["immutable"]);
-  return { metadata, contentDigest: configMapDigest(cm), ...(immutable === undefined ? {} : { immutable }) };
+  return metadata === undefined ? undefined : { metadata };
 }

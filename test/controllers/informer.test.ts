@@ -58,11 +58,18 @@ describe("the restarting informer", () => {
     expect((await restarts.get()).values[0]?.value).toBeGreaterThanOrEqual(5);
   });
 
-  it("caches only objects matching its label selector, without their content, and follows them after a 410 relist", async () => {
+  it("caches only objects matching its label selector, as metadata, and follows them after a 410 relist", async () => {
     await core.createNamespace({ body: body<V1Namespace>({ metadata: { name: "shop" } }) });
     await core.createNamespacedConfigMap({ namespace: "shop", body: cm("ours", { "app.kubernetes.io/managed-by": "lameduck", team: "x" }) });
     await core.createNamespacedConfigMap({ namespace: "shop", body: cm("theirs", {}) });
-    const informer = makeInformer({ resource: "configmaps", path: "/api/v1/configmaps", labelSelector: selector, pageSize: 1, transform: leanConfigMap }, deps());
+    const raws: unknown[] = [];
+    const transform = (raw: unknown): ReturnType<typeof leanConfigMap> => {
+      raws.push(raw);
+      return leanConfigMap(raw);
+    };
+    const informer = makeInformer({ resource: "configmaps", path: "/api/v1/configmaps", labelSelector: selector, pageSize: 1, metadataOnly: true, transform }, deps());
+    const seen: unknown[] = [];
+    informer.onAdd((o) => seen.push(o));
     started.push(informer);
     informer.start();
     await informer.synced();
@@ -70,7 +77,6 @@ describe("the restarting informer", () => {
     const cached = informer.get("ours", "shop");
     expect(cached).toEqual({
       metadata: { name: "ours", namespace: "shop", uid: expect.any(String) as unknown, resourceVersion: expect.any(String) as unknown, labels: { "app.kubernetes.io/managed-by": "lameduck" } },
-      contentDigest: expect.stringMatching(/^[0-9a-f]{64}$/) as unknown,
     });
 
     api.faults.goneOnNextWatch(2);
@@ -78,6 +84,11 @@ describe("the restarting informer", () => {
     await core.createNamespacedConfigMap({ namespace: "shop", body: cm("ours-2", { "app.kubernetes.io/managed-by": "lameduck" }) });
     await core.deleteNamespacedConfigMap({ namespace: "shop", name: "ours" });
     await eventually("the cache to follow", () => informer.list().map((c) => c.metadata.name).join() === "ours-2");
+    expect(seen.map((o) => (o as { metadata: { name: string } }).metadata.name)).toEqual(["ours", "ours-2"]);
+    // The API sent metadata only, in the list and in the watch: the content never reached the process.
+    expect(raws.length).toBeGreaterThanOrEqual(3);
+    for (const raw of raws) expect(raw).toMatchObject({ kind: "PartialObjectMetadata", apiVersion: "meta.k8s.io/v1" });
+    expect(raws.some((r) => JSON.stringify(r).includes('"data"'))).toBe(false);
     const relists = api.requests.filter((r) => r.resource === "configmaps" && r.verb === "list");
     expect(relists.length).toBeGreaterThanOrEqual(2);
   });

@@ -21,6 +21,8 @@ export interface WatchRequest {
   readonly allowBookmarks: boolean;
   readonly sendInitialEvents: boolean | undefined;
   readonly timeoutSeconds: number | undefined;
+  /** Sends each event's object as this (a metadata watch's PartialObjectMetadata). */
+  readonly project?: (o: Obj) => Obj;
 }
 
 export interface WatchDeps {
@@ -83,7 +85,9 @@ export function serveWatch(deps: WatchDeps, w: WatchRequest, res: ServerResponse
     else if (now) type = before ? "MODIFIED" : "ADDED";
     else type = before ? "DELETED" : undefined;
     if (type === undefined) return;
-    if (type === e.type) {
+    if (w.project !== undefined) {
+      res.write(line(type, w.project(e.object)));
+    } else if (type === e.type) {
       let cached = lineCache.get(e);
       if (cached === undefined) {
         cached = line(e.type, e.object);
@@ -97,7 +101,7 @@ export function serveWatch(deps: WatchDeps, w: WatchRequest, res: ServerResponse
 
   const initial = w.sendInitialEvents === true || requested === 0;
   if (initial) {
-    for (const o of store.list(w.res, w.namespace)) if (w.matches(o)) res.write(line("ADDED", o));
+    for (const o of store.list(w.res, w.namespace)) if (w.matches(o)) res.write(line("ADDED", w.project === undefined ? o : w.project(o)));
     if (w.allowBookmarks) res.write(bookmark(w.res, store.currentRv(), true));
   } else {
     const backlog = store.eventsSince(w.res, requested);
