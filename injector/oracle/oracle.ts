@@ -76,6 +76,8 @@ interface Waiter {
   graceTimer: NodeJS.Timeout | undefined;
   /** The API check: undefined while pending or when there is none. */
   result: CheckResult | undefined;
+  /** A lookup was started for this request. */
+  readonly verifying: boolean;
 }
 
 // Pods asked about recently: when each was first asked (for the drain-time histogram and Event)
@@ -173,6 +175,19 @@ export function makeOracle(deps: OracleDeps): Oracle {
   /** The answer now: from the pod the API confirmed when there is one. */
   const current = (w: Waiter): Answer => (w.result?.kind === "found" ? index.answer(w.uid, w.result.pod) : index.answer(w.uid));
 
+  /**
+   * What a held request gets when its wait ends or the controller stops. While its pod's lookup is
+   * pending, the slices alone are trusted to say `serving` (the hook asks again) and nothing else:
+   * a claim not yet confirmed must not release a hook or give it ports.
+   */
+  const settleNow = (w: Waiter): Reply => {
+    if (w.verifying && w.result === undefined) {
+      const answer = index.answer(w.uid);
+      return answer.state === DrainState.serving ? { kind: "answer", answer } : { kind: "refused", message: "the pod's lookup has not answered yet" };
+    }
+    return { kind: "answer", answer: current(w) };
+  };
+
   /** Answers the waiter if it should not be held any longer; `outcome` names a plain answer. */
   const evaluate = (w: Waiter, outcome: WaitOutcome): void => {
     if (deps.check === undefined) {
@@ -196,8 +211,7 @@ export function makeOracle(deps: OracleDeps): Oracle {
       track(uid);
       const answer = index.answer(uid);
       const checker = waitMs > 0 && answer.state !== DrainState.unselected ? deps.check : undefined;
-      const verify = checker !== undefined;
-      if (!verify && (answer.state !== DrainState.serving || waitMs <= 0)) {
+      if (checker === undefined && (answer.state !== DrainState.serving || waitMs <= 0)) {
         waitsTotal.inc({ outcome: WaitOutcome.immediate });
         reported(uid, answer, deps.check === undefined ? answer.ref : undefined);
         reply({ kind: "answer", answer });
@@ -211,7 +225,7 @@ export function makeOracle(deps: OracleDeps): Oracle {
         waitsTotal.inc({ outcome: WaitOutcome.rejectedClient });
         return "client-busy";
       }
-      const w: Waiter = { uid, client, reply, timer: undefined, graceTimer: undefined, result: undefined };
+      const w: Waiter = { uid, client, reply, timer: undefined, graceTimer: undefined, result: undefined, verifying: checker !== undefined };
       let set = waiters.get(uid);
       if (set === undefined) {
         set = new Set();
@@ -221,7 +235,8 @@ export function makeOracle(deps: OracleDeps): Oracle {
       active += 1;
       byClient.set(client, (byClient.get(client) ?? 0) + 1);
       w.timer = setTimeout(() => {
-        finish(w, WaitOutcome.timeout, { kind: "answer", answer: current(w) });
+        const reply = settleNow(w);
+        finish(w, reply.kind === "refused" ? WaitOutcome.unverified : WaitOutcome.timeout, reply);
       }, waitMs);
       if (checker !== undefined) {
         void checker.check(uid, index.claims(uid)).then((result) => {
@@ -243,7 +258,7 @@ export function makeOracle(deps: OracleDeps): Oracle {
     },
     releaseAll() {
       for (const set of [...waiters.values()]) {
-        for (const w of [...set]) finish(w, WaitOutcome.shutdown, { kind: "answer", answer: current(w) });
+        for (const w of [...set]) finish(w, WaitOutcome.shutdown, settleNow(w));
       }
       clearInterval(sweep);
     },

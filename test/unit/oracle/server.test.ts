@@ -4,6 +4,7 @@ import { Registry } from "prom-client";
 import { afterEach, describe, expect, it } from "vitest";
 import { silentLogger } from "../../../injector/log.ts";
 import { makeOracle, type Oracle } from "../../../injector/oracle/oracle.ts";
+import type { PodChecker } from "../../../injector/oracle/podcheck.ts";
 import { parseDrainRequest, startOracleServer, type OracleServer } from "../../../injector/oracle/server.ts";
 import { makeSliceIndex, type SliceIndex } from "../../../injector/oracle/slices.ts";
 import type { PodRef, SliceLike } from "../../../injector/oracle/state.ts";
@@ -36,11 +37,18 @@ afterEach(async () => {
   await Promise.all(open.splice(0).map((s) => s.close()));
 });
 
-async function harness(maxWaits = 100, maxWaitsPerClient?: number): Promise<Harness> {
+async function harness(maxWaits = 100, maxWaitsPerClient?: number, check?: PodChecker): Promise<Harness> {
   const index = makeSliceIndex();
   const registry = new Registry();
   const drained: { ref: PodRef; seconds: number }[] = [];
-  const oracle = makeOracle({ index, maxWaits, ...(maxWaitsPerClient === undefined ? {} : { maxWaitsPerClient }), registry, onDrained: (ref, seconds) => drained.push({ ref, seconds }) });
+  const oracle = makeOracle({
+    index,
+    maxWaits,
+    ...(maxWaitsPerClient === undefined ? {} : { maxWaitsPerClient }),
+    ...(check === undefined ? {} : { check }),
+    registry,
+    onDrained: (ref, seconds) => drained.push({ ref, seconds }),
+  });
   const synced = { value: true };
   const server = await startOracleServer({
     oracle,
@@ -175,6 +183,17 @@ describe("the drain oracle over HTTP", () => {
     await until(() => h.oracle.activeWaits() === 1, "held again");
     h.update(slice([]));
     expect((await again).status).toBe(200);
+  });
+
+  it("while a pod's lookup is pending, its slices may keep the hook asking but not release it", async () => {
+    const pending: PodChecker = { check: () => new Promise(() => undefined) };
+    const h = await harness(100, undefined, pending);
+    h.update(slice([{ uid: "p1" }, { uid: "p2", ready: false }]));
+    expect((await get(h.server.port, "/v1/pods/p1/drain?wait=0.2")).body).toBe("serving ports=8080 node=192.168.1.10\n");
+    expect(await get(h.server.port, "/v1/pods/p2/drain?wait=0.2")).toMatchObject({ status: 503, body: "the pod's lookup has not answered yet\n" });
+    expect(h.drained).toHaveLength(0);
+    // A probe without a wait needs no lookup.
+    expect((await get(h.server.port, "/v1/pods/p2/drain?wait=0")).body).toBe("drained ports=8080 node=192.168.1.10\n");
   });
 
   it("forgets a held request whose client went away", async () => {
