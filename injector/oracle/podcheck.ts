@@ -17,9 +17,9 @@ export interface PodChecker {
 export interface PodCheckerDeps {
   readonly lookup: PodLookup;
   readonly registry: Registry;
-  /** Lookups in flight at once (default 16); more wait their turn within the timeout. */
+  /** Lookups in flight at once (default 32); more wait their turn. */
   readonly concurrency?: number;
-  /** From asking to answer, waiting turn included (default 2 s). */
+  /** How long one GET may take (default 2 s). */
   readonly timeoutMs?: number;
   /** How long a result is reused for the same uid (default 5 s; 1 s for a failed lookup). */
   readonly ttlMs?: number;
@@ -32,7 +32,7 @@ const maxClaims = 4;
 const maxCached = 10_000;
 
 export function makePodChecker(deps: PodCheckerDeps): PodChecker {
-  const concurrency = deps.concurrency ?? 16;
+  const concurrency = deps.concurrency ?? 32;
   const timeoutMs = deps.timeoutMs ?? 2_000;
   const ttlMs = deps.ttlMs ?? 5_000;
   const now = deps.now ?? (() => performance.now());
@@ -46,35 +46,30 @@ export function makePodChecker(deps: PodCheckerDeps): PodChecker {
   let running = 0;
   const queue: (() => void)[] = [];
 
-  const turn = (signal: AbortSignal): Promise<void> =>
-    new Promise((resolve, reject) => {
+  // A lookup waits for a slot as long as it takes: the question that wants it is held meanwhile and
+  // answered when its own wait ends (podcheck never decides how long a hook waits). The GET itself
+  // is bounded.
+  const turn = (): Promise<void> =>
+    new Promise((resolve) => {
       if (running < concurrency) {
         running += 1;
         resolve();
         return;
       }
-      const go = (): void => {
-        signal.removeEventListener("abort", abandon);
+      queue.push(() => {
         running += 1;
         resolve();
-      };
-      const abandon = (): void => {
-        const i = queue.indexOf(go);
-        if (i >= 0) queue.splice(i, 1);
-        reject(new Error("no lookup slot in time"));
-      };
-      queue.push(go);
-      signal.addEventListener("abort", abandon, { once: true });
+      });
     });
   const done = (): void => {
     running -= 1;
     queue.shift()?.();
   };
 
-  const one = async (claim: PodRef, signal: AbortSignal): Promise<PodFacts | undefined> => {
-    await turn(signal);
+  const one = async (claim: PodRef): Promise<PodFacts | undefined> => {
+    await turn();
     try {
-      const raw = await deps.lookup(claim.namespace, claim.name, signal);
+      const raw = await deps.lookup(claim.namespace, claim.name, AbortSignal.timeout(timeoutMs));
       const pod = raw === undefined ? undefined : podFacts(raw);
       return pod !== undefined && pod.uid === claim.uid && pod.namespace === claim.namespace ? pod : undefined;
     } finally {
@@ -85,8 +80,7 @@ export function makePodChecker(deps: PodCheckerDeps): PodChecker {
   const run = async (claims: readonly PodRef[]): Promise<CheckResult> => {
     if (claims.length === 0) return { kind: "absent" };
     if (claims.length > maxClaims) return { kind: "unknown", reason: `${claims.length} pods are claimed to have this uid` };
-    const signal = AbortSignal.timeout(timeoutMs);
-    const results = await Promise.allSettled(claims.map((c) => one(c, signal)));
+    const results = await Promise.allSettled(claims.map((c) => one(c)));
     for (const r of results) if (r.status === "fulfilled" && r.value !== undefined) return { kind: "found", pod: r.value };
     const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
     if (failed === undefined) return { kind: "absent" };

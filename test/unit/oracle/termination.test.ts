@@ -101,7 +101,7 @@ describe("the pod lookup", () => {
     expect(await none.check("u2", [1, 2, 3, 4, 5].map((i) => ({ namespace: "a", name: `p${i}`, uid: "u2" })))).toMatchObject({ kind: "unknown" });
     expect(await registry.getSingleMetricAsString("lameduck_oracle_pod_lookups_total")).toContain('result="failed"} 1');
   });
-  it("gives up on a lookup that takes longer than its timeout, and on one left waiting for a slot", async () => {
+  it("gives up on a GET that takes longer than its timeout; one waiting for the slot runs after it", async () => {
     const checker = makePodChecker({ registry: new Registry(), concurrency: 1, timeoutMs: 100, lookup: (_ns, _name, signal) =>
       new Promise((_resolve, reject) => {
         signal.addEventListener("abort", () => {
