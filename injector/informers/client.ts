@@ -56,17 +56,59 @@ function statusOf(body: string): { reason: string | undefined; message: string |
   }
 }
 
-export function makeRawClient(kc: KubeConfig): RawClient {
+type Dispatcher = NonNullable<ReturnType<RequestContext["getDispatcher"]>>;
+
+/** Authenticates requests to the current cluster. */
+export interface Auth {
+  /** A GET to `path` with `params`, authenticated, on the shared connection pool. */
+  request(path: string, params: Readonly<Record<string, string>>): Promise<RequestContext>;
+}
+
+// How long one set of credentials and one connection pool serve. client-node builds a new undici
+// Agent, so a new connection, for every request it authenticates: thousands of pod lookups during a
+// mass rollout would each open one. Credentials that expire sooner (exec plugins, projected
+// service-account tokens) are refreshed by client-node when asked again, well within this.
+const authTtlMs = 60_000;
+
+export function makeAuth(kc: KubeConfig): Auth {
+  let current: { readonly headers: Record<string, string>; readonly dispatcher: Dispatcher | undefined; readonly expires: number } | undefined;
+  let pending: Promise<NonNullable<typeof current>> | undefined;
+  const fresh = async (server: string): Promise<NonNullable<typeof current>> => {
+    const probe = new RequestContext(server, HttpMethod.GET);
+    await kc.applySecurityAuthentication(probe);
+    const previous = current;
+    current = { headers: { ...probe.getHeaders() }, dispatcher: probe.getDispatcher(), expires: performance.now() + authTtlMs };
+    // Requests still running on the old pool finish first.
+    void previous?.dispatcher?.close().catch(() => undefined);
+    return current;
+  };
+  return {
+    async request(path, params) {
+      const server = kc.getCurrentCluster()?.server;
+      if (server === undefined) throw new Error("the kubeconfig has no current cluster");
+      let auth = current;
+      if (auth === undefined || auth.expires <= performance.now()) {
+        pending ??= fresh(server).finally(() => {
+          pending = undefined;
+        });
+        auth = await pending;
+      }
+      const url = new URL(server.replace(/\/+$/, "") + path);
+      for (const [k, v] of Object.entries(params)) url.searchParams.set(k, v);
+      const ctx = new RequestContext(url.toString(), HttpMethod.GET);
+      for (const [k, v] of Object.entries(auth.headers)) ctx.setHeaderParam(k, v);
+      if (auth.dispatcher !== undefined) ctx.setDispatcher(auth.dispatcher);
+      return ctx;
+    },
+  };
+}
+
+export function makeRawClient(kc: KubeConfig, auth: Auth = makeAuth(kc)): RawClient {
   const http = new IsomorphicFetchHttpLibrary();
   const request = async (path: string, params: Record<string, string>, signal: AbortSignal | undefined, accept = "application/json"): Promise<{ status: number; body: string }> => {
-    const server = kc.getCurrentCluster()?.server;
-    if (server === undefined) throw new Error("the kubeconfig has no current cluster");
-    const url = new URL(server.replace(/\/+$/, "") + path);
-    for (const [k, v] of Object.entries(params)) url.searchParams.set(k, v);
-    const ctx = new RequestContext(url.toString(), HttpMethod.GET);
+    const ctx = await auth.request(path, params);
     ctx.setHeaderParam("Accept", accept);
     if (signal !== undefined) ctx.setSignal(signal);
-    await kc.applySecurityAuthentication(ctx);
     const response = await http.send(ctx).toPromise();
     return { status: response.httpStatusCode, body: await response.body.text() };
   };

@@ -4,7 +4,7 @@ import type { KubeConfig } from "@kubernetes/client-node";
 import { Counter, type Registry } from "prom-client";
 import type { Logger } from "../log.ts";
 import { Label, managedByValue } from "../names.ts";
-import { makeRawClient, type RawClient } from "./client.ts";
+import { makeAuth, makeRawClient, type RawClient } from "./client.ts";
 import { makeInformer, registerFailingGauge, type Delay, type Informer, type InformerDeps } from "./informer.ts";
 import {
   leanConfigMap,
@@ -65,9 +65,10 @@ export function makeClusterInformers(deps: ClusterInformersDeps): ClusterInforme
     labelNames: ["resource"] as const,
     registers: [deps.registry],
   });
+  const auth = makeAuth(deps.kc);
   const informerDeps: InformerDeps = {
-    kc: deps.kc,
-    client: deps.client ?? makeRawClient(deps.kc),
+    auth,
+    client: deps.client ?? makeRawClient(deps.kc, auth),
     logger: deps.logger,
     restarts,
     now,

@@ -5,11 +5,10 @@
 // version" after an etcd restore, a 5xx, a reset connection, a failed list — is retried with backoff
 // and a full relist, because a cache resumed from a resourceVersion the server cannot honour would
 // follow a store that no longer exists. How long it has been failing is exposed for /readyz.
-import type { KubeConfig } from "@kubernetes/client-node";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Gauge, type Counter, type Registry } from "prom-client";
 import type { Logger } from "../log.ts";
-import { ApiStatusError, type RawClient } from "./client.ts";
+import { ApiStatusError, type Auth, type RawClient } from "./client.ts";
 import type { Lean } from "./lean.ts";
 import { makeStore } from "./store.ts";
 import { startWatch, type WatchHandle } from "./watch.ts";
@@ -35,7 +34,7 @@ export interface InformerSpec<T extends Lean> {
 }
 
 export interface InformerDeps {
-  readonly kc: KubeConfig;
+  readonly auth: Auth;
   readonly client: RawClient;
   readonly logger: Logger;
   readonly restarts: Counter<"resource">;
@@ -180,7 +179,7 @@ export function makeInformer<T extends Lean>(spec: InformerSpec<T>, deps: Inform
       events += 1;
       onEvent();
     };
-    const current = startWatch(deps.kc, { path: spec.path, params, accept: spec.metadataOnly === true ? watchAccept : "application/json", idleTimeoutMs }, handle);
+    const current = startWatch(deps.auth, { path: spec.path, params, accept: spec.metadataOnly === true ? watchAccept : "application/json", idleTimeoutMs }, handle);
     watch = current;
     current.established.then(
       () => {

@@ -1,10 +1,10 @@
 // One watch request, streamed: newline-delimited {type, object} events as they arrive, through
-// client-node's transport (kubeconfig auth, TLS). client-node's own Watch cannot send an Accept
-// header, and a metadata-only watch (as=PartialObjectMetadata) needs one.
-import { HttpMethod, IsomorphicFetchHttpLibrary, RequestContext, type KubeConfig } from "@kubernetes/client-node";
+// client-node's transport (kubeconfig auth, TLS; client.ts's shared pool). client-node's own Watch
+// cannot send an Accept header, and a metadata-only watch (as=PartialObjectMetadata) needs one.
+import { IsomorphicFetchHttpLibrary } from "@kubernetes/client-node";
 import { createInterface } from "node:readline";
 import { Readable } from "node:stream";
-import { ApiStatusError } from "./client.ts";
+import { ApiStatusError, type Auth } from "./client.ts";
 
 export interface WatchRequest {
   readonly path: string;
@@ -24,7 +24,7 @@ export interface WatchHandle {
 
 export type WatchEventHandler = (type: string, object: unknown) => void;
 
-export function startWatch(kc: KubeConfig, request: WatchRequest, onEvent: WatchEventHandler): WatchHandle {
+export function startWatch(auth: Auth, request: WatchRequest, onEvent: WatchEventHandler): WatchHandle {
   const controller = new AbortController();
   let idle: NodeJS.Timeout | undefined;
   const touch = (): void => {
@@ -45,15 +45,9 @@ export function startWatch(kc: KubeConfig, request: WatchRequest, onEvent: Watch
 
   const ended = (async (): Promise<unknown> => {
     try {
-      const server = kc.getCurrentCluster()?.server;
-      if (server === undefined) throw new Error("the kubeconfig has no current cluster");
-      const url = new URL(server.replace(/\/+$/, "") + request.path);
-      url.searchParams.set("watch", "true");
-      for (const [k, v] of Object.entries(request.params)) url.searchParams.set(k, v);
-      const ctx = new RequestContext(url.toString(), HttpMethod.GET);
+      const ctx = await auth.request(request.path, { ...request.params, watch: "true" });
       ctx.setHeaderParam("Accept", request.accept);
       ctx.setSignal(controller.signal);
-      await kc.applySecurityAuthentication(ctx);
       touch();
       const response = await new IsomorphicFetchHttpLibrary().send(ctx).toPromise();
       if (response.httpStatusCode !== 200) {
