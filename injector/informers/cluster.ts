@@ -4,7 +4,7 @@ import type { KubeConfig } from "@kubernetes/client-node";
 import { Counter, type Registry } from "prom-client";
 import type { Logger } from "../log.ts";
 import { Label, managedByValue } from "../names.ts";
-import { makeAuth, makeRawClient, type RawClient } from "./client.ts";
+import { makeRawClient, makeTransport, type RawClient } from "./client.ts";
 import { makeInformer, registerFailingGauge, type Delay, type Informer, type InformerDeps } from "./informer.ts";
 import {
   leanConfigMap,
@@ -65,10 +65,10 @@ export function makeClusterInformers(deps: ClusterInformersDeps): ClusterInforme
     labelNames: ["resource"] as const,
     registers: [deps.registry],
   });
-  const auth = makeAuth(deps.kc);
+  const transport = makeTransport(deps.kc);
   const informerDeps: InformerDeps = {
-    auth,
-    client: deps.client ?? makeRawClient(deps.kc, auth),
+    transport,
+    client: deps.client ?? makeRawClient(deps.kc, transport),
     logger: deps.logger,
     restarts,
     now,

@@ -8,7 +8,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { Gauge, type Counter, type Registry } from "prom-client";
 import type { Logger } from "../log.ts";
-import { ApiStatusError, type Auth, type RawClient } from "./client.ts";
+import { ApiStatusError, type RawClient, type Transport } from "./client.ts";
 import type { Lean } from "./lean.ts";
 import { makeStore } from "./store.ts";
 import { startWatch, type WatchHandle } from "./watch.ts";
@@ -34,7 +34,7 @@ export interface InformerSpec<T extends Lean> {
 }
 
 export interface InformerDeps {
-  readonly auth: Auth;
+  readonly transport: Transport;
   readonly client: RawClient;
   readonly logger: Logger;
   readonly restarts: Counter<"resource">;
@@ -179,7 +179,7 @@ export function makeInformer<T extends Lean>(spec: InformerSpec<T>, deps: Inform
       events += 1;
       onEvent();
     };
-    const current = startWatch(deps.auth, { path: spec.path, params, accept: spec.metadataOnly === true ? watchAccept : "application/json", idleTimeoutMs }, handle);
+    const current = startWatch(deps.transport, { path: spec.path, params, accept: spec.metadataOnly === true ? watchAccept : "application/json", idleTimeoutMs }, handle);
     watch = current;
     current.established.then(
       () => {
@@ -260,6 +260,8 @@ export function makeInformer<T extends Lean>(spec: InformerSpec<T>, deps: Inform
       failing ??= now();
       const gen = ++generation;
       loop(gen).catch((e: unknown) => {
+        // Nothing follows the API for this cache any more: /readyz names it after the bound.
+        failing ??= now();
         log.error({ err: describe(e) }, "list-watch loop failed");
       });
     },

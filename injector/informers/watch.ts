@@ -1,10 +1,8 @@
-// One watch request, streamed: newline-delimited {type, object} events as they arrive, through
-// client-node's transport (kubeconfig auth, TLS; client.ts's shared pool). client-node's own Watch
-// cannot send an Accept header, and a metadata-only watch (as=PartialObjectMetadata) needs one.
-import { IsomorphicFetchHttpLibrary } from "@kubernetes/client-node";
+// One watch request, streamed: newline-delimited {type, object} events as they arrive, on client.ts's
+// transport. client-node's own Watch cannot send an Accept header, and a metadata-only watch
+// (as=PartialObjectMetadata) needs one.
 import { createInterface } from "node:readline";
-import { Readable } from "node:stream";
-import { ApiStatusError, type Auth } from "./client.ts";
+import { readBody, statusError, type Transport } from "./client.ts";
 
 export interface WatchRequest {
   readonly path: string;
@@ -17,14 +15,14 @@ export interface WatchRequest {
 export interface WatchHandle {
   /** Resolves once the response has started (status 200); rejects with the error status otherwise. */
   readonly established: Promise<void>;
-  /** Resolves when the stream ends: undefined for a clean end or an idle timeout, else the error. */
+  /** Resolves when the stream ends: undefined for a clean end, an idle timeout or abort(), else the error. */
   readonly ended: Promise<unknown>;
   abort(): void;
 }
 
 export type WatchEventHandler = (type: string, object: unknown) => void;
 
-export function startWatch(auth: Auth, request: WatchRequest, onEvent: WatchEventHandler): WatchHandle {
+export function startWatch(transport: Transport, request: WatchRequest, onEvent: WatchEventHandler): WatchHandle {
   const controller = new AbortController();
   let idle: NodeJS.Timeout | undefined;
   const touch = (): void => {
@@ -45,31 +43,13 @@ export function startWatch(auth: Auth, request: WatchRequest, onEvent: WatchEven
 
   const ended = (async (): Promise<unknown> => {
     try {
-      const ctx = await auth.request(request.path, { ...request.params, watch: "true" });
-      ctx.setHeaderParam("Accept", request.accept);
-      ctx.setSignal(controller.signal);
       touch();
-      const response = await new IsomorphicFetchHttpLibrary().send(ctx).toPromise();
-      if (response.httpStatusCode !== 200) {
-        const text = await response.body.text().catch(() => "");
-        let reason: string | undefined;
-        let message = "";
-        try {
-          const status = JSON.parse(text) as { reason?: unknown; message?: unknown };
-          reason = typeof status.reason === "string" ? status.reason : undefined;
-          message = typeof status.message === "string" ? ` ${status.message}` : "";
-        } catch {
-          // not a Status body
-        }
-        throw new ApiStatusError(`watch ${request.path}: ${response.httpStatusCode}${message}`, response.httpStatusCode, reason);
-      }
-      const stream = response.body.stream();
-      if (stream === null) throw new Error(`watch ${request.path}: no body`);
+      const res = await transport.open(request.path, { ...request.params, watch: "true" }, request.accept, controller.signal);
+      if (res.statusCode !== 200) throw statusError(`watch ${request.path}`, res.statusCode ?? 0, await readBody(res).catch(() => ""));
       establish();
       touch();
-      const body = Readable.fromWeb(stream as Parameters<typeof Readable.fromWeb>[0]);
-      body.on("data", touch);
-      const lines = createInterface({ input: body, crlfDelay: Number.POSITIVE_INFINITY });
+      res.on("data", touch);
+      const lines = createInterface({ input: res, crlfDelay: Number.POSITIVE_INFINITY });
       for await (const line of lines) {
         if (line === "") continue;
         let event: { type?: unknown; object?: unknown };

@@ -19,7 +19,7 @@ export interface PodCheckerDeps {
   readonly registry: Registry;
   /** Lookups in flight at once (default 32); more wait their turn. */
   readonly concurrency?: number;
-  /** How long one GET may take (default 2 s). */
+  /** How long one GET may take (default 10 s; the question waiting for it is answered at its own wait's end). */
   readonly timeoutMs?: number;
   /** How long a result is reused for the same uid (default 5 s; 1 s for a failed lookup). */
   readonly ttlMs?: number;
@@ -33,7 +33,7 @@ const maxCached = 10_000;
 
 export function makePodChecker(deps: PodCheckerDeps): PodChecker {
   const concurrency = deps.concurrency ?? 32;
-  const timeoutMs = deps.timeoutMs ?? 2_000;
+  const timeoutMs = deps.timeoutMs ?? 10_000;
   const ttlMs = deps.ttlMs ?? 5_000;
   const now = deps.now ?? (() => performance.now());
   const cache = new Map<string, { readonly promise: Promise<CheckResult>; expires: number }>();
@@ -68,11 +68,17 @@ export function makePodChecker(deps: PodCheckerDeps): PodChecker {
 
   const one = async (claim: PodRef): Promise<PodFacts | undefined> => {
     await turn();
+    // Not AbortSignal.timeout(): its timer would keep the finished request reachable until it fires.
+    const abort = new AbortController();
+    const timer = setTimeout(() => {
+      abort.abort(new Error(`no answer within ${timeoutMs} ms`));
+    }, timeoutMs);
     try {
-      const raw = await deps.lookup(claim.namespace, claim.name, AbortSignal.timeout(timeoutMs));
+      const raw = await deps.lookup(claim.namespace, claim.name, abort.signal);
       const pod = raw === undefined ? undefined : podFacts(raw);
       return pod !== undefined && pod.uid === claim.uid && pod.namespace === claim.namespace ? pod : undefined;
     } finally {
+      clearTimeout(timer);
       done();
     }
   };

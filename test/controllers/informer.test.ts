@@ -1,7 +1,7 @@
 import { CoreV1Api, type KubeConfig, type V1ConfigMap, type V1Namespace } from "@kubernetes/client-node";
 import { Counter, Registry } from "prom-client";
 import { describe, expect, it } from "vitest";
-import { makeAuth, makeRawClient } from "../../injector/informers/client.ts";
+import { makeRawClient, makeTransport } from "../../injector/informers/client.ts";
 import { makeInformer, type InformerDeps } from "../../injector/informers/informer.ts";
 import { leanConfigMap, leanNamespace } from "../../injector/informers/lean.ts";
 import { silentLogger } from "../../injector/log.ts";
@@ -22,8 +22,8 @@ function restartsCounter(): Counter<"resource"> {
 }
 
 function deps(overrides: Partial<InformerDeps> = {}): InformerDeps {
-  const auth = makeAuth(kc);
-  return { auth, client: makeRawClient(kc, auth), logger: silentLogger, restarts: restartsCounter(), delay: () => new Promise((resolve) => setTimeout(resolve, 5)), ...overrides };
+  const transport = makeTransport(kc);
+  return { transport, client: makeRawClient(kc, transport), logger: silentLogger, restarts: restartsCounter(), delay: () => new Promise((resolve) => setTimeout(resolve, 5)), ...overrides };
 }
 
 const selector = "app.kubernetes.io/managed-by=lameduck";
@@ -114,7 +114,7 @@ describe("the restarting informer", () => {
     await firstCore.createNamespace({ body: body<V1Namespace>({ metadata: { name: "shop" } }) });
     // Moves the first store's resourceVersion well past where the second one will be.
     for (let i = 0; i < 20; i++) await firstCore.createNamespacedConfigMap({ namespace: "shop", body: cm(`filler-${i}`, {}) });
-    const informer = makeInformer({ resource: "namespaces", path: "/api/v1/namespaces", transform: leanNamespace }, { ...deps(), auth: makeAuth(client), client: makeRawClient(client) });
+    const informer = makeInformer({ resource: "namespaces", path: "/api/v1/namespaces", transform: leanNamespace }, { ...deps(), transport: makeTransport(client), client: makeRawClient(client) });
     started.push(informer);
     informer.start();
     await informer.synced();
