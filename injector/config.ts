@@ -43,6 +43,10 @@ export interface RunConfig {
   /** Upper bound on the grace period lameduck writes into a pod, in seconds. */
   readonly maxGracePeriodSeconds: number;
   readonly maxWaits: number;
+  /** Held oracle long-polls one client address may have at once. */
+  readonly maxWaitsPerClient: number;
+  /** A cache that has not been able to list and watch for longer than this fails /readyz. */
+  readonly cacheStaleAfterMs: number;
   /** After SIGTERM: how long to keep serving while unready, so the endpoints' removal reaches kube-proxy first. */
   readonly shutdownDelayMs: number;
   readonly logLevel: "debug" | "info" | "warn" | "error";
@@ -112,6 +116,10 @@ export function parseRunConfig(args: readonly string[], env: Readonly<Record<str
   const values = (name: (typeof runFlags)[number]["name"]): string => flags.value(name);
   const maxWaits = Number(values("max-waits"));
   if (!Number.isSafeInteger(maxWaits) || maxWaits < 1) throw new ConfigError(`--max-waits: "${values("max-waits")}" is not a positive integer`);
+  const maxWaitsPerClient = Number(values("max-waits-per-client"));
+  if (!/^\d+$/.test(values("max-waits-per-client")) || maxWaitsPerClient < 1) throw new ConfigError(`--max-waits-per-client: "${values("max-waits-per-client")}" is not a positive integer`);
+  const cacheStaleAfterMs = duration("cache-stale-after", values("cache-stale-after"));
+  if (cacheStaleAfterMs < 1000) throw new ConfigError(`--cache-stale-after: must be at least 1s`);
   const policy = parsePolicyValues(flags);
   const shutdownDelayMs = duration("shutdown-delay", values("shutdown-delay"));
   // The Deployment's terminationGracePeriodSeconds has to cover it; beyond minutes it is a typo.
@@ -142,6 +150,8 @@ export function parseRunConfig(args: readonly string[], env: Readonly<Record<str
     defaults: policy.defaults,
     maxGracePeriodSeconds: policy.maxGracePeriodSeconds,
     maxWaits,
+    maxWaitsPerClient,
+    cacheStaleAfterMs,
     shutdownDelayMs,
     logLevel: oneOf("log-level", values("log-level"), ["debug", "info", "warn", "error"] as const),
   });

@@ -54,6 +54,8 @@ export const runFlags = [
   },
   ...policyFlags,
   { name: "max-waits", value: "N", default: "20000", help: "concurrent oracle long-polls before answering 503" },
+  { name: "max-waits-per-client", value: "N", default: "32", help: "concurrent oracle long-polls from one source address" },
+  { name: "cache-stale-after", value: "DURATION", default: "60s", help: "a cache that cannot list and watch for this long fails /readyz" },
   {
     name: "shutdown-delay",
     value: "DURATION",

@@ -11,7 +11,7 @@ import { makeDistributor, type Distributor } from "./distributor/distributor.ts"
 import { loadHookSet } from "./distributor/hookset.ts";
 import type { ClusterFacts } from "./cluster-facts.ts";
 import { startHealthServer } from "./health.ts";
-import { makeClusterInformers, type ClusterInformers, type InformerLifecycle } from "./informers/cluster.ts";
+import { makeClusterInformers, type ClusterInformers } from "./informers/cluster.ts";
 import { makeClusterFacts } from "./informers/cached-facts.ts";
 import type { Delay } from "./informers/informer.ts";
 import { makeServerVersion } from "./informers/version.ts";
@@ -98,6 +98,8 @@ export async function startController(config: RunConfig, deps: ControllerDeps): 
     host: config.bindAddress,
     port: config.oraclePort,
     maxWaits: config.maxWaits,
+    maxWaitsPerClient: config.maxWaitsPerClient,
+    kc,
     registry,
     logger,
     onDrained: makeEventRecorder({ create: apiEventCreator(kc), registry, logger, instance: deps.instance ?? hostname() }),
@@ -119,8 +121,10 @@ export async function startController(config: RunConfig, deps: ControllerDeps): 
   const unready = (): string | undefined => {
     if (state.shuttingDown) return "shutting down";
     const missing: string[] = [];
-    const unsynced = Object.entries(cacheNames(informers)).filter(([, i]) => !i.hasSynced()).map(([name]) => name);
+    const unsynced = informers.unsynced();
     if (unsynced.length > 0) missing.push(`caches not synced: ${unsynced.join(", ")}`);
+    const stale = informers.stale(config.cacheStaleAfterMs);
+    if (stale.length > 0) missing.push(`caches not watching for over ${config.cacheStaleAfterMs / 1000}s: ${stale.join(", ")}`);
     if (version.get() === undefined) missing.push("API server version not known yet");
     const webhook = admission?.unready();
     if (webhook !== undefined) missing.push(webhook);
@@ -179,10 +183,4 @@ export async function run(config: RunConfig, logger: Logger): Promise<number> {
     signals: process,
     exit: (code) => process.exit(code),
   });
-}
-
-/** The informers /readyz names when they have not synced. */
-function cacheNames(informers: ClusterInformers): Record<string, InformerLifecycle> {
-  const { namespaces, nodes, endpointSlices, configMaps, services } = informers;
-  return { namespaces, nodes, endpointslices: endpointSlices, configmaps: configMaps, services };
 }

@@ -6,8 +6,8 @@ import { Counter, type Registry } from "prom-client";
 import { Label } from "../names.ts";
 
 export interface DistributorApi {
-  /** "exists" when a ConfigMap of that name is already there (409). */
-  createConfigMap(namespace: string, body: V1ConfigMap): Promise<"created" | "exists">;
+  /** The ConfigMap as created, or "exists" when one of that name is already there (409). */
+  createConfigMap(namespace: string, body: V1ConfigMap): Promise<V1ConfigMap | "exists">;
   readConfigMap(namespace: string, name: string): Promise<V1ConfigMap | undefined>;
   /** Deletes only the object with that uid; "gone" when it no longer exists or was replaced. */
   deleteConfigMap(namespace: string, name: string, uid: string | undefined): Promise<"deleted" | "gone">;
@@ -44,7 +44,7 @@ export function makeDistributorApi(kc: KubeConfig, registry: Registry): Distribu
     async createConfigMap(namespace, body) {
       const name = body.metadata?.name ?? "";
       const r = await call("create", `ConfigMap ${namespace}/${name}`, 201, () => core.createNamespacedConfigMap({ namespace, body }));
-      if ("ok" in r) return "created";
+      if ("ok" in r) return r.ok;
       if (r.status === 409) return "exists";
       throw new Error(`create ConfigMap ${namespace}/${name}: namespace not found`);
     },

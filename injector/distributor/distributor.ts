@@ -1,21 +1,23 @@
 // The hook ConfigMap distributor: namespace and ConfigMap events and a periodic resync feed one
 // deduplicating queue of namespace names; each is reconciled level-based (reconcile.ts).
-import type { V1ConfigMap, V1Namespace } from "@kubernetes/client-node";
 import { Counter, Gauge, type Registry } from "prom-client";
 import type { Informer } from "../informers/informer.ts";
+import type { LeanConfigMap, LeanNamespace } from "../informers/lean.ts";
 import type { Logger } from "../log.ts";
+import { Label, managedByValue } from "../names.ts";
 import type { NamespacePolicy } from "../namespace-policy.ts";
 import type { DistributorApi } from "./api.ts";
 import type { HookSet } from "./hookset.ts";
 import { makeWorkQueue, type Schedule } from "./queue.ts";
-import { configMapIntact, makeReconciler } from "./reconcile.ts";
+import { makeReconciler } from "./reconcile.ts";
+import { makeVerdicts } from "./verdicts.ts";
 
 export interface DistributorDeps {
   readonly hooks: HookSet;
   readonly policy: NamespacePolicy;
   readonly api: DistributorApi;
-  readonly namespaces: Informer<V1Namespace>;
-  readonly configMaps: Informer<V1ConfigMap>;
+  readonly namespaces: Informer<LeanNamespace>;
+  readonly configMaps: Informer<LeanConfigMap>;
   readonly logger: Logger;
   readonly registry: Registry;
   /** Every namespace is reconciled at least this often (default 5 min). */
@@ -47,28 +49,15 @@ export function makeDistributor(deps: DistributorDeps): Distributor {
     labelNames: ["outcome"] as const,
     registers: [deps.registry],
   });
-  // The informer caches every lameduck ConfigMap cluster-wide, and each carries both hook binaries
-  // (about 65 KB as base64): 5,000 namespaces would keep 325 MB of copies. So each version of a
-  // ConfigMap is judged once as it arrives, and the cached copy keeps only its metadata.
-  const verdicts = new Map<string, { readonly resourceVersion: string | undefined; readonly intact: boolean }>();
-  const digest = (cm: V1ConfigMap): void => {
-    const uid = cm.metadata?.uid;
-    if (uid === undefined) return;
-    verdicts.set(uid, { resourceVersion: cm.metadata?.resourceVersion, intact: configMapIntact(cm, hooks) });
-    delete cm.binaryData;
-    delete cm.data;
-  };
-  configMaps.onAdd(digest);
-  configMaps.onUpdate(digest);
+  // The ConfigMap cache holds metadata only (informers/lean.ts): a tenant may label a thousand
+  // megabyte-sized ConfigMaps as lameduck's, and each costs the cache a few hundred bytes. The
+  // content of the current version's ConfigMap is judged by the reconcile, once per version.
+  const verdicts = makeVerdicts();
   configMaps.onDelete((cm) => {
-    verdicts.delete(cm.metadata?.uid ?? "");
+    verdicts.forget(cm.metadata.uid);
   });
-  const intact = (cm: V1ConfigMap): boolean => {
-    const verdict = verdicts.get(cm.metadata?.uid ?? "");
-    return verdict !== undefined && verdict.resourceVersion === cm.metadata?.resourceVersion ? verdict.intact : configMapIntact(cm, hooks);
-  };
   const reconcile = makeReconciler({
-    intact,
+    verdicts,
     hooks,
     policy: deps.policy,
     api: deps.api,
@@ -107,13 +96,13 @@ export function makeDistributor(deps: DistributorDeps): Distributor {
     if (ns !== undefined && started && ready()) queue.add(ns);
   };
   const enqueueAll = (): void => {
-    for (const ns of namespaces.list()) enqueue(ns.metadata?.name);
+    for (const ns of namespaces.list()) enqueue(ns.metadata.name);
   };
-  const onNamespace = (ns: V1Namespace): void => {
-    enqueue(ns.metadata?.name);
+  const onNamespace = (ns: LeanNamespace): void => {
+    enqueue(ns.metadata.name);
   };
-  const onConfigMap = (cm: V1ConfigMap): void => {
-    enqueue(cm.metadata?.namespace);
+  const onConfigMap = (cm: LeanConfigMap): void => {
+    enqueue(cm.metadata.namespace);
   };
   namespaces.onAdd(onNamespace);
   namespaces.onUpdate(onNamespace);
@@ -125,8 +114,11 @@ export function makeDistributor(deps: DistributorDeps): Distributor {
     hash: hooks.hash,
     currentIn(ns) {
       // An altered copy is about to be replaced; until then it does not count as present.
+      // Present when cached with lameduck's labels and not judged altered: a copy not yet judged
+      // counts (the webhook names the same ConfigMap either way), a replaced one comes back as new.
       const cm = configMaps.get(hooks.configMapName, ns);
-      return cm === undefined || !intact(cm) ? undefined : { name: hooks.configMapName, hash: hooks.hash };
+      const labelled = cm?.metadata.labels?.[Label.managedBy] === managedByValue && cm.metadata.labels[Label.hook] === hooks.hash;
+      return cm === undefined || !labelled || verdicts.of(cm) === false ? undefined : { name: hooks.configMapName, hash: hooks.hash };
     },
     start() {
       if (started) return;

@@ -8,6 +8,7 @@
 import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
+import { configMapDigest } from "../informers/lean.ts";
 import { HookKey, hookConfigMapName } from "../names.ts";
 
 export interface HookSet {
@@ -16,6 +17,8 @@ export interface HookSet {
   readonly configMapName: string;
   /** base64 of each binary, as a ConfigMap's binaryData carries it. */
   readonly binaryData: Readonly<Record<(typeof HookKey)[keyof typeof HookKey], string>>;
+  /** configMapDigest() of the ConfigMap content: what a cached ConfigMap is compared with. */
+  readonly contentDigest: string;
 }
 
 export function hookHash(amd64: Uint8Array, arm64: Uint8Array): string {
@@ -29,14 +32,11 @@ export function hookHash(amd64: Uint8Array, arm64: Uint8Array): string {
 
 export function makeHookSet(amd64: Uint8Array, arm64: Uint8Array): HookSet {
   const hash = hookHash(amd64, arm64);
-  return Object.freeze({
-    hash,
-    configMapName: hookConfigMapName(hash),
-    binaryData: Object.freeze({
-      [HookKey.amd64]: Buffer.from(amd64).toString("base64"),
-      [HookKey.arm64]: Buffer.from(arm64).toString("base64"),
-    }),
+  const binaryData = Object.freeze({
+    [HookKey.amd64]: Buffer.from(amd64).toString("base64"),
+    [HookKey.arm64]: Buffer.from(arm64).toString("base64"),
   });
+  return Object.freeze({ hash, configMapName: hookConfigMapName(hash), binaryData, contentDigest: configMapDigest({ binaryData }) });
 }
 
 // A ConfigMap holds at most 1 MiB of data + binaryData (decoded); fail at start, not on every create.

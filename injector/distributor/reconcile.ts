@@ -1,23 +1,25 @@
 // Level-based reconcile of one namespace: read what is there (from the caches) and make it right.
 // It does not care which event brought it here, so it is idempotent and safe to run from events,
 // from the periodic resync, and from two replicas at once.
-import { V1ConfigMap, V1ObjectMeta, type V1Namespace } from "@kubernetes/client-node";
+import { V1ConfigMap, V1ObjectMeta } from "@kubernetes/client-node";
+import { configMapDigest, type LeanConfigMap } from "../informers/lean.ts";
 import type { Logger } from "../log.ts";
-import { HookKey, Label, managedByValue } from "../names.ts";
-import { namespaceInjected, namespaceTerminating, type NamespacePolicy } from "../namespace-policy.ts";
+import { Label, managedByValue } from "../names.ts";
+import { namespaceInjected, namespaceTerminating, type NamespaceLike, type NamespacePolicy } from "../namespace-policy.ts";
 import type { DistributorApi } from "./api.ts";
 import type { HookSet } from "./hookset.ts";
+import type { Verdicts } from "./verdicts.ts";
 
 export interface ReconcileDeps {
   readonly hooks: HookSet;
   readonly policy: NamespacePolicy;
   readonly api: DistributorApi;
   readonly logger: Logger;
-  readonly namespace: (name: string) => V1Namespace | undefined;
-  /** lameduck-managed ConfigMaps of a namespace, from the informer cache. */
-  readonly configMaps: (namespace: string) => readonly V1ConfigMap[];
-  /** Whether a cached ConfigMap holds the current hook intact (default: configMapIntact). */
-  readonly intact?: (cm: V1ConfigMap) => boolean;
+  readonly namespace: (name: string) => NamespaceLike | undefined;
+  /** lameduck-managed ConfigMaps of a namespace, from the informer cache (metadata only). */
+  readonly configMaps: (namespace: string) => readonly LeanConfigMap[];
+  /** What is known of their content; judged here, from GETs and creates. */
+  readonly verdicts: Verdicts;
 }
 
 export type ReconcileResult =
@@ -41,33 +43,38 @@ export function desiredConfigMap(hooks: HookSet, namespace: string): V1ConfigMap
   });
 }
 
-/** The ConfigMap holds exactly the current binaries, immutably, with its labels. */
+/**
+ * The ConfigMap holds exactly the current binaries (its content digest is theirs: nothing more,
+ * nothing less), immutably, with its labels. Labels are anyone's to set; the content is the proof.
+ */
 export function configMapIntact(cm: V1ConfigMap, hooks: HookSet): boolean {
-  const data = cm.binaryData ?? {};
-  const keys = Object.keys(data);
   return (
     cm.immutable === true &&
-    Object.keys(cm.data ?? {}).length === 0 &&
-    keys.length === 2 &&
-    data[HookKey.amd64] === hooks.binaryData[HookKey.amd64] &&
-    data[HookKey.arm64] === hooks.binaryData[HookKey.arm64] &&
+    configMapDigest(cm) === hooks.contentDigest &&
     cm.metadata?.labels?.[Label.managedBy] === managedByValue &&
     cm.metadata.labels[Label.hook] === hooks.hash
   );
 }
 
-function hashOf(cm: V1ConfigMap): string {
-  const name = cm.metadata?.name ?? "";
-  return cm.metadata?.labels?.[Label.hook] ?? name.slice(hookPrefix.length);
+function hashOf(cm: LeanConfigMap): string {
+  const name = cm.metadata.name;
+  return cm.metadata.labels?.[Label.hook] ?? name.slice(hookPrefix.length);
 }
 
 export function makeReconciler(deps: ReconcileDeps): (namespace: string) => Promise<ReconcileResult> {
-  const { hooks, api } = deps;
-  const intact = deps.intact ?? ((cm: V1ConfigMap) => configMapIntact(cm, hooks));
+  const { hooks, api, verdicts } = deps;
   const log = deps.logger.child({ component: "distributor" });
+  /** Judged from the object itself; the verdict is kept for its version. */
+  const judged = (cm: V1ConfigMap): boolean => {
+    const ok = configMapIntact(cm, hooks);
+    verdicts.record(cm, ok);
+    return ok;
+  };
 
   const create = async (ns: string): Promise<void> => {
-    if ((await api.createConfigMap(ns, desiredConfigMap(hooks, ns))) === "created") {
+    const created = await api.createConfigMap(ns, desiredConfigMap(hooks, ns));
+    if (created !== "exists") {
+      judged(created);
       log.info({ namespace: ns, configMap: hooks.configMapName }, "created hook ConfigMap");
       return;
     }
@@ -75,12 +82,12 @@ export function makeReconciler(deps: ReconcileDeps): (namespace: string) => Prom
     // label-selected cache because someone changed its labels. Look at it once.
     const existing = await api.readConfigMap(ns, hooks.configMapName);
     if (existing === undefined) throw new Error(`ConfigMap ${ns}/${hooks.configMapName} vanished between create and get; retrying`);
-    if (!configMapIntact(existing, hooks)) await replace(ns, existing);
+    if (!judged(existing)) await replace(ns, existing);
   };
 
   // Immutable: the API rejects any change to the data, so an altered copy is deleted and recreated.
   // The uid precondition keeps a second replica from deleting the copy the first one just made.
-  const replace = async (ns: string, cm: V1ConfigMap): Promise<void> => {
+  const replace = async (ns: string, cm: { readonly metadata?: { readonly uid?: string } }): Promise<void> => {
     log.warn({ namespace: ns, configMap: hooks.configMapName, reason: "content differs from the shipped hook binaries" }, "replacing hook ConfigMap");
     await api.deleteConfigMap(ns, hooks.configMapName, cm.metadata?.uid);
     // "exists": someone recreated it in between; its add event brings this namespace back.
@@ -91,31 +98,37 @@ export function makeReconciler(deps: ReconcileDeps): (namespace: string) => Prom
     const namespace = deps.namespace(ns);
     if (namespace === undefined) return { outcome: "absent" };
     if (namespaceTerminating(namespace)) return { outcome: "terminating" };
-    const ours = deps.configMaps(ns).filter((cm) => (cm.metadata?.name ?? "").startsWith(hookPrefix));
+    const ours = deps.configMaps(ns).filter((cm) => cm.metadata.name.startsWith(hookPrefix));
     const decision = namespaceInjected(ns, namespace, deps.policy);
     if (!decision.inject) {
       for (const cm of ours) {
-        const name = cm.metadata?.name ?? "";
-        if ((await api.deleteConfigMap(ns, name, cm.metadata?.uid)) === "deleted") {
+        const name = cm.metadata.name;
+        if ((await api.deleteConfigMap(ns, name, cm.metadata.uid)) === "deleted") {
           log.info({ namespace: ns, configMap: name, reason: decision.reason }, "removed hook ConfigMap");
         }
       }
       return { outcome: "excluded" };
     }
-    const current = ours.find((cm) => cm.metadata?.name === hooks.configMapName);
-    if (current === undefined) await create(ns);
-    else if (!intact(current)) await replace(ns, current);
+    const current = ours.find((cm) => cm.metadata.name === hooks.configMapName);
+    if (current === undefined) {
+      await create(ns);
+    } else if (verdicts.of(current) !== true) {
+      // Not judged in this version yet (or judged altered): its content is read once, now.
+      const full = await api.readConfigMap(ns, hooks.configMapName);
+      if (full === undefined) await create(ns);
+      else if (!judged(full)) await replace(ns, full);
+    }
 
     const inUse: string[] = [];
     for (const old of ours) {
-      const name = old.metadata?.name ?? "";
+      const name = old.metadata.name;
       if (name === hooks.configMapName) continue;
       const hash = hashOf(old);
       if (await api.podsCarryHook(ns, hash)) {
         inUse.push(hash);
         continue;
       }
-      if ((await api.deleteConfigMap(ns, name, old.metadata?.uid)) === "deleted") {
+      if ((await api.deleteConfigMap(ns, name, old.metadata.uid)) === "deleted") {
         log.info({ namespace: ns, configMap: name, reason: `no pod carries ${Label.hook}=${hash}` }, "deleted old hook ConfigMap");
       }
     }

@@ -1,13 +1,13 @@
 // ClusterFacts (injector/cluster-facts.ts) answered from the informer caches: the admission path reads
 // these on every request, so each is a map lookup or a value kept up to date by informer events.
-import type { V1Namespace, V1Node, V1Service } from "@kubernetes/client-node";
 import type { ClusterFacts } from "../cluster-facts.ts";
 import type { Informer } from "./informer.ts";
+import type { NamespaceLike } from "../namespace-policy.ts";
 
 export interface FactsDeps {
-  readonly namespaces: Informer<V1Namespace>;
-  readonly nodes: Informer<V1Node>;
-  readonly services: Informer<V1Service>;
+  readonly namespaces: Informer<NamespaceLike>;
+  readonly nodes: Informer<NodeLike>;
+  readonly services: Informer<ServiceLike>;
   /** From the distributor: its version and whether a namespace holds it. */
   readonly hooks: {
     readonly hash: string;
@@ -33,7 +33,14 @@ export function nativeSleepSupported(version: { readonly major: string; readonly
   return major > 1 || (major === 1 && minor >= 30);
 }
 
+/** The fields of a Node read here and by the oracle (V1Node and the cache's lean node fit). */
+export interface NodeLike {
+  readonly metadata?: { readonly name?: string; readonly labels?: Readonly<Record<string, string>> };
+  readonly status?: { readonly addresses?: readonly { readonly type: string; readonly address: string }[] };
+}
+
 export interface ServiceLike {
+  readonly metadata?: { readonly name?: string; readonly namespace?: string };
   readonly spec?: { readonly clusterIP?: string; readonly ports?: readonly { readonly name?: string; readonly port: number }[] };
 }
 
@@ -54,7 +61,7 @@ export function makeClusterFacts(deps: FactsDeps): ClusterFacts {
   const recompute = (): void => {
     architectures = new Set(archByNode.values());
   };
-  const onNode = (node: V1Node): void => {
+  const onNode = (node: NodeLike): void => {
     const name = node.metadata?.name ?? "";
     const arch = node.metadata?.labels?.["kubernetes.io/arch"];
     // Nodes update their status every few seconds; the set changes only when an architecture does.

@@ -1,30 +1,39 @@
-// The informers the controller process shares: one list-watch per resource for the whole process,
-// whichever part reads it (webhook facts, distributor, oracle).
-import {
-  CoreV1Api,
-  DiscoveryV1Api,
-  type KubeConfig,
-  type V1ConfigMap,
-  type V1EndpointSlice,
-  type V1Namespace,
-  type V1Node,
-  type V1Service,
-} from "@kubernetes/client-node";
+// The informers the controller runs (one list-watch per resource, shared by webhook facts,
+// distributor, oracle), each keeping only what lameduck reads of its objects (lean.ts).
+import type { KubeConfig } from "@kubernetes/client-node";
 import { Counter, type Registry } from "prom-client";
 import type { Logger } from "../log.ts";
 import { Label, managedByValue } from "../names.ts";
-import { makeInformer, type Delay, type Informer, type InformerDeps } from "./informer.ts";
+import { makeRawClient, makeTransport, type RawClient } from "./client.ts";
+import { makeInformer, registerFailingGauge, type Delay, type Informer, type InformerDeps } from "./informer.ts";
+import {
+  leanConfigMap,
+  leanEndpointSlice,
+  leanNamespace,
+  leanNode,
+  leanService,
+  type Lean,
+  type LeanConfigMap,
+  type LeanEndpointSlice,
+  type LeanNamespace,
+  type LeanNode,
+  type LeanService,
+} from "./lean.ts";
 
 export interface ClusterInformers {
-  readonly namespaces: Informer<V1Namespace>;
-  readonly nodes: Informer<V1Node>;
-  readonly endpointSlices: Informer<V1EndpointSlice>;
-  /** Only ConfigMaps labelled app.kubernetes.io/managed-by=lameduck, cluster-wide. */
-  readonly configMaps: Informer<V1ConfigMap>;
+  readonly namespaces: Informer<LeanNamespace>;
+  readonly nodes: Informer<LeanNode>;
+  readonly endpointSlices: Informer<LeanEndpointSlice>;
+  /** Only ConfigMaps labelled app.kubernetes.io/managed-by=lameduck, cluster-wide, metadata only. */
+  readonly configMaps: Informer<LeanConfigMap>;
   /** Services of the controller's own namespace (to learn the oracle's ClusterIP). */
-  readonly services: Informer<V1Service>;
+  readonly services: Informer<LeanService>;
   readonly all: readonly InformerLifecycle[];
   hasSynced(): boolean;
+  /** The resources whose cache has not synced yet. */
+  unsynced(): readonly string[];
+  /** The resources whose cache has not been able to list and watch for longer than `boundMs`. */
+  stale(boundMs: number): readonly string[];
   start(): void;
   stop(): Promise<void>;
 }
@@ -38,50 +47,55 @@ export interface ClusterInformersDeps {
   readonly delay?: Delay;
   readonly random?: () => number;
   readonly backoff?: { readonly baseMs: number; readonly maxMs: number };
+  readonly now?: () => number;
+  readonly client?: RawClient;
 }
 
-export type InformerLifecycle = Pick<Informer<V1Namespace>, "hasSynced" | "synced" | "start" | "stop">;
+export type InformerLifecycle = Pick<Informer<Lean>, "hasSynced" | "synced" | "start" | "stop" | "failingSince">;
 
 export const managedSelector = `${Label.managedBy}=${managedByValue}`;
 
+// A ConfigMap may hold a megabyte, and anyone may label theirs as lameduck's: a page of 25 is at
+// most ~35 MB of JSON, parsed and trimmed before the next page is asked for.
+const configMapPageSize = 5;
+
 export function makeClusterInformers(deps: ClusterInformersDeps): ClusterInformers {
-  const core = deps.kc.makeApiClient(CoreV1Api);
-  const discovery = deps.kc.makeApiClient(DiscoveryV1Api);
+  const now = deps.now ?? (() => performance.now());
   const restarts = new Counter({
     name: "lameduck_informer_restarts_total",
     help: "List-watch restarts after an error, by resource.",
     labelNames: ["resource"] as const,
     registers: [deps.registry],
   });
+  const transport = makeTransport(deps.kc);
   const informerDeps: InformerDeps = {
-    kc: deps.kc,
+    transport,
+    client: deps.client ?? makeRawClient(deps.kc, transport),
     logger: deps.logger,
     restarts,
+    now,
     ...(deps.delay === undefined ? {} : { delay: deps.delay }),
     ...(deps.random === undefined ? {} : { random: deps.random }),
     ...(deps.backoff === undefined ? {} : { backoff: deps.backoff }),
   };
   const ns = encodeURIComponent(deps.namespace);
-  const namespaces = makeInformer({ resource: "namespaces", path: "/api/v1/namespaces", list: () => core.listNamespace() }, informerDeps);
-  const nodes = makeInformer({ resource: "nodes", path: "/api/v1/nodes", list: () => core.listNode() }, informerDeps);
-  const endpointSlices = makeInformer(
-    { resource: "endpointslices", path: "/apis/discovery.k8s.io/v1/endpointslices", list: () => discovery.listEndpointSliceForAllNamespaces() },
-    informerDeps,
-  );
+  const namespaces = makeInformer({ resource: "namespaces", path: "/api/v1/namespaces", transform: leanNamespace }, informerDeps);
+  const nodes = makeInformer({ resource: "nodes", path: "/api/v1/nodes", transform: leanNode }, informerDeps);
+  const endpointSlices = makeInformer({ resource: "endpointslices", path: "/apis/discovery.k8s.io/v1/endpointslices", transform: leanEndpointSlice }, informerDeps);
   const configMaps = makeInformer(
-    {
-      resource: "configmaps",
-      path: "/api/v1/configmaps",
-      labelSelector: managedSelector,
-      list: () => core.listConfigMapForAllNamespaces({ labelSelector: managedSelector }),
-    },
+    { resource: "configmaps", path: "/api/v1/configmaps", labelSelector: managedSelector, pageSize: configMapPageSize, metadataOnly: true, transform: leanConfigMap },
     informerDeps,
   );
-  const services = makeInformer(
-    { resource: "services", path: `/api/v1/namespaces/${ns}/services`, list: () => core.listNamespacedService({ namespace: deps.namespace }) },
-    informerDeps,
-  );
-  const all: readonly InformerLifecycle[] = [namespaces, nodes, endpointSlices, configMaps, services];
+  const services = makeInformer({ resource: "services", path: `/api/v1/namespaces/${ns}/services`, transform: leanService }, informerDeps);
+  const named = [
+    { resource: "namespaces", informer: namespaces },
+    { resource: "nodes", informer: nodes },
+    { resource: "endpointslices", informer: endpointSlices },
+    { resource: "configmaps", informer: configMaps },
+    { resource: "services", informer: services },
+  ] as const;
+  registerFailingGauge(deps.registry, named, now);
+  const all: readonly InformerLifecycle[] = named.map((n) => n.informer);
   return {
     namespaces,
     nodes,
@@ -90,6 +104,14 @@ export function makeClusterInformers(deps: ClusterInformersDeps): ClusterInforme
     services,
     all,
     hasSynced: () => all.every((i) => i.hasSynced()),
+    unsynced: () => named.flatMap(({ resource, informer }) => (informer.hasSynced() ? [] : [resource])),
+    stale(boundMs) {
+      const t = now();
+      return named.flatMap(({ resource, informer }) => {
+        const since = informer.failingSince();
+        return since !== undefined && t - since > boundMs ? [resource] : [];
+      });
+    },
     start: () => {
       for (const i of all) i.start();
     },

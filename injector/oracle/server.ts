@@ -3,8 +3,8 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Logger } from "../log.ts";
-import { WaitOutcome, type Oracle } from "./oracle.ts";
-import { formatAnswer, type Answer } from "./state.ts";
+import { WaitOutcome, type Oracle, type Reply } from "./oracle.ts";
+import { formatAnswer } from "./state.ts";
 
 export interface OracleServerDeps {
   readonly oracle: Oracle;
@@ -46,6 +46,12 @@ export function parseDrainRequest(method: string | undefined, url: string | unde
   return { ok: true, uid, waitMs: Math.round(Math.min(Number(wait), maxWaitSeconds) * 1000) };
 }
 
+/** The client's address, one key per host: an IPv4 client on a dual-stack socket is the same client. */
+export function clientKey(address: string | undefined): string {
+  if (address === undefined) return "unknown";
+  return address.startsWith("::ffff:") && address.includes(".") ? address.slice(7) : address;
+}
+
 function send(res: ServerResponse, status: number, body: string): void {
   if (res.headersSent || res.destroyed) return;
   res.writeHead(status, { "Content-Type": "text/plain", "Content-Length": Buffer.byteLength(body), Connection: "close" });
@@ -71,13 +77,22 @@ export async function startOracleServer(deps: OracleServerDeps): Promise<OracleS
       send(res, 503, "not ready: EndpointSlice cache not synced\n");
       return;
     }
-    const reply = (answer: Answer): void => {
-      const node = answer.nodeName === undefined ? undefined : deps.nodeAddress(answer.nodeName);
-      send(res, 200, formatAnswer(answer, node));
+    const reply = (r: Reply): void => {
+      if (r.kind === "refused") {
+        send(res, 503, `${r.message}\n`);
+        return;
+      }
+      const node = r.answer.nodeName === undefined ? undefined : deps.nodeAddress(r.answer.nodeName);
+      send(res, 200, formatAnswer(r.answer, node));
     };
-    const held = oracle.ask(parsed.uid, parsed.waitMs, reply);
+    const client = clientKey(req.socket.remoteAddress);
+    const held = oracle.ask(parsed.uid, parsed.waitMs, client, reply);
     if (held === "busy") {
       send(res, 503, "busy: too many waits\n");
+      return;
+    }
+    if (held === "client-busy") {
+      send(res, 503, `busy: too many waits from ${client}\n`);
       return;
     }
     // "close" also fires after a normal answer; cancel is then a no-op.

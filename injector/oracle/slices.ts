@@ -1,15 +1,22 @@
 // EndpointSlices indexed by the pods they list (targetRef.uid). Each add, update or delete touches
 // only the uids of that one slice, before and after, and reports which pods' answers may have
 // changed; a request never scans the slices.
-import { answerFrom, viewsOf, type Answer, type EndpointView, type SliceLike } from "./state.ts";
+import { answerFrom, foreignEndpoints, viewsOf, type Answer, type EndpointView, type PodRef, type SliceLike } from "./state.ts";
 
 export interface SliceIndex {
   /** Records a slice's new content; returns the uids whose views changed. */
   upsert(slice: SliceLike): readonly string[];
   remove(slice: SliceLike): readonly string[];
-  answer(uid: string): Answer;
+  /** From every slice that lists the uid, or only those naming the pod `only` (a pod the API confirmed). */
+  answer(uid: string, only?: { readonly namespace: string; readonly name: string }): Answer;
+  /** The distinct pods (namespace, name) the slices claim have this uid. */
+  claims(uid: string): readonly PodRef[];
   /** Pods listed by at least one slice. */
   pods(): number;
+  /** Endpoints ignored right now because their targetRef names a pod of another namespace. */
+  foreign(): number;
+  /** Called with a slice's key when it first lists a pod of another namespace. */
+  onForeign(cb: (namespace: string, name: string, count: number) => void): void;
 }
 
 function keyOf(slice: SliceLike): string {
@@ -25,6 +32,17 @@ const nothing: ReadonlyMap<string, EndpointView> = new Map();
 export function makeSliceIndex(): SliceIndex {
   const bySlice = new Map<string, Map<string, EndpointView>>();
   const byUid = new Map<string, Map<string, EndpointView>>();
+  const foreignBySlice = new Map<string, number>();
+  let foreignTotal = 0;
+  const foreignHandlers: ((namespace: string, name: string, count: number) => void)[] = [];
+  const countForeign = (slice: SliceLike, key: string, next: number): void => {
+    const before = foreignBySlice.get(key) ?? 0;
+    if (before === next) return;
+    foreignTotal += next - before;
+    if (next === 0) foreignBySlice.delete(key);
+    else foreignBySlice.set(key, next);
+    if (before === 0) for (const cb of foreignHandlers) cb(slice.metadata?.namespace ?? "", slice.metadata?.name ?? "", next);
+  };
 
   const replace = (key: string, next: Map<string, EndpointView> | undefined): string[] => {
     const previous = bySlice.get(key) ?? nothing;
@@ -56,9 +74,28 @@ export function makeSliceIndex(): SliceIndex {
   };
 
   return {
-    upsert: (slice) => replace(keyOf(slice), viewsOf(slice)),
-    remove: (slice) => replace(keyOf(slice), undefined),
-    answer: (uid) => answerFrom(byUid.get(uid)?.values() ?? []),
+    upsert: (slice) => {
+      countForeign(slice, keyOf(slice), foreignEndpoints(slice));
+      return replace(keyOf(slice), viewsOf(slice));
+    },
+    remove: (slice) => {
+      countForeign(slice, keyOf(slice), 0);
+      return replace(keyOf(slice), undefined);
+    },
+    answer(uid, only) {
+      const views = byUid.get(uid)?.values() ?? [];
+      if (only === undefined) return answerFrom(views);
+      return answerFrom([...views].filter((v) => v.ref.namespace === only.namespace && v.ref.name === only.name));
+    },
+    claims(uid) {
+      const refs = new Map<string, PodRef>();
+      for (const view of byUid.get(uid)?.values() ?? []) refs.set(`${view.ref.namespace}/${view.ref.name}`, view.ref);
+      return [...refs.values()];
+    },
     pods: () => byUid.size,
+    foreign: () => foreignTotal,
+    onForeign(cb) {
+      foreignHandlers.push(cb);
+    },
   };
 }

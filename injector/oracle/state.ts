@@ -36,6 +36,8 @@ export interface Answer {
   readonly nodeName: string | undefined;
   /** The pod as the slices name it, for Events; undefined when no slice lists it. */
   readonly ref: PodRef | undefined;
+  /** Why the answer is not what the slices alone say (the `reason=` token). */
+  readonly reason?: string;
 }
 
 /**
@@ -47,20 +49,36 @@ export function inRotation(conditions: { ready?: boolean; terminating?: boolean 
   return conditions?.ready !== false && conditions?.terminating !== true;
 }
 
-/** Every pod a slice lists, keyed by targetRef.uid; several endpoints of one pod are merged. */
+/**
+ * An endpoint is evidence only about a pod of the slice's own namespace: the EndpointSlice and
+ * mirroring controllers never write another, and anyone who may create EndpointSlices in a namespace
+ * could otherwise hold or release another tenant's hooks and add ports to its quiet phase.
+ */
+function foreign(slice: SliceLike, ref: { readonly namespace?: string }): boolean {
+  return ref.namespace !== undefined && ref.namespace !== (slice.metadata?.namespace ?? "");
+}
+
+/** Endpoints whose targetRef names a pod of another namespace: ignored, and counted. */
+export function foreignEndpoints(slice: SliceLike): number {
+  let n = 0;
+  for (const endpoint of slice.endpoints ?? []) if (endpoint.targetRef !== undefined && foreign(slice, endpoint.targetRef)) n += 1;
+  return n;
+}
+
+/** Every pod of its own namespace a slice lists, keyed by targetRef.uid; several endpoints of one pod are merged. */
 export function viewsOf(slice: SliceLike): Map<string, EndpointView> {
   const views = new Map<string, EndpointView>();
   const ports = [...new Set((slice.ports ?? []).flatMap((p) => (p.port === undefined ? [] : [p.port])))].sort((a, b) => a - b);
   for (const endpoint of slice.endpoints ?? []) {
     const ref = endpoint.targetRef;
     const uid = ref?.uid;
-    if (ref === undefined || uid === undefined || uid === "") continue;
+    if (ref === undefined || uid === undefined || uid === "" || foreign(slice, ref)) continue;
     const previous = views.get(uid);
     views.set(uid, {
       inRotation: (previous?.inRotation ?? false) || inRotation(endpoint.conditions),
       nodeName: previous?.nodeName ?? endpoint.nodeName,
       ports,
-      ref: previous?.ref ?? { namespace: ref.namespace ?? slice.metadata?.namespace ?? "", name: ref.name ?? "", uid },
+      ref: previous?.ref ?? { namespace: slice.metadata?.namespace ?? "", name: ref.name ?? "", uid },
     });
   }
   return views;
@@ -83,10 +101,11 @@ export function answerFrom(views: Iterable<EndpointView>): Answer {
   return { state, ports: [...ports].sort((a, b) => a - b), nodeName, ref };
 }
 
-/** The protocol line: `state[ ports=a,b][ node=IP]\n`. */
+/** The protocol line: `state[ ports=a,b][ node=IP][ reason=word]\n`. */
 export function formatAnswer(answer: Answer, nodeAddress: string | undefined): string {
   let line: string = answer.state;
   if (answer.ports.length > 0) line += ` ports=${answer.ports.join(",")}`;
   if (nodeAddress !== undefined && nodeAddress !== "") line += ` node=${nodeAddress}`;
+  if (answer.reason !== undefined) line += ` reason=${answer.reason}`;
   return `${line}\n`;
 }

@@ -98,17 +98,8 @@ describe("startAdmission against the local API server", () => {
     return admission;
   }
 
-  /** Starts the webhook and waits until it listens. */
-  async function start(port: number, podNamespaces: readonly string[] = []): Promise<{ readonly admission: Admission; readonly port: number }> {
-    const admission = launch(port, podNamespaces);
-    const listening = await admission.listening();
-    if (listening === undefined) throw new Error("closed before it listened");
-    expect(admission.unready()).toBeUndefined();
-    return { admission, port: listening };
-  }
-
   /**
-   * start() on a free port. The webhook URL must name the port before startAdmission listens, so the
+   * Starts the webhook on a free port and waits until it listens. The webhook URL must name the port before startAdmission listens, so the
    * port is picked and released first; if something else takes it in between (another test, or the
    * other replica), startAdmission would retry that port with backoff: this closes it and tries another.
    */

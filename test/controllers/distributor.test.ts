@@ -1,8 +1,10 @@
 import { CoreV1Api, type KubeConfig, type V1ConfigMap, type V1Namespace, type V1Pod } from "@kubernetes/client-node";
 import { describe, expect, it } from "vitest";
+import { loadHookSet } from "../../injector/distributor/hookset.ts";
+import { desiredConfigMap } from "../../injector/distributor/reconcile.ts";
 import type { FakeApi } from "../fakeapi/index.ts";
 import { createNode, runPod } from "../support/cluster.ts";
-import { body, eventually, fakeHookDir, startTestController, type TestController, withFakeApi } from "./harness.ts";
+import { body, eventually, fakeHookDir, syncedController, type TestController, withFakeApi } from "./harness.ts";
 
 let api: FakeApi;
 let kc: KubeConfig;
@@ -13,12 +15,7 @@ withFakeApi(running, (clients) => {
   ({ api, kc, core } = clients);
 });
 
-async function controller(options: { hookDir?: string; args?: string[]; gcRetryMs?: number } = {}): Promise<TestController> {
-  const c = await startTestController(kc, { hookDir: options.hookDir ?? fakeHookDir(), ...options });
-  running.push(c);
-  await eventually("caches synced", () => c.informers.hasSynced());
-  return c;
-}
+const controller = (options: { hookDir?: string; args?: string[]; gcRetryMs?: number; resyncMs?: number } = {}): Promise<TestController> => syncedController(kc, running, options);
 
 async function hookConfigMaps(ns: string): Promise<V1ConfigMap[]> {
   const list = await core.listNamespacedConfigMap({ namespace: ns, labelSelector: "app.kubernetes.io/managed-by=lameduck" });
@@ -89,6 +86,22 @@ describe("the hook ConfigMap distributor", () => {
       const cm = (await hookConfigMaps("shop"))[0];
       return Buffer.from(cm?.binaryData?.["hook-amd64"] ?? "", "base64").toString() === "amd64 hook v1";
     });
+  });
+
+  it("reads a hook ConfigMap's content once per version, and never the one it created", async () => {
+    const hookDir = fakeHookDir();
+    await createNamespace("before");
+    await core.createNamespacedConfigMap({ namespace: "before", body: desiredConfigMap(await loadHookSet(hookDir), "before") });
+    const c = await controller({ hookDir, resyncMs: 100 });
+    await createNamespace("after");
+    await eventually("after's ConfigMap", async () => (await names("after")).length === 1);
+    // Several resyncs: every namespace reconciled again, from the cache and the verdicts.
+    await new Promise((r) => setTimeout(r, 500));
+    await c.distributor.idle();
+    const gets = (ns: string): number => api.requests.filter((r) => r.resource === "configmaps" && r.verb === "get" && r.namespace === ns).length;
+    expect(gets("before")).toBe(1);
+    expect(gets("after")).toBe(0);
+    expect(c.facts.hookConfigMap("before")?.hash).toBe(c.distributor.hash);
   });
 
   it("removes the ConfigMap from a namespace that opts out", async () => {

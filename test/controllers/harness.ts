@@ -14,7 +14,7 @@ import { Registry } from "prom-client";
 import { parseRunConfig, type RunConfig } from "../../injector/config.ts";
 import { silentLogger, type Logger } from "../../injector/log.ts";
 import { startController, type Controller } from "../../injector/run.ts";
-import { startFakeApi, type FakeApi } from "../fakeapi/index.ts";
+import { startFakeApi, type FakeApi, type FakeApiOptions } from "../fakeapi/index.ts";
 
 export interface TestController extends Controller {
   readonly registry: Registry;
@@ -62,6 +62,14 @@ export async function startTestController(
       return found?.value ?? 0;
     },
   };
+}
+
+/** A test controller with stand-in hook binaries, pushed onto `running` (stopped after the test), once its caches synced. */
+export async function syncedController(kc: KubeConfig, running: TestController[], options: Partial<Parameters<typeof startTestController>[1]> = {}): Promise<TestController> {
+  const c = await startTestController(kc, { hookDir: fakeHookDir(), ...options });
+  running.push(c);
+  await eventually("caches synced", () => c.informers.hasSynced());
+  return c;
 }
 
 /** Polls `check` every 20 ms until it returns a value other than undefined/false, or fails after `timeoutMs`. */
@@ -180,10 +188,10 @@ export interface FakeApiClients {
  * A fresh fake API server for every test in the file, handed to `use` before each test; after it,
  * what the test pushed onto `stoppables` is stopped, then the server closes.
  */
-export function withFakeApi(stoppables: { stop(): Promise<void> }[], use: (clients: FakeApiClients) => void): void {
+export function withFakeApi(stoppables: { stop(): Promise<void> }[], use: (clients: FakeApiClients) => void, options: FakeApiOptions = {}): void {
   let api: FakeApi | undefined;
   beforeEach(async () => {
-    api = await startFakeApi();
+    api = await startFakeApi(options);
     const kc = api.kubeConfig();
     use({ api, kc, core: kc.makeApiClient(CoreV1Api) });
   });

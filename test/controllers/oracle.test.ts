@@ -1,41 +1,30 @@
-import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { existsSync } from "node:fs";
 import { CoreV1Api, DiscoveryV1Api, type KubeConfig, type V1Namespace, type V1Pod, type V1Service } from "@kubernetes/client-node";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { FakeApi } from "../fakeapi/index.ts";
 import { createNode, finishPod, runPod, setPodReady } from "../support/cluster.ts";
-import { ask, body, eventually, fakeHookDir, startTestController, type TestController, withFakeApi } from "./harness.ts";
-
-const root = fileURLToPath(new URL("../../", import.meta.url));
-const hookBinary = join(root, "dist", "hook-amd64");
+import { ask, body, eventually, syncedController, type TestController, withFakeApi } from "./harness.ts";
+import { hookBinary, killHooks, runHook } from "./hook.ts";
 
 let api: FakeApi;
 let kc: KubeConfig;
 let core: CoreV1Api;
 const running: TestController[] = [];
-const children: ChildProcess[] = [];
 
+// The EndpointSlice controller acts a second after a change (the real one in tens of
+// milliseconds), so that a hook started right after its pod's deletion asks while the slice still
+// says serving, as the kubelet's exec can under a busy controller.
 withFakeApi(running, (clients) => {
   ({ api, kc, core } = clients);
-});
+}, { endpointSliceDelayMs: 1_000 });
+// Runs before withFakeApi's afterEach (vitest runs after-hooks in reverse): hooks die first.
+afterEach(killHooks);
 beforeEach(async () => {
   await createNode(kc, { name: "node-a", ip: "192.168.1.10" });
   await core.createNamespace({ body: body<V1Namespace>({ metadata: { name: "shop" } }) });
 });
-// Runs before withFakeApi's afterEach (vitest runs after-hooks in reverse): children die first.
-afterEach(() => {
-  for (const child of children.splice(0)) if (child.exitCode === null) child.kill("SIGKILL");
-});
 
-async function controller(): Promise<TestController> {
-  const c = await startTestController(kc, { hookDir: fakeHookDir() });
-  running.push(c);
-  await eventually("caches synced", () => c.informers.hasSynced());
-  return c;
-}
+const controller = (): Promise<TestController> => syncedController(kc, running);
 
 /** A Service selecting app=<app> (port 80 → 8080) and `count` running pods behind it; returns their uids. */
 async function service(app: string, count: number, options: { service?: boolean } = {}): Promise<{ name: string; uid: string }[]> {
@@ -58,27 +47,6 @@ async function service(app: string, count: number, options: { service?: boolean 
   return pods;
 }
 
-function runHook(oraclePort: number, uid: string, max = "20s"): { done: Promise<{ code: number | null; ms: number; log: string }> } {
-  const dir = mkdtempSync(join(tmpdir(), "lameduck-podinfo-"));
-  mkdirSync(join(dir, "pod"));
-  writeFileSync(join(dir, "pod", "uid"), uid);
-  const log = join(dir, "hook.log");
-  // The hook appends to an existing file (as to /proc/1/fd/1); it does not create one.
-  writeFileSync(log, "");
-  const started = Date.now();
-  const child = spawn(hookBinary, ["wait", `--oracle=127.0.0.1:${oraclePort}`, `--max=${max}`, "--settle=0", "--quiet=0", "--fallback=1s", `--podinfo=${dir}`, `--log=${log}`], {
-    stdio: "ignore",
-  });
-  children.push(child);
-  return {
-    done: new Promise((resolve) => {
-      child.on("exit", (code) => {
-        resolve({ code, ms: Date.now() - started, log: existsSync(log) ? readFileSync(log, "utf8") : "" });
-      });
-    }),
-  };
-}
-
 describe("the drain oracle against the API", () => {
   it("answers from the EndpointSlices the API's controller writes, with ports and the node's address", async () => {
     const c = await controller();
@@ -94,9 +62,11 @@ describe("the drain oracle against the API", () => {
     const [pod] = await service("web", 2);
     const uid = pod?.uid ?? "";
     await eventually("serving", async () => (await ask(c.oraclePort, uid, 0)).startsWith("serving"));
+    // As the kubelet does: the deletion first, then the preStop hook.
+    await core.deleteNamespacedPod({ namespace: "shop", name: "web-0", gracePeriodSeconds: 30 });
     const hook = runHook(c.oraclePort, uid, "20s");
     await eventually("the hook's question held", async () => (await c.metric("lameduck_oracle_active_waits")) >= 1);
-    await core.deleteNamespacedPod({ namespace: "shop", name: "web-0", gracePeriodSeconds: 30 });
+    await eventually("the pod looked up: being deleted", async () => (await c.metric("lameduck_oracle_pod_lookups_total", { result: "deleting" })) === 1);
     const result = await hook.done;
     expect(result.code).toBe(0);
     expect(result.log).toMatch(/^lameduck: drained after /);

@@ -1,6 +1,6 @@
 // `lameduck run`'s shutdown, in a child process against the fake API server: unready at once, still
 // serving the webhook and the oracle for --shutdown-delay, then held long-polls answered, exit 0.
-import { AdmissionregistrationV1Api, CoreV1Api, type KubeConfig, type V1MutatingWebhookConfiguration, type V1Namespace, type V1Pod, type V1Service } from "@kubernetes/client-node";
+import { AdmissionregistrationV1Api, CoreV1Api, DiscoveryV1Api, type KubeConfig, type V1EndpointSlice, type V1MutatingWebhookConfiguration, type V1Namespace, type V1Pod, type V1Service } from "@kubernetes/client-node";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { FakeApi } from "../fakeapi/index.ts";
 import { createNode, runPod } from "../support/cluster.ts";
@@ -41,6 +41,41 @@ async function webPods(count: number): Promise<string[]> {
     uids.push(pod.metadata?.uid ?? "");
   }
   return uids;
+}
+
+/**
+ * Pods being deleted whose hooks' questions stay held: the oracle holds only for a pod deleted
+ * through the API, and a slice written by hand (no Service selects these pods) keeps them ready
+ * until the test says otherwise. Returns their uids.
+ */
+async function deletedPods(names: readonly string[]): Promise<string[]> {
+  const uids: string[] = [];
+  for (const [i, name] of names.entries()) {
+    const pod = await core.createNamespacedPod({ namespace: "shop", body: body<V1Pod>({ metadata: { name }, spec: { containers: [{ name: "web", image: "web" }] } }) });
+    await runPod(kc, "shop", name, { node: "node-a", ip: `10.1.1.${i + 10}` });
+    uids.push(pod.metadata?.uid ?? "");
+  }
+  await writeSlice(names, uids, () => true);
+  for (const name of names) await core.deleteNamespacedPod({ namespace: "shop", name, gracePeriodSeconds: 30 });
+  return uids;
+}
+
+async function writeSlice(names: readonly string[], uids: readonly string[], ready: (name: string) => boolean): Promise<void> {
+  const slice = body<V1EndpointSlice>({
+    metadata: { name: "held", labels: { "kubernetes.io/service-name": "held" } },
+    addressType: "IPv4",
+    ports: [{ name: "http", port: 8080, protocol: "TCP" }],
+    endpoints: names.map((name, i) => ({
+      addresses: [`10.1.1.${i + 10}`],
+      conditions: { ready: ready(name), serving: true, terminating: !ready(name) },
+      nodeName: "node-a",
+      targetRef: { kind: "Pod", namespace: "shop", name, uid: uids[i] ?? "" },
+    })),
+  });
+  const discovery = kc.makeApiClient(DiscoveryV1Api);
+  const existing = await discovery.readNamespacedEndpointSlice({ namespace: "shop", name: "held" }).catch(() => undefined);
+  if (existing === undefined) await discovery.createNamespacedEndpointSlice({ namespace: "shop", body: slice });
+  else await discovery.replaceNamespacedEndpointSlice({ namespace: "shop", name: "held", body: { ...slice, metadata: { ...slice.metadata, resourceVersion: existing.metadata?.resourceVersion ?? "" } } });
 }
 
 /** `lameduck run` with its webhook registered by URL, so the fake API server calls it for pod creates. */
@@ -92,7 +127,7 @@ const serving = "serving ports=8080 node=192.168.1.10\n";
 
 describe("lameduck run on SIGTERM", () => {
   it("keeps answering for the shutdown delay, answers the held long-polls when it ends, and exits 0", async () => {
-    const [uid = ""] = await webPods(1);
+    const [uid = ""] = await deletedPods(["held-0"]);
     const run = await startRun("1s");
     await ready(run, uid);
     let signalled = 0;
@@ -114,12 +149,13 @@ describe("lameduck run on SIGTERM", () => {
   }, 60_000);
 
   it("is unready at once and meanwhile admits pods through its webhook and answers new long-polls from the live cache", async () => {
-    const [web0 = "", web1 = ""] = await webPods(2);
+    const [web0 = ""] = await webPods(1);
+    const [held0 = "", held1 = ""] = await deletedPods(["held-0", "held-1"]);
     const run = await startRun("60s");
-    await ready(run, web0);
+    await ready(run, held0);
     await eventually("pods get the hook from the webhook", async () => (await createdPodHook()) === "/.lameduck/hook", 20_000);
     let signalled = 0;
-    const heldBefore = timed(ask(run.oraclePort, web0, 30), () => signalled);
+    const heldBefore = timed(ask(run.oraclePort, held0, 30), () => signalled);
     await eventually("the question held", async () => /lameduck_oracle_active_waits 1\b/.test(await httpGet(run.metricsPort, "/metrics")));
     signalled = Date.now();
     run.child.kill("SIGTERM");
@@ -127,11 +163,11 @@ describe("lameduck run on SIGTERM", () => {
     // Seconds at most, against a 60 s delay: readiness does not wait for it.
     expect(Date.now() - signalled).toBeLessThan(5_000);
     expect(await createdPodHook()).toBe("/.lameduck/hook");
-    expect(await ask(run.oraclePort, web1, 0)).toBe(serving);
+    expect(await ask(run.oraclePort, web0, 0)).toBe(serving);
     // A long-poll made during the delay is held, and answered when its pod leaves rotation.
-    const heldDuring = ask(run.oraclePort, web1, 30);
+    const heldDuring = ask(run.oraclePort, held1, 30);
     await eventually("both questions held", async () => /lameduck_oracle_active_waits 2\b/.test(await httpGet(run.metricsPort, "/metrics")));
-    await core.deleteNamespacedPod({ namespace: "shop", name: "web-1", gracePeriodSeconds: 30 });
+    await writeSlice(["held-0", "held-1"], [held0, held1], (name) => name !== "held-1");
     expect(await heldDuring).toMatch(/^drained /);
     expect(run.child.exitCode).toBeNull();
 
@@ -145,7 +181,7 @@ describe("lameduck run on SIGTERM", () => {
   }, 60_000);
 
   it("with --shutdown-delay=0 answers the held long-polls at once with the current state and exits 0", async () => {
-    const [uid = ""] = await webPods(1);
+    const [uid = ""] = await deletedPods(["held-0"]);
     const run = await startRun("0");
     await ready(run, uid);
     const held = [ask(run.oraclePort, uid, 30), ask(run.oraclePort, uid, 30)];

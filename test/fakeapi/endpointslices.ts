@@ -1,6 +1,7 @@
 // The EndpointSlice controller's rules (pkg/controller/endpointslice), as recorded from a real
 // kube-controller-manager v1.36.2 in test/fixtures/real/endpointslice-*.jsonl:
-// - a pod counts when it has an IP and its node exists; terminating pods stay listed;
+// - a pod counts when it has an IP, its node exists and it is not terminal (Failed, Succeeded);
+//   terminating pods stay listed;
 // - ready = publishNotReadyAddresses || (pod Ready && !terminating), serving = pod Ready,
 //   terminating = deletionTimestamp set;
 // - ports carry the container port under the Service port's name; targetRef has the pod's uid;
@@ -38,12 +39,12 @@ function podIp(pod: Obj, family: string): string | undefined {
   return ips.find((ip) => (family === "IPv6") === ip.includes(":"));
 }
 
+// A terminal pod is never an endpoint, whatever its restartPolicy (ShouldPodBeInEndpoints in
+// staging/src/k8s.io/endpointslice/util/controller_utils.go): this is how a pod the kubelet killed
+// without an API deletion (node shutdown, eviction) leaves its slices, once its containers stopped.
 function countsAsEndpoint(pod: Obj): boolean {
   const phase = str(obj(pod["status"])["phase"]);
-  const restart = str(obj(pod["spec"])["restartPolicy"]);
-  if (restart === "Never") return phase !== "Failed" && phase !== "Succeeded";
-  if (restart === "OnFailure") return phase !== "Succeeded";
-  return true;
+  return phase !== "Failed" && phase !== "Succeeded";
 }
 
 /** The container port a Service port targets in this pod, or undefined when the pod has no such port. */

@@ -201,7 +201,8 @@ async function handle(deps: ServerDeps, req: IncomingMessage, res: ServerRespons
     if (info.verb === "watch") {
       const w = { res: rt.res, namespace: rt.namespace, matches, resourceVersion: q.get("resourceVersion") ?? undefined,
         allowBookmarks: q.get("allowWatchBookmarks") === "true", sendInitialEvents: q.has("sendInitialEvents") ? q.get("sendInitialEvents") === "true" : undefined,
-        timeoutSeconds: q.has("timeoutSeconds") ? Number(q.get("timeoutSeconds")) : undefined };
+        timeoutSeconds: q.has("timeoutSeconds") ? Number(q.get("timeoutSeconds")) : undefined,
+        ...(wantsMetadata(req, "PartialObjectMetadata") ? { project: partialObjectMetadata } : {}) };
       checkWatch(w);
       logAs(200);
       serveWatch(deps, w, res);
@@ -211,7 +212,8 @@ async function handle(deps: ServerDeps, req: IncomingMessage, res: ServerRespons
     logAs(code);
     // Warnings travel as RFC 7234 Warning headers with code 299, as the real server sends them.
     if (warnings.length > 0) res.setHeader("Warning", warnings.map((w) => `299 - ${JSON.stringify(w)}`));
-    send(res, code, wantsTable(req) && (info.verb === "list" || info.verb === "get") ? tableOf(rt.res, body) : body);
+    send(res, code, wantsTable(req) && (info.verb === "list" || info.verb === "get") ? tableOf(rt.res, body)
+      : info.verb === "list" && wantsMetadata(req, "PartialObjectMetadataList") ? partialObjectMetadataList(body) : body);
   } catch (e) {
     const err = e instanceof ApiError ? e : internalError(e instanceof Error ? e.message : String(e));
     logAs(err.code);
@@ -221,6 +223,22 @@ async function handle(deps: ServerDeps, req: IncomingMessage, res: ServerRespons
 
 function wantsTable(req: IncomingMessage): boolean {
   return (req.headers.accept ?? "").includes("as=Table");
+}
+
+// Metadata-only lists and watches, as metadata informers ask for them (Accept:
+// application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1 for a list, as=PartialObjectMetadata
+// for a watch's events). Only the JSON form, only v1.
+function wantsMetadata(req: IncomingMessage, kind: string): boolean {
+  return (req.headers.accept ?? "").split(",").some((part) => part.includes(`as=${kind};`) && part.includes("g=meta.k8s.io"));
+}
+
+function partialObjectMetadata(o: Obj): Obj {
+  return { kind: "PartialObjectMetadata", apiVersion: "meta.k8s.io/v1", metadata: o["metadata"] };
+}
+
+function partialObjectMetadataList(body: Obj): Obj {
+  const items = Array.isArray(body["items"]) ? body["items"].filter(isObj) : [];
+  return { kind: "PartialObjectMetadataList", apiVersion: "meta.k8s.io/v1", metadata: body["metadata"], items: items.map(partialObjectMetadata) };
 }
 
 function tableOf(r: ResourceDef, body: Obj): Obj {

@@ -99,6 +99,13 @@ export function tooOldResourceVersion(requested: number, oldest: number): Obj {
     message: `too old resource version: ${requested} (${oldest})`, reason: "Expired", code: 410 };
 }
 
+/** A watch from a resourceVersion the store has not reached (after an etcd restore, say): the watch cache's answer. */
+export function tooLargeResourceVersion(requested: number, current: number): Obj {
+  return { kind: "Status", apiVersion: "v1", metadata: {}, status: "Failure",
+    message: `Timeout: Too large resource version: ${requested}, current: ${current}`, reason: "Timeout",
+    details: { causes: [{ reason: "ResourceVersionTooLarge", message: "Too large resource version" }], retryAfterSeconds: 1 }, code: 504 };
+}
+
 export function success(r: ResourceDef, name: string, uid: string): Obj {
   return { kind: "Status", apiVersion: "v1", metadata: {}, status: "Success",
     details: { ...details(r, name), uid } };

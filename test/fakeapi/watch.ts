@@ -11,7 +11,7 @@ import type { ResourceDef } from "./resources.ts";
 import { apiVersionOf } from "./resources.ts";
 import type { Matcher } from "./selectors.ts";
 import type { EventType, Store, StoreEvent } from "./store.ts";
-import { badRequest, tooOldResourceVersion } from "./status.ts";
+import { badRequest, tooLargeResourceVersion, tooOldResourceVersion } from "./status.ts";
 
 export interface WatchRequest {
   readonly res: ResourceDef;
@@ -21,6 +21,8 @@ export interface WatchRequest {
   readonly allowBookmarks: boolean;
   readonly sendInitialEvents: boolean | undefined;
   readonly timeoutSeconds: number | undefined;
+  /** Sends each event's object as this (a metadata watch's PartialObjectMetadata). */
+  readonly project?: (o: Obj) => Obj;
 }
 
 export interface WatchDeps {
@@ -53,6 +55,13 @@ export function checkWatch(w: WatchRequest): void {
 export function serveWatch(deps: WatchDeps, w: WatchRequest, res: ServerResponse): void {
   const { store, faults } = deps;
   const requested = w.resourceVersion === undefined || w.resourceVersion === "" ? 0 : Number(w.resourceVersion);
+  // The real watch cache waits up to 3 s for a resourceVersion it has not seen, then gives up with
+  // a 504; here the store is the source of truth, so a version beyond it never arrives.
+  if (requested > store.currentRv()) {
+    const body = JSON.stringify(tooLargeResourceVersion(requested, store.currentRv()));
+    res.writeHead(504, { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(body) }).end(body);
+    return;
+  }
   const gone = faults.takeGone();
   if (gone === "status") {
     const body = JSON.stringify(tooOldResourceVersion(requested, store.currentRv()));
@@ -76,7 +85,9 @@ export function serveWatch(deps: WatchDeps, w: WatchRequest, res: ServerResponse
     else if (now) type = before ? "MODIFIED" : "ADDED";
     else type = before ? "DELETED" : undefined;
     if (type === undefined) return;
-    if (type === e.type) {
+    if (w.project !== undefined) {
+      res.write(line(type, w.project(e.object)));
+    } else if (type === e.type) {
       let cached = lineCache.get(e);
       if (cached === undefined) {
         cached = line(e.type, e.object);
@@ -90,7 +101,7 @@ export function serveWatch(deps: WatchDeps, w: WatchRequest, res: ServerResponse
 
   const initial = w.sendInitialEvents === true || requested === 0;
   if (initial) {
-    for (const o of store.list(w.res, w.namespace)) if (w.matches(o)) res.write(line("ADDED", o));
+    for (const o of store.list(w.res, w.namespace)) if (w.matches(o)) res.write(line("ADDED", w.project === undefined ? o : w.project(o)));
     if (w.allowBookmarks) res.write(bookmark(w.res, store.currentRv(), true));
   } else {
     const backlog = store.eventsSince(w.res, requested);

@@ -66,9 +66,9 @@ async function configMaps(ns: string): Promise<V1ConfigMap[]> {
   return (await core.listNamespacedConfigMap({ namespace: ns })).items.filter((c) => (c.metadata?.name ?? "").startsWith("lameduck-hook-"));
 }
 
-function askOracle(port: number, uid: string): Promise<string> {
+function askOracle(port: number, uid: string, wait = 5): Promise<string> {
   return new Promise((resolve, reject) => {
-    const req = request({ host: "127.0.0.1", port, path: `/v1/pods/${uid}/drain?wait=5`, headers: { Connection: "close" } }, (res) => {
+    const req = request({ host: "127.0.0.1", port, path: `/v1/pods/${uid}/drain?wait=${wait}`, headers: { Connection: "close" } }, (res) => {
       let text = "";
       res.on("data", (c: Buffer) => (text += c.toString()));
       res.on("end", () => { resolve(text); });
@@ -118,11 +118,11 @@ beforeAll(async () => {
   await eventually("the tampered ConfigMap replaced", async () => (await configMaps("tampered")).some((c) => c.metadata?.labels?.[Label.hook] === hash));
   await eventually("the opted-out namespace cleaned", async () => (await configMaps("optout")).length === 0);
 
-  // A Service with a pod behind it; the pod is deleted and its hook asks the oracle, which answers
-  // drained and records an Event on the pod.
+  // A Service with a pod behind it; the pod is deleted and its hook asks the oracle, which looks the
+  // pod up, answers drained and records an Event on the pod.
   await core.createNamespacedService({ namespace: "shop", body: body<V1Service>({ metadata: { name: "web" }, spec: { selector: { app: "web" }, ports: [{ name: "http", port: 80, targetPort: 8080 }] } }) });
   const web = await podIn("shop", "web-0", { app: "web" }, "node-b", "10.1.0.10");
-  await eventually("the oracle sees web-0 serving", async () => (await askOracle(controller.oraclePort, web.metadata?.uid ?? "")).startsWith("serving"));
+  await eventually("the oracle sees web-0 serving", async () => (await askOracle(controller.oraclePort, web.metadata?.uid ?? "", 0)).startsWith("serving"));
   await core.deleteNamespacedPod({ namespace: "shop", name: "web-0" });
   await eventually("the oracle says drained", async () => (await askOracle(controller.oraclePort, web.metadata?.uid ?? "")).startsWith("drained"));
   await eventually("an OutOfRotation Event", async () => (await core.listNamespacedEvent({ namespace: "shop" })).items.some((e) => e.reason === "OutOfRotation"));
@@ -169,7 +169,7 @@ describe("the rendered RBAC, against what the controller does", () => {
 
   it("saw the controller make requests of every kind the scenario needs", () => {
     const verbs = new Set(resourceRequests().map((r) => `${r.request.verb} ${r.request.resource}`));
-    for (const expected of ["create configmaps", "delete configmaps", "get configmaps", "list pods", "create events", "create secrets", "update secrets", "patch mutatingwebhookconfigurations", "watch endpointslices"]) {
+    for (const expected of ["create configmaps", "delete configmaps", "get configmaps", "list pods", "get pods", "create events", "create secrets", "update secrets", "patch mutatingwebhookconfigurations", "watch endpointslices"]) {
       expect(verbs, expected).toContain(expected);
     }
   });

@@ -154,3 +154,33 @@ function ignoreNotFound(e: unknown): void {
   if (typeof e === "object" && e !== null && "code" in e && e.code === 404) return;
   throw e;
 }
+
+/**
+ * What the kubelet writes when it has terminated a pod on its own — graceful node shutdown,
+ * node-pressure eviction, kubelet preemption — once the containers stopped: a terminal phase, Ready
+ * false and the DisruptionTarget condition, and no DELETE (the pod object stays). While the preStop
+ * hook runs it writes nothing of this (pkg/kubelet/status/status_manager.go, mergePodStatus).
+ */
+export async function reportKilledByKubelet(
+  kc: KubeConfig,
+  namespace: string,
+  name: string,
+  why: { readonly reason: string; readonly message: string } = { reason: "Terminated", message: "Pod was terminated in response to imminent node shutdown." },
+): Promise<V1Pod> {
+  const core = kc.makeApiClient(CoreV1Api);
+  const pod = await core.readNamespacedPod({ name, namespace });
+  const now = new Date();
+  const notReady = (c: V1PodCondition): V1PodCondition => (c.type === "Ready" || c.type === "ContainersReady" ? { ...c, status: "False", reason: "PodFailed", lastTransitionTime: now } : c);
+  pod.status = {
+    ...pod.status,
+    phase: "Failed",
+    reason: why.reason,
+    message: why.message,
+    conditions: [
+      ...(pod.status?.conditions ?? []).filter((c) => c.type !== "DisruptionTarget").map(notReady),
+      { type: "DisruptionTarget", status: "True", reason: "TerminationByKubelet", message: why.message, lastTransitionTime: now },
+    ],
+    containerStatuses: (pod.status?.containerStatuses ?? []).map((c) => ({ ...c, ready: false, started: false, state: { terminated: { exitCode: 143, reason: "Error", startedAt: c.state?.running?.startedAt ?? now, finishedAt: now } } })),
+  };
+  return core.replaceNamespacedPodStatus({ name, namespace, body: pod });
+}

@@ -4,6 +4,7 @@ import { Registry } from "prom-client";
 import { afterEach, describe, expect, it } from "vitest";
 import { silentLogger } from "../../../injector/log.ts";
 import { makeOracle, type Oracle } from "../../../injector/oracle/oracle.ts";
+import type { PodChecker } from "../../../injector/oracle/podcheck.ts";
 import { parseDrainRequest, startOracleServer, type OracleServer } from "../../../injector/oracle/server.ts";
 import { makeSliceIndex, type SliceIndex } from "../../../injector/oracle/slices.ts";
 import type { PodRef, SliceLike } from "../../../injector/oracle/state.ts";
@@ -36,11 +37,18 @@ afterEach(async () => {
   await Promise.all(open.splice(0).map((s) => s.close()));
 });
 
-async function harness(maxWaits = 100): Promise<Harness> {
+async function harness(maxWaits = 100, maxWaitsPerClient?: number, check?: PodChecker): Promise<Harness> {
   const index = makeSliceIndex();
   const registry = new Registry();
   const drained: { ref: PodRef; seconds: number }[] = [];
-  const oracle = makeOracle({ index, maxWaits, registry, onDrained: (ref, seconds) => drained.push({ ref, seconds }) });
+  const oracle = makeOracle({
+    index,
+    maxWaits,
+    ...(maxWaitsPerClient === undefined ? {} : { maxWaitsPerClient }),
+    ...(check === undefined ? {} : { check }),
+    registry,
+    onDrained: (ref, seconds) => drained.push({ ref, seconds }),
+  });
   const synced = { value: true };
   const server = await startOracleServer({
     oracle,
@@ -58,9 +66,9 @@ async function harness(maxWaits = 100): Promise<Harness> {
   };
 }
 
-function get(port: number, path: string, method = "GET"): Promise<{ status: number; body: string; headers: Record<string, unknown> }> {
+function get(port: number, path: string, method = "GET", localAddress = "127.0.0.1"): Promise<{ status: number; body: string; headers: Record<string, unknown> }> {
   return new Promise((resolve, reject) => {
-    const req = request({ host: "127.0.0.1", port, path, method, agent: false }, (res) => {
+    const req = request({ host: "127.0.0.1", port, path, method, agent: false, localAddress }, (res) => {
       let body = "";
       res.setEncoding("utf8");
       res.on("data", (c: string) => {
@@ -152,6 +160,40 @@ describe("the drain oracle over HTTP", () => {
     expect((await get(h.server.port, "/v1/pods/p1/drain?wait=30")).status).toBe(503);
     h.update(slice([]));
     expect((await Promise.all(held)).map((r) => r.body)).toEqual(["unselected\n", "unselected\n"]);
+  });
+
+  it("answers 503 beyond the cap on one client address's concurrent waits, and still holds other clients'", async () => {
+    const h = await harness(100, 2);
+    h.update(slice([{ uid: "p1" }, { uid: "p2" }]));
+    const held = [get(h.server.port, "/v1/pods/p1/drain?wait=30"), get(h.server.port, "/v1/pods/p2/drain?wait=30")];
+    await until(() => h.oracle.activeWaits() === 2, "two held requests");
+    const third = await get(h.server.port, "/v1/pods/p1/drain?wait=30");
+    expect(third).toMatchObject({ status: 503, body: "busy: too many waits from 127.0.0.1\n" });
+    // An answer that needs no holding is not limited.
+    expect((await get(h.server.port, "/v1/pods/p1/drain?wait=0")).status).toBe(200);
+    // Another pod (another source address) is held as usual.
+    const other = get(h.server.port, "/v1/pods/p1/drain?wait=30", "GET", "127.0.0.2");
+    await until(() => h.oracle.activeWaits() === 3, "a third held request from another address");
+    expect(await h.registry.getSingleMetricAsString("lameduck_oracle_waits_total")).toContain('outcome="rejected-client"} 1');
+    h.update(slice([]));
+    expect((await Promise.all([...held, other])).map((r) => r.body)).toEqual(["unselected\n", "unselected\n", "unselected\n"]);
+    // Released waits free the client's share.
+    h.update(slice([{ uid: "p1" }]));
+    const again = get(h.server.port, "/v1/pods/p1/drain?wait=30");
+    await until(() => h.oracle.activeWaits() === 1, "held again");
+    h.update(slice([]));
+    expect((await again).status).toBe(200);
+  });
+
+  it("while a pod's lookup is pending, its slices may keep the hook asking but not release it", async () => {
+    const pending: PodChecker = { check: () => new Promise(() => undefined) };
+    const h = await harness(100, undefined, pending);
+    h.update(slice([{ uid: "p1" }, { uid: "p2", ready: false }]));
+    expect((await get(h.server.port, "/v1/pods/p1/drain?wait=0.2")).body).toBe("serving ports=8080 node=192.168.1.10\n");
+    expect(await get(h.server.port, "/v1/pods/p2/drain?wait=0.2")).toMatchObject({ status: 503, body: "the pod's lookup has not answered yet\n" });
+    expect(h.drained).toHaveLength(0);
+    // A probe without a wait needs no lookup.
+    expect((await get(h.server.port, "/v1/pods/p2/drain?wait=0")).body).toBe("drained ports=8080 node=192.168.1.10\n");
   });
 
   it("forgets a held request whose client went away", async () => {

@@ -1,0 +1,98 @@
+// One watch request, streamed: newline-delimited {type, object} events as they arrive, on client.ts's
+// transport. client-node's own Watch cannot send an Accept header, and a metadata-only watch
+// (as=PartialObjectMetadata) needs one.
+//
+// Events are handed over a few milliseconds' worth per turn of the event loop. Whatever has arrived
+// is otherwise parsed and handled in one go: after a burst (a rollout's thousands of EndpointSlice
+// updates, up to 15 KB each) libuv hands a readable socket over in up to 32 reads of 64 KB, and one
+// turn handled some 60 slices while every webhook review and oracle answer waited (measured: npm run
+// bench -- webhook). Meanwhile the unread rest stays in the socket, and TCP slows the sender down.
+import { createInterface } from "node:readline";
+import { setImmediate as nextTurn } from "node:timers/promises";
+import { readBody, statusError, type Transport } from "./client.ts";
+
+/** Time one turn of the event loop may spend on one watch's events. */
+export const watchSliceMs = 2;
+
+export interface WatchRequest {
+  readonly path: string;
+  readonly params: Readonly<Record<string, string>>;
+  readonly accept: string;
+  /** The connection is dropped after this long without a byte (bookmarks keep a quiet watch alive). */
+  readonly idleTimeoutMs: number;
+  /** Time per turn of the event loop spent on events (default watchSliceMs; tests use 0). */
+  readonly sliceMs?: number;
+}
+
+export interface WatchHandle {
+  /** Resolves once the response has started (status 200); rejects with the error status otherwise. */
+  readonly established: Promise<void>;
+  /** Resolves when the stream ends: undefined for a clean end, an idle timeout or abort(), else the error. */
+  readonly ended: Promise<unknown>;
+  abort(): void;
+}
+
+export type WatchEventHandler = (type: string, object: unknown) => void;
+
+export function startWatch(transport: Transport, request: WatchRequest, onEvent: WatchEventHandler): WatchHandle {
+  const controller = new AbortController();
+  let idle: NodeJS.Timeout | undefined;
+  const touch = (): void => {
+    if (idle !== undefined) clearTimeout(idle);
+    idle = setTimeout(() => {
+      controller.abort();
+    }, request.idleTimeoutMs);
+    idle.unref();
+  };
+  let establish: () => void = () => undefined;
+  let refuse: (err: unknown) => void = () => undefined;
+  const established = new Promise<void>((resolve, reject) => {
+    establish = resolve;
+    refuse = reject;
+  });
+  // Only ever awaited through `ended`; an unobserved rejection here is not an error.
+  established.catch(() => undefined);
+
+  const ended = (async (): Promise<unknown> => {
+    try {
+      touch();
+      const res = await transport.open(request.path, { ...request.params, watch: "true" }, request.accept, controller.signal);
+      if (res.statusCode !== 200) throw statusError(`watch ${request.path}`, res.statusCode ?? 0, await readBody(res).catch(() => ""));
+      establish();
+      touch();
+      res.on("data", touch);
+      const lines = createInterface({ input: res, crlfDelay: Number.POSITIVE_INFINITY });
+      const sliceMs = request.sliceMs ?? watchSliceMs;
+      let sliceStarted = performance.now();
+      for await (const line of lines) {
+        if (performance.now() - sliceStarted >= sliceMs) {
+          await nextTurn();
+          if (controller.signal.aborted) break;
+          sliceStarted = performance.now();
+        }
+        if (line === "") continue;
+        let event: { type?: unknown; object?: unknown };
+        try {
+          event = JSON.parse(line) as { type?: unknown; object?: unknown };
+        } catch {
+          continue;
+        }
+        if (typeof event.type === "string") onEvent(event.type, event.object);
+      }
+      return undefined;
+    } catch (err) {
+      refuse(err);
+      // Aborted: by the idle timeout (a dead connection; resuming is right) or by abort() (stopping).
+      return controller.signal.aborted ? undefined : err;
+    } finally {
+      if (idle !== undefined) clearTimeout(idle);
+    }
+  })();
+  return {
+    established,
+    ended,
+    abort: () => {
+      controller.abort();
+    },
+  };
+}

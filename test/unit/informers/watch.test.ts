@@ -1,0 +1,105 @@
+// The informers' watch against a loopback server that writes a burst of events at once: every event
+// arrives, in order, with the event loop turning between slices, and abort() stops the delivery.
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { KubeConfig } from "@kubernetes/client-node";
+import { afterEach, describe, expect, it } from "vitest";
+import { makeTransport } from "../../../injector/informers/client.ts";
+import { startWatch } from "../../../injector/informers/watch.ts";
+
+let server: Server | undefined;
+
+afterEach(async () => {
+  await new Promise<void>((resolve) => {
+    if (server === undefined) { resolve(); return; }
+    server.close(() => { resolve(); });
+    server.closeAllConnections();
+  });
+  server = undefined;
+});
+
+/** A server answering every watch with `body` in one write, then closing. */
+async function serve(body: string): Promise<KubeConfig> {
+  server = createServer((_req, res) => {
+    res.writeHead(200, { "Content-Type": "application/json" });
+    res.end(body);
+  });
+  await new Promise<void>((resolve) => server?.listen(0, "127.0.0.1", resolve));
+  const kc = new KubeConfig();
+  kc.loadFromOptions({
+    clusters: [{ name: "c", server: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, skipTLSVerify: true }],
+    users: [{ name: "u", token: "t" }],
+    contexts: [{ name: "x", cluster: "c", user: "u" }],
+    currentContext: "x",
+  });
+  return kc;
+}
+
+function events(n: number): string {
+  return Array.from({ length: n }, (_, i) => JSON.stringify({ type: "MODIFIED", object: { metadata: { name: `s${i}`, resourceVersion: String(i) } } })).join("\n");
+}
+
+const request = { path: "/api/v1/things", params: {}, accept: "application/json", idleTimeoutMs: 5_000 };
+
+describe("the informers' watch", () => {
+  it("hands over a burst one slice at a time, in order, with the event loop turning in between, then ends", async () => {
+    const kc = await serve(`${events(300)}\nnot json\n`);
+    const seen: string[] = [];
+    let turns = 0;
+    let watching = true;
+    const turn = (): void => {
+      turns++;
+      if (watching) setImmediate(turn);
+    };
+    setImmediate(turn);
+    const turnsAt: number[] = [];
+    // A slice of 0 ms: one event per turn of the event loop.
+    const watch = startWatch(makeTransport(kc), { ...request, sliceMs: 0 }, (type, obj) => {
+      seen.push(`${type} ${(obj as { metadata: { name: string } }).metadata.name}`);
+      turnsAt.push(turns);
+    });
+    const ended = await watch.ended;
+    watching = false;
+    expect(ended).toBeUndefined();
+    expect(seen).toEqual(Array.from({ length: 300 }, (_, i) => `MODIFIED s${i}`));
+    // Never two events in one turn.
+    for (let i = 1; i < turnsAt.length; i++) expect(turnsAt[i], `event ${i}`).toBeGreaterThan(turnsAt[i - 1] ?? -1);
+  });
+
+  it("with the default slice, delivers a burst over several turns of the event loop", async () => {
+    const kc = await serve(events(2_000));
+    let turns = 0;
+    let watching = true;
+    const turn = (): void => {
+      turns++;
+      if (watching) setImmediate(turn);
+    };
+    setImmediate(turn);
+    let delivered = 0;
+    const watch = startWatch(makeTransport(kc), request, () => {
+      delivered++;
+      // About 10 µs of work per event: 2,000 events are ~20 ms, ten 2 ms slices or more.
+      const until = performance.now() + 0.01;
+      while (performance.now() < until) { /* busy */ }
+    });
+    const turnsBefore = turns;
+    await watch.ended;
+    watching = false;
+    expect(delivered).toBe(2_000);
+    expect(turns - turnsBefore).toBeGreaterThanOrEqual(5);
+  });
+
+  it("stops at once when aborted, delivering nothing more", async () => {
+    const kc = await serve(events(1000));
+    let delivered = 0;
+    const watch = startWatch(makeTransport(kc), { ...request, sliceMs: 0 }, () => {
+      delivered++;
+      if (delivered === 10) watch.abort();
+    });
+    expect(await watch.ended).toBeUndefined();
+    const after = delivered;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(delivered).toBe(after);
+    expect(delivered).toBeLessThan(1000);
+  });
+});
