@@ -16,8 +16,8 @@ clang -g -O1 -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-unused-function \
   -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
   -o .fuzz/fuzz_response hook/fuzz_response.c
 
-echo "fuzz: running the response and /proc/net/tcp parsers for ${seconds}s"
+echo "fuzz: running the response, /proc/net/tcp and sock_diag parsers for ${seconds}s"
 export ASAN_OPTIONS="abort_on_error=1:detect_leaks=1"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
-.fuzz/fuzz_response -max_total_time="$seconds" -max_len=4096 -timeout=10 -print_final_stats=1 \
+.fuzz/fuzz_response -max_total_time="$seconds" -max_len=8192 -timeout=10 -print_final_stats=1 \
   -artifact_prefix=.fuzz/ .fuzz/corpus hook/fuzz-corpus

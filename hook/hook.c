@@ -8,9 +8,10 @@
  * below is the whole contract.
  *
  * Read top to bottom: limits and usage, output, input and clock helpers, the parsers for everything
- * that comes from outside (durations, the oracle's answer, /proc/net/tcp lines; the last two are
- * fuzzed by fuzz_response.c, which #includes this file with -DHOOK_FUZZ), the /proc sampler, the
- * HTTP client, the two modes, main. There is no heap: every buffer is static and bounded, so the
+ * that comes from outside (durations, the oracle's answer, /proc/net/tcp lines), the sampler with
+ * its two readers of the pod's sockets (/proc/net/tcp and netlink, whose answers are parsed there),
+ * the HTTP client, the two modes, main. Everything from outside but durations is fuzzed by
+ * fuzz_response.c, which #includes this file with -DHOOK_FUZZ. There is no heap: every buffer is static and bounded, so the
  * hook's memory is the same in the steady state as at start (it runs inside the container's own
  * memory cgroup, during shutdown).
  */
@@ -20,6 +21,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -73,16 +75,21 @@ static const char usage[] =
 "    unselected  no Service routes to this pod: exit at once\n"
 "    drained     sleep --settle, then wait until no new inbound connection has\n"
 "                appeared for --quiet, with --drain until none is open, and exit\n"
-"  Quiet phase: <proc>/net/tcp and <proc>/net/tcp6 are read every 100ms; a new\n"
-"  inbound connection is a socket that was not there in the previous reading, in\n"
-"  any connected state (established, syn-recv, closing or time-wait: short\n"
-"  connections count too), whose local port is one of ports= and whose remote\n"
-"  address is not node= (kubelet probes). Loopback is not ignored: sidecar proxies\n"
-"  deliver real traffic over it. The quiet period counts from the drained answer,\n"
-"  so with no traffic the hook exits right after --settle. No ports= token, or\n"
-"  --quiet=0: no quiet phase.\n"
+"  Sockets: read every 100ms over netlink (sock_diag), which returns only those\n"
+"  whose local port is in ports=; from <proc>/net/tcp and tcp6 instead with a\n"
+"  --proc other than /proc, and once netlink has failed (refused by a seccomp\n"
+"  profile, gVisor or qemu-user; an error; no answer in 1s). Both give the same\n"
+"  sockets; netlink costs in proportion to the serving connections, the tables\n"
+"  to every socket in the pod.\n"
+"  Quiet phase: a new inbound connection is a socket that was not there in the\n"
+"  previous reading, in any connected state (established, syn-recv, closing or\n"
+"  time-wait: short connections count too), whose local port is one of ports=\n"
+"  and whose remote address is not node= (kubelet probes). Loopback is not\n"
+"  ignored: sidecar proxies deliver real traffic over it. The quiet period counts\n"
+"  from the drained answer, so with no traffic the hook exits right after\n"
+"  --settle. No ports= token, or --quiet=0: no quiet phase.\n"
 "  Drain phase (--drain), after the quiet phase (after --settle with --quiet=0):\n"
-"  the same tables every 100ms until no inbound connection to a serving port,\n"
+"  the same sockets every 100ms until no inbound connection to a serving port,\n"
 "  from anywhere but node=, is open, or --max. Inbound: the local port is in\n"
 "  ports= (an outgoing connection never gets a port a listener has bound).\n"
 "    open    01 established, 03 syn-recv (a client connecting now)\n"
@@ -111,7 +118,8 @@ static const char usage[] =
 "  --fallback=DURATION sleep when the oracle cannot be asked (default 10s)\n"
 "  --drain             the drain phase, after the quiet phase (default off)\n"
 "  --podinfo=DIR       downward API volume holding pod/uid (default /.lameduck)\n"
-"  --proc=DIR          procfs showing the pod's network namespace (default /proc)\n"
+"  --proc=DIR          procfs showing the pod's network namespace (default /proc;\n"
+"                      any other DIR: its tables, never netlink)\n"
 "\n"
 "Both modes:\n"
 "  --log=PATH          where the one summary line goes, opened for appending\n"
@@ -132,7 +140,7 @@ static const char usage[] =
 "  lameduck: [drained after A, ]max reached <where, why>, released at T of max M\n"
 "  lameduck: slept D, released at T\n"
 "(B counts from the drained answer and includes --settle. N is from the last\n"
-"reading of the tables that --max did not interrupt, else \"connections not\n"
+"reading of the sockets that --max did not interrupt, else \"connections not\n"
 "counted\".)\n"
 "\n"
 "Exit status:\n"
@@ -342,6 +350,22 @@ static void sleep_until(long long ms)
 static long long min_ll(long long a, long long b)
 {
 	return a < b ? a : b;
+}
+
+/* 1 when fd is ready, 0 at the deadline, -1 on error. */
+static int wait_fd(int fd, short events, long long deadline)
+{
+	for (;;) {
+		long long left = deadline - now_ms();
+		if (left <= 0)
+			return 0;
+		struct pollfd p = {.fd = fd, .events = events};
+		int r = poll(&p, 1, (int)min_ll(left, 1000000));
+		if (r > 0)
+			return 1;
+		if (r < 0 && errno != EINTR)
+			return -1;
+	}
 }
 
 /* ---- durations ------------------------------------------------------------------------- */
@@ -671,6 +695,18 @@ static int hex_field(const char *s, size_t n, size_t *i, size_t digits, uint32_t
 	return 0;
 }
 
+/* An address as 16 bytes: IPv6 as is, IPv4 (its 4 bytes) as ::ffff:a.b.c.d, as tcp6 lists them. */
+static void map_address(unsigned char *addr, const void *bytes, int v6)
+{
+	memset(addr, 0, 16);
+	if (v6) {
+		memcpy(addr, bytes, 16);
+		return;
+	}
+	addr[10] = addr[11] = 0xff;
+	memcpy(addr + 12, bytes, 4);
+}
+
 /*
  * The kernel prints each 32-bit word of an address as the hex of its in-memory value
  * (tcp4_seq_show: %08X of __be32), so copying the parsed word back in host order restores the
@@ -678,20 +714,11 @@ static int hex_field(const char *s, size_t n, size_t *i, size_t digits, uint32_t
  */
 static int address_port(const char *s, size_t n, size_t *i, int v6, unsigned char *addr, unsigned *port)
 {
-	uint32_t w, p;
-	memset(addr, 0, 16);
-	if (v6) {
-		for (int k = 0; k < 4; k++) {
-			if (hex_field(s, n, i, 8, &w) != 0)
-				return -1;
-			memcpy(addr + 4 * k, &w, 4);
-		}
-	} else {
-		if (hex_field(s, n, i, 8, &w) != 0)
+	uint32_t w[4], p;
+	for (int k = 0; k < (v6 ? 4 : 1); k++)
+		if (hex_field(s, n, i, 8, &w[k]) != 0)
 			return -1;
-		addr[10] = addr[11] = 0xff;
-		memcpy(addr + 12, &w, 4);
-	}
+	map_address(addr, w, v6);
 	if (*i >= n || s[(*i)++] != ':' || hex_field(s, n, i, 4, &p) != 0)
 		return -1;
 	*port = p;
@@ -855,6 +882,206 @@ malformed:
 	return -1;
 }
 
+/* ---- netlink sock_diag -------------------------------------------------------------------- */
+
+/*
+ * The same sockets, asked of the kernel instead of read as text. /proc/net/tcp formats every
+ * socket of the namespace (about 5 µs each: with 5,000 a reading costs 25 ms of CPU, a quarter of
+ * a core at one reading per 100ms) for the hook to throw nearly all of them away. A sock_diag
+ * dump runs a filter program in the kernel and returns, as binary records, only the sockets whose
+ * local port is one of ports=. What remains is the walk: for either reader the kernel visits every
+ * TCP socket of the node (the hash table is shared by all network namespaces), about 0.3 µs each.
+ * So one dump for both address families, not one per family as for the tables: the request of
+ * type TCPDIAG_GETSOCK, which the kernel keeps for compatibility and answers for every family
+ * (SOCK_DIAG_BY_FAMILY takes exactly one). Should a kernel refuse it, the tables take over.
+ *
+ * Its ABI, from linux/netlink.h and inet_diag.h (musl ships no kernel headers); fuzz_response.c
+ * checks every value and layout here against the kernel's own headers.
+ */
+#define NL_SOCK_DIAG 4           /* NETLINK_SOCK_DIAG */
+#define NL_ERROR 2               /* NLMSG_ERROR */
+#define NL_DONE 3                /* NLMSG_DONE */
+#define NL_DUMP 0x301            /* NLM_F_REQUEST | NLM_F_DUMP */
+#define DIAG_GETSOCK 18          /* TCPDIAG_GETSOCK: the request's type, and its records' */
+#define DIAG_BYTECODE 1          /* INET_DIAG_REQ_BYTECODE */
+#define BC_JMP 1                 /* INET_DIAG_BC_JMP */
+#define BC_S_GE 2                /* INET_DIAG_BC_S_GE: local port >= the next op's `no` */
+#define BC_S_LE 3
+/*
+ * Every state that /proc/net/tcp lists but listen and close, which count_conn skips: 1-6, 8, 9,
+ * 11 and 12 (new-syn-recv, a request socket: the kernel reports it as syn-recv, 3, as /proc does).
+ * Not 13 (bound-inactive, Linux 6.8+): /proc does not list those.
+ */
+#define DIAG_STATES 0x1B7Eu
+#define DIAG_REPLY_MS 1000       /* the kernel answers within the system call; this is a stall */
+
+struct nl_header {
+	uint32_t len;
+	uint16_t type, flags;
+	uint32_t seq, pid;
+};
+
+struct diag_sockid {
+	uint16_t sport, dport;           /* network order */
+	unsigned char src[16], dst[16];  /* an IPv4 address in the first 4 bytes */
+	uint32_t ifindex, cookie[2];
+};
+
+struct diag_msg {
+	uint8_t family, state, timer, retrans;
+	struct diag_sockid id;
+	uint32_t expires, rqueue, wqueue, uid, inode;
+};
+
+struct bc_op {
+	uint8_t code, yes;
+	uint16_t no;
+};
+
+static struct diag_request {
+	struct nl_header h;
+	struct {
+		uint8_t family, src_len, dst_len, ext;
+		struct diag_sockid id;
+		uint32_t states, dbs;
+	} req;                           /* struct inet_diag_req */
+	uint16_t bc_len, bc_type;        /* struct nlattr */
+	struct bc_op bc[PORTS_MAX * 5];
+} diag_req;
+
+/*
+ * One datagram of the answer: the kernel fills at most the larger of the reader's buffer and
+ * NLMSG_GOODSIZE (under 8 KiB) per datagram, and a longer one is detected (MSG_TRUNC), never cut.
+ */
+static unsigned char diag_buf[8192];
+static int netlink_on;             /* --proc is /proc; cleared for good by a failure */
+
+/*
+ * The request, its filter accepting the sockets whose local port is one of ports= (at least one).
+ * Per port "port >= p, port <= p" (the equality operator is only in newer kernels), the blocks
+ * joined as ss(8) joins "or": a block that fails jumps past its JMP to the next block, or past the
+ * end (rejected) after the last; one that passes reaches its JMP, which jumps to the end
+ * (accepted). Every jump lands on an instruction, at the end or 4 past it, as the kernel's audit
+ * requires.
+ */
+static size_t diag_request(const struct answer *a, uint32_t seq)
+{
+	struct bc_op *op = diag_req.bc;
+	size_t n = a->nports;
+	for (size_t k = 0; k < n; k++) {
+		uint16_t p = a->ports[k];
+		*op++ = (struct bc_op){BC_S_GE, 8, 20};
+		*op++ = (struct bc_op){0, 0, p};
+		*op++ = (struct bc_op){BC_S_LE, 8, 12};
+		*op++ = (struct bc_op){0, 0, p};
+		if (k + 1 < n)
+			*op++ = (struct bc_op){BC_JMP, 4, (uint16_t)((n - k - 1) * 20)};
+	}
+	size_t bc = (size_t)((char *)op - (char *)diag_req.bc);
+	diag_req.h = (struct nl_header){.len = (uint32_t)(offsetof(struct diag_request, bc) + bc),
+	                                .type = DIAG_GETSOCK, .flags = NL_DUMP, .seq = seq};
+	diag_req.req.states = DIAG_STATES;
+	diag_req.bc_len = (uint16_t)(4 + bc);
+	diag_req.bc_type = DIAG_BYTECODE;
+	return diag_req.h.len;
+}
+
+#define DIAG_MORE 0
+#define DIAG_DONE 1
+#define DIAG_BAD (-1)          /* an error, a failed dump, or not what the kernel sends */
+
+/*
+ * One datagram of the dump's answer, b[0..n), for the request numbered seq: every socket record goes
+ * to count_conn. Messages of other requests and of other types are skipped; a message that does
+ * not fit the datagram, a record shorter than struct inet_diag_msg or of a family other than IPv4
+ * and IPv6, an error or a failed dump end it. Nothing here reads past b[n): the fuzz target
+ * checks that.
+ */
+static int parse_diag(const unsigned char *b, size_t n, uint32_t seq, struct reading *r)
+{
+	size_t i = 0;
+	while (n - i >= sizeof(struct nl_header)) {
+		struct nl_header h;
+		struct diag_msg m;
+		struct conn c;
+		memcpy(&h, b + i, sizeof h);
+		if (h.len < sizeof h || h.len > n - i)
+			return DIAG_BAD;
+		const unsigned char *p = b + i + sizeof h;
+		size_t len = h.len - sizeof h;
+		size_t step = (h.len + 3) & ~(size_t)3; /* NLMSG_ALIGN; the last message may lack it */
+		i += step < n - i ? step : n - i;
+		if (h.seq != seq)
+			continue;
+		if (h.type == NL_DONE || h.type == NL_ERROR) {
+			/* NLMSG_ERROR: an error (no acknowledgement was asked for); NLMSG_DONE: 0, or the
+			 * dump's own error */
+			int32_t err = 0;
+			if (len >= sizeof err)
+				memcpy(&err, p, sizeof err);
+			return h.type == NL_DONE && err >= 0 ? DIAG_DONE : DIAG_BAD;
+		}
+		if (h.type != DIAG_GETSOCK)
+			continue;
+		if (len < sizeof m)
+			return DIAG_BAD;
+		memcpy(&m, p, sizeof m);
+		if (m.family != AF_INET && m.family != AF_INET6)
+			return DIAG_BAD;
+		map_address(c.local, m.id.src, m.family == AF_INET6);
+		map_address(c.remote, m.id.dst, m.family == AF_INET6);
+		c.lport = ntohs(m.id.sport);
+		c.rport = ntohs(m.id.dport);
+		c.state = m.state;
+		count_conn(r, &c);
+	}
+	return i == n ? DIAG_MORE : DIAG_BAD;
+}
+
+/* One dump over a netlink socket of its own: TABLE_READ, TABLE_CUT, or -1 (then never again). */
+static int read_diag(struct reading *r)
+{
+	static uint32_t seq;
+	int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, NL_SOCK_DIAG);
+	if (fd < 0)
+		return -1;
+	int v = -1;
+	size_t len = diag_request(r->a, ++seq);
+	if (send(fd, &diag_req, len, 0) != (ssize_t)len)
+		goto out;
+	for (;;) {
+		long long now = now_ms();
+		if (now >= r->deadline) {
+			v = TABLE_CUT;
+			goto out;
+		}
+		/* MSG_TRUNC: the datagram's whole length, even if the buffer took less */
+		ssize_t got = recv(fd, diag_buf, sizeof diag_buf, MSG_TRUNC);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			if (wait_fd(fd, POLLIN, min_ll(r->deadline, now + DIAG_REPLY_MS)) > 0)
+				continue;
+			if (now_ms() >= r->deadline)
+				v = TABLE_CUT;
+			goto out;
+		}
+		if (got <= 0 || (size_t)got > sizeof diag_buf)
+			goto out;
+		int p = parse_diag(diag_buf, (size_t)got, seq, r);
+		if (p != DIAG_MORE) {
+			if (p == DIAG_DONE)
+				v = TABLE_READ;
+			goto out;
+		}
+	}
+out:
+	close(fd);
+	return v;
+}
+
+/* ---- one reading, compared with the previous one ----------------------------------------- */
+
 /* Shell sort: no recursion, no allocation, and a tenth of the size of libc's qsort. */
 static void sort_keys(uint64_t *k, size_t n)
 {
@@ -871,6 +1098,30 @@ static void sort_keys(uint64_t *k, size_t n)
 	}
 }
 
+/* Forgets what a reading has found so far: it begins again. */
+static void restart(struct reading *r)
+{
+	nkeys[cur] = 0;
+	r->counted = 0;
+	r->overflow = 0;
+}
+
+/* Both tables: TABLE_READ, TABLE_CUT, or -1 with r->why. */
+static int read_tables(struct reading *r)
+{
+	int v4 = read_table(r, "/net/tcp", 0), v6 = v4;
+	if (v4 == TABLE_READ || v4 == TABLE_MISSING)
+		v6 = read_table(r, "/net/tcp6", 1);
+	if (v6 == TABLE_CUT || v6 < 0)
+		return v6;
+	if (v4 == TABLE_MISSING && v6 == TABLE_MISSING) {
+		put(r->why, proc_dir);
+		put(r->why, "/net/tcp: no such file");
+		return -1;
+	}
+	return TABLE_READ;
+}
+
 /*
  * Takes a reading into the next table and compares it with the previous one: the number of
  * connections that are new (1 if there were too many to track: count that as activity), or -1.
@@ -880,23 +1131,22 @@ static long sample(struct reading *r)
 {
 	long long began = now_ms();
 	cur ^= 1;
-	nkeys[cur] = 0;
-	r->counted = 0;
-	r->overflow = 0;
-	int v4 = read_table(r, "/net/tcp", 0), v6 = v4;
-	if (v4 == TABLE_READ || v4 == TABLE_MISSING)
-		v6 = read_table(r, "/net/tcp6", 1);
-	if (v6 == TABLE_CUT) {
+	int v = -1;
+	if (netlink_on) {
+		restart(r);
+		v = read_diag(r);
+		netlink_on = v >= 0;
+	}
+	if (v < 0) {
+		restart(r);
+		v = read_tables(r);
+	}
+	if (v == TABLE_CUT) {
 		cur ^= 1;
 		return 0;
 	}
-	if (v6 < 0)
+	if (v < 0)
 		return -1;
-	if (v4 == TABLE_MISSING && v6 == TABLE_MISSING) {
-		put(r->why, proc_dir);
-		put(r->why, "/net/tcp: no such file");
-		return -1;
-	}
 	r->open = (long)r->counted;
 	r->taken = began;
 	sort_keys(keys[cur], nkeys[cur]);
@@ -964,22 +1214,6 @@ static int parse_oracle(const char *s)
 	oracle.in.sin_port = htons((uint16_t)p);
 	oracle_len = sizeof oracle.in;
 	return inet_pton(AF_INET, host, &oracle.in.sin_addr) == 1 ? 0 : -1;
-}
-
-/* 1 when fd is ready, 0 at the deadline, -1 on error. */
-static int wait_fd(int fd, short events, long long deadline)
-{
-	for (;;) {
-		long long left = deadline - now_ms();
-		if (left <= 0)
-			return 0;
-		struct pollfd p = {.fd = fd, .events = events};
-		int r = poll(&p, 1, (int)min_ll(left, 1000000));
-		if (r > 0)
-			return 1;
-		if (r < 0 && errno != EINTR)
-			return -1;
-	}
 }
 
 /*
@@ -1443,6 +1677,7 @@ int main(int argc, char **argv)
 	if (max_ms < 0)
 		return usage_error("--max", NULL, "is required");
 	strcpy(proc_dir, proc);
+	netlink_on = strcmp(proc, "/proc") == 0;
 	deadline_ms = start_ms + max_ms;
 	return run_wait();
 }

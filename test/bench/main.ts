@@ -1,7 +1,7 @@
 // `npm run bench`: runs every test/bench/*.bench.ts module's `run(report)` (the hook's first, then in
 // name order), prints one table, writes bench-results/results.json, and exits 1 if any row misses its
-// target or any module fails. `npm run bench -- webhook oracle` runs only the modules whose names
-// contain one of the arguments. Each module runs in a process of its own: a module measured after
+// target or any module fails. `npm run bench -- webhook oracle` runs only the modules named
+// (webhook.bench.ts and oracle.bench.ts; not webhook-gc.bench.ts, which is `webhook-gc`). Each module runs in a process of its own: a module measured after
 // another one that grew the heap (the fake API's 10,000 pods, the simulation) measured the garbage
 // collector of that heap too — spawning the hook took ~13 ms instead of ~1.3 ms, and the webhook's
 // bench client cost half as much again per review.
@@ -58,11 +58,15 @@ async function runModule(name: string): Promise<void> {
 async function main(): Promise<void> {
   const report = makeBenchReporter();
   const filters = process.argv.slice(2);
-  const modules = readdirSync(here)
-    .filter((name) => name.endsWith(".bench.ts"))
-    .filter((name) => filters.length === 0 || filters.some((f) => name.includes(f)))
+  const suffix = ".bench.ts";
+  const all = readdirSync(here).filter((name) => name.endsWith(suffix));
+  const unknown = filters.filter((f) => !all.includes(`${f}${suffix}`));
+  if (unknown.length > 0) {
+    throw new Error(`no benchmark module named ${unknown.join(", ")}; there are ${all.map((name) => name.slice(0, -suffix.length)).join(", ")}`);
+  }
+  const modules = all
+    .filter((name) => filters.length === 0 || filters.includes(name.slice(0, -suffix.length)))
     .sort((a, b) => Number(b === "hook.bench.ts") - Number(a === "hook.bench.ts") || a.localeCompare(b));
-  if (modules.length === 0) throw new Error(`no benchmark module matches ${filters.join(", ")}`);
   for (const name of modules) {
     const child = fork(fileURLToPath(import.meta.url), [`${childFlag}${name}`], { stdio: ["ignore", "inherit", "inherit", "ipc"] });
     const messages: ModuleMessage[] = [];

@@ -135,8 +135,8 @@ describe.concurrent("the drain phase over /proc/net/tcp fixtures", () => {
   });
 });
 
-// Real connections on this machine's loopback, read from its own /proc/net/tcp: both ends of each
-// connection are in the table, and only the server's end (local port = the serving port) is inbound.
+// Real connections on this machine's loopback: both ends of each connection are in the namespace,
+// and only the server's end (local port = the serving port) is inbound.
 interface Loopback {
   readonly port: number;
   /** Server-side sockets, in the order they were accepted. */
@@ -183,11 +183,12 @@ async function eventually(what: string, check: () => boolean): Promise<void> {
   throw new Error(`not within 2s: ${what}`);
 }
 
-describe.concurrent("the drain phase over this machine's real /proc", () => {
+// /proc: over netlink; /proc/self: the same sockets from /proc/self/net/tcp{,6}.
+describe.concurrent.each([["over netlink", "/proc"], ["from /proc/net/tcp", "/proc/self"]])("the drain phase reading this machine's sockets %s", (_reader, proc) => {
   it("holds while an established connection is open and releases once it has closed", async (context) => {
     const server = await loopback(context, false);
     const client = await server.dial();
-    const hook = waitWithProc(context, "/proc", `drained ports=${server.port}`, "--max=20s", "--settle=0", "--quiet=300ms", "--drain");
+    const hook = waitWithProc(context, proc, `drained ports=${server.port}`, "--max=20s", "--settle=0", "--quiet=300ms", "--drain");
     await sleep(1500);
     const closedAt = performance.now();
     client.destroy(); // FIN; the server (allowHalfOpen false) closes its end in turn
@@ -207,7 +208,7 @@ describe.concurrent("the drain phase over this machine's real /proc", () => {
     server.accepted[1]?.end(); // FIN from the server: its end waits in fin-wait2
     await eventually("close-wait and fin-wait2 on the server's port", () =>
       statesOn(server.port).includes(TcpState.closeWait) && statesOn(server.port).includes(TcpState.finWait2));
-    const run = await waitWithProc(context, "/proc", `drained ports=${server.port}`, "--max=20s", "--settle=0", "--quiet=300ms", "--drain");
+    const run = await waitWithProc(context, proc, `drained ports=${server.port}`, "--max=20s", "--settle=0", "--quiet=300ms", "--drain");
     expect(run.elapsedMs).toBeLessThan(300 + slack);
     expect(run.log).toMatch(/, quiet after 0\.\d\ds, drain phase 0\.\d\ds, 0 connections open, released at /);
     // Both half-closed connections were still there the whole time.
@@ -217,7 +218,7 @@ describe.concurrent("the drain phase over this machine's real /proc", () => {
   it("counts only the server's end of a loopback connection, and reports it open at --max", async (context) => {
     const server = await loopback(context, false);
     await server.dial();
-    const run = await waitWithProc(context, "/proc", `drained ports=${server.port}`, "--max=1500ms", "--settle=0", "--quiet=300ms", "--drain");
+    const run = await waitWithProc(context, proc, `drained ports=${server.port}`, "--max=1500ms", "--settle=0", "--quiet=300ms", "--drain");
     expect(run.elapsedMs).toBeGreaterThanOrEqual(1500);
     expect(run.elapsedMs).toBeLessThan(1500 + slack);
     // The client's end (an ephemeral local port to the serving port) is outbound: 1, not 2.

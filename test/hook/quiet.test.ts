@@ -168,7 +168,9 @@ describe("the quiet phase over a table that takes longer to read than --quiet", 
   });
 });
 
-describe("the quiet phase over this machine's real /proc", () => {
+// /proc: over netlink; /proc/self: the same sockets from /proc/self/net/tcp{,6} (netlink.test.ts
+// checks which way the hook reads).
+describe.each([["over netlink", "/proc"], ["from /proc/net/tcp", "/proc/self"]])("the quiet phase reading this machine's sockets %s", (_reader, proc) => {
   it("holds while real loopback connections keep arriving, then releases --quiet after the last", async (context) => {
     const open = new Set<Socket>();
     let first = true;
@@ -199,7 +201,7 @@ describe("the quiet phase over this machine's real /proc", () => {
     const held = await dial();
     context.onTestFinished(() => { held.destroy(); });
 
-    const hook = waitWithProc(context, "/proc", `drained ports=${address.port}`, "--max=20s", "--settle=0", "--quiet=1s");
+    const hook = waitWithProc(context, proc, `drained ports=${address.port}`, "--max=20s", "--settle=0", "--quiet=1s");
     const start = performance.now();
     let lastConnect = start;
     for (let i = 0; i < 20 && performance.now() - start < 2500; i++) {

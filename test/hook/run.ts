@@ -38,6 +38,8 @@ export interface RunOptions {
   readonly noLog?: boolean;
   /** A file descriptor of the test's to give the hook as its stderr instead of a pipe the test reads. */
   readonly stderrFd?: number;
+  /** The command that runs the binary, given as its arguments (strace; qemu with -strace for arm64). */
+  readonly launcher?: readonly string[];
 }
 
 export function runHook(args: readonly string[], options: RunOptions = {}): Promise<HookRun> {
@@ -47,8 +49,9 @@ export function runHook(args: readonly string[], options: RunOptions = {}): Prom
   // The hook appends to its log target but never creates it (/proc/1/fd/1 always exists).
   writeFileSync(logPath, "");
   const fullArgs = options.noLog === true ? [...args] : [...args, `--log=${logPath}`];
-  const [command, commandArgs] =
-    arch === Arch.arm64 ? ["qemu-aarch64-static", [hookBinary(arch), ...fullArgs]] : [hookBinary(arch), fullArgs];
+  const launcher = options.launcher ?? (arch === Arch.arm64 ? ["qemu-aarch64-static"] : []);
+  const argv = [...launcher, hookBinary(arch), ...fullArgs];
+  const [command = "", ...commandArgs] = argv;
   return new Promise((resolve, reject) => {
     const startedAt = performance.now();
     const child = spawn(command, commandArgs, { stdio: ["ignore", "pipe", options.stderrFd ?? "pipe"] });
