@@ -158,9 +158,25 @@ describe("matching", () => {
     expect(w.reviews).toHaveLength(1);
   });
 
-  it.skipIf(targetsRealCluster())("a matchCondition the fake cannot evaluate is reported, not ignored [fake-only limitation]", async () => {
+  it("a matchCondition with a macro is evaluated", async () => {
     const w = await webhook(() => ({ allowed: true }));
-    await register("cel", w.url, { matchConditions: [{ name: "macro", expression: "object.spec.containers.exists(c, c.name == 'app')" }] });
+    await register("macro", w.url, { matchConditions: [{ name: "has-app", expression: "object.spec.containers.exists(c, c.name == 'app') && !object.spec.containers.all(c, c.name.startsWith('side'))" }] });
+    await suite.core.createNamespacedPod({ namespace: suite.ns, body: plainPod("macro") });
+    expect(w.reviews).toHaveLength(1);
+  });
+
+  it("a matchCondition that fails at run time fails the request under failurePolicy Fail", async () => {
+    const w = await webhook(() => ({ allowed: true }));
+    await register("rt", w.url, { matchConditions: [{ name: "missing-key", expression: "object.metadata.annotations['absent'] == 'x'" }] });
+    const f = await failureOf(suite.core.createNamespacedPod({ namespace: suite.ns, body: plainPod("rt") }));
+    expect(f.code).toBe(500);
+    expect(String(f.status["message"])).toContain('failed to evaluate match condition "missing-key"');
+    expect(w.reviews).toHaveLength(0);
+  });
+
+  it.skipIf(targetsRealCluster())("a matchCondition calling a function the fake lacks is reported, not ignored [fake-only limitation]", async () => {
+    const w = await webhook(() => ({ allowed: true }));
+    await register("cel", w.url, { matchConditions: [{ name: "quantity", expression: "quantity('1Gi').isGreaterThan(quantity('1Mi'))" }] });
     const f = await failureOf(suite.core.createNamespacedPod({ namespace: suite.ns, body: plainPod("cel") }));
     expect(f.code).toBe(500);
     expect(String(f.status["message"])).toContain("uses CEL the fake does not evaluate");
