@@ -8,38 +8,17 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import YAML from "yaml";
 import { mutatePod } from "../../injector/mutation/mutate.ts";
-import type { StaticFacts } from "../../injector/offline/static-facts.ts";
 import { applyOps, makeTestReviewer, patchOf, podReview, testFacts, testPolicy } from "../support/admission.ts";
+import { caseFacts, caseNames, casesDir, isRecord, readCase, type CaseSetup } from "../support/golden-cases.ts";
 
 const root = join(import.meta.dirname, "..", "fixtures");
-const casesDir = join(root, "inject");
 const realDir = join(root, "real");
 const realGoldenDir = join(casesDir, "real");
 const update = process.env["UPDATE_GOLDEN"] === "1";
 
-interface CaseSetup {
-  namespace?: string;
-  flags?: string[];
-  facts?: Partial<StaticFacts>;
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
-function readCase(file: string): { setup: CaseSetup; pod: Record<string, unknown> } {
-  const docs = YAML.parseAllDocuments(readFileSync(file, "utf8")).map((d) => d.toJS() as unknown);
-  const pod = docs.at(-1);
-  if (!isRecord(pod)) throw new Error(`${file}: the last document is not a pod`);
-  const setup = docs.length > 1 ? docs[0] : {};
-  if (!isRecord(setup)) throw new Error(`${file}: the first document is not a case setup`);
-  return { setup, pod };
-}
-
 /** Runs the pod through the reviewer: the golden summary, the patched pod, and the second pass's patch. */
 function runCase(pod: Record<string, unknown>, namespace: string, setup: CaseSetup, extra: Record<string, unknown> = {}) {
-  // YAML has null where the facts have undefined ("not known").
-  const facts = testFacts(Object.fromEntries(Object.entries(setup.facts ?? {}).map(([k, v]) => [k, v ?? undefined])));
+  const facts = testFacts(caseFacts(setup));
   const policy = testPolicy(setup.flags ?? []);
   const { review } = makeTestReviewer(facts, policy);
   const answer = review(podReview(pod, namespace, extra));
@@ -66,10 +45,7 @@ function compareGolden(goldenFile: string, summary: unknown, injected: unknown):
   expect(injected).toEqual(wantPod);
 }
 
-const cases = readdirSync(casesDir)
-  .filter((f) => f.endsWith(".pod.yaml"))
-  .map((f) => f.slice(0, -".pod.yaml".length))
-  .sort();
+const cases = caseNames();
 
 describe("golden injection cases", () => {
   it("has cases to run", () => {

@@ -1,12 +1,17 @@
-// Mutating admission as kube-apiserver runs it for a CREATE: the registered
+// Mutating admission as kube-apiserver runs it for a CREATE: first the MutatingAdmissionPolicy
+// plugin (bound policies in binding name order, test/fakeapi/mutating-policy.ts), then the
 // MutatingWebhookConfigurations in name order, each webhook matched by rules, namespaceSelector,
 // objectSelector and matchConditions, called with an AdmissionReview v1 shaped like the recorded
 // ones (test/fixtures/real/admission-*.json); its JSON Patch applied and the object defaulted
-// again; reinvocationPolicy IfNeeded honoured once. failurePolicy Ignore forgives only a failed
-// call; a patch that does not apply or yields a wrongly typed object fails the request (500).
+// again; reinvocationPolicy IfNeeded honoured once, for policies and webhooks alike (a policy that
+// ran before a webhook changed the object runs again). For webhooks failurePolicy Ignore forgives
+// only a failed call, and a patch that does not apply fails the request (500); for a policy it
+// forgives any error of its own (expression or patch), Fail turns one into a 500.
 import { randomUUID } from "node:crypto";
 import fastJsonPatch from "fast-json-patch";
-import type { Admit, RequestContext } from "./api.ts";
+import type { Admit, RequestContext as BaseContext } from "./api.ts";
+
+type RequestContext = BaseContext & { readonly namespace: string };
 import type { Obj } from "./objects.ts";
 import { isObj, jsonEqual, meta, num, obj, objs, str } from "./objects.ts";
 import type { ResourceDef } from "./resources.ts";
@@ -18,6 +23,7 @@ import { applyDefaults } from "./defaults.ts";
 import { CallError, callWebhook, webhookUrl } from "./webhookcall.ts";
 import { CelError, CelUnsupported, compileCel } from "./cel.ts";
 import { typeErrors } from "./decoding.ts";
+import { PolicyError, applyPolicyPatch, policyPatch } from "./mutating-policy.ts";
 
 export interface ServiceRef {
   readonly namespace: string;
@@ -42,6 +48,23 @@ interface Hook {
 function hooks(store: Store): Hook[] {
   const configs = store.list(Res.mutatingwebhooks).sort((a, b) => String(meta(a)["name"]).localeCompare(String(meta(b)["name"])));
   return configs.flatMap((c) => objs(c["webhooks"]).map((w, i) => ({ key: `${String(meta(c)["uid"])}/${String(i)}`, name: str(w["name"]) ?? "", webhook: w })));
+}
+
+interface BoundPolicy {
+  readonly key: string;
+  readonly name: string;
+  readonly policy: Obj;
+  readonly binding: Obj;
+}
+
+/** Bindings in name order, each with its policy; a binding whose policy is missing does nothing. */
+function boundPolicies(store: Store): BoundPolicy[] {
+  const bindings = store.list(Res.mutatingpolicybindings).sort((a, b) => String(meta(a)["name"]).localeCompare(String(meta(b)["name"])));
+  return bindings.flatMap((binding) => {
+    const name = str(obj(binding["spec"])["policyName"]) ?? "";
+    const policy = store.get(Res.mutatingpolicies, "", name);
+    return policy === undefined ? [] : [{ key: `policy/${String(meta(binding)["uid"])}`, name, policy, binding }];
+  });
 }
 
 function listMatches(values: unknown, wanted: string): boolean {
@@ -176,33 +199,65 @@ export function makeAdmission(deps: AdmissionDeps): Admit {
     return applyDefaults(r, patched, deps.allocateIp);
   }
 
+  /** One policy's mutation of `o`, or `o` when it does not match or fails under Ignore. */
+  function runPolicy(p: BoundPolicy, r: ResourceDef, o: Obj, ctx: RequestContext): Obj {
+    const namespaceObject = r.namespaced ? store.get(Res.namespaces, "", ctx.namespace) ?? null : null;
+    const request = obj(review(r, o, ctx, ctx.namespace)["request"]);
+    try {
+      const ops = policyPatch(p.policy, p.binding, { resource: r, object: o, namespaceObject, request });
+      if (ops.length === 0) return o;
+      const patched = applyPolicyPatch(o, ops);
+      const wrong = typeErrors(r, patched);
+      if (wrong !== undefined) throw new PolicyError(wrong);
+      return applyDefaults(r, patched, deps.allocateIp);
+    } catch (e) {
+      if (e instanceof CelUnsupported) throw internalError(`fakeapi: MutatingAdmissionPolicy "${p.name}" uses CEL the fake does not evaluate: ${e.message}`);
+      if (!(e instanceof PolicyError)) throw e;
+      if (obj(p.policy["spec"])["failurePolicy"] === "Ignore") return o;
+      throw internalError(`policy '${p.name}' with binding '${String(meta(p.binding)["name"])}' denied request: ${e.message}`);
+    }
+  }
+
+  async function runWebhook(h: Hook, r: ResourceDef, current: Obj, ctx: RequestContext): Promise<Obj> {
+    const w = h.webhook;
+    if (!rulesMatch(w, r) || !namespaceLabelsMatch(w, r, current, ctx.namespace) || !labelSelectorObject(w["objectSelector"])(current)) return current;
+    const body = review(r, current, ctx, ctx.namespace);
+    try {
+      if (!conditionsMatch(h, body)) return current;
+      const sideEffects = str(w["sideEffects"]);
+      if (ctx.dryRun && sideEffects !== "None" && sideEffects !== "NoneOnDryRun") throw badRequest(`admission webhook "${h.name}" does not support dry run`);
+      const response = await call(h, body);
+      for (const warning of Array.isArray(response["warnings"]) ? response["warnings"] : []) ctx.warn?.(String(warning));
+      return applyResponse(h, r, current, response);
+    } catch (e) {
+      if (!(e instanceof CallError)) throw e;
+      if (w["failurePolicy"] === "Ignore") return current;
+      throw internalError(`failed calling webhook "${h.name}": ${e.message}`);
+    }
+  }
+
+  interface Mutator {
+    readonly key: string;
+    readonly reinvocable: boolean;
+    readonly run: (r: ResourceDef, o: Obj, ctx: RequestContext) => Promise<Obj>;
+  }
+
   return async (r, o, ctx) => {
-    const all = hooks(store);
+    // The MutatingAdmissionPolicy plugin comes before the webhook plugin in kube-apiserver's
+    // admission chain.
+    const mutators: Mutator[] = [
+      ...boundPolicies(store).map((p) => ({ key: p.key, reinvocable: obj(p.policy["spec"])["reinvocationPolicy"] === "IfNeeded", run: (rr: ResourceDef, oo: Obj, cc: RequestContext) => Promise.resolve(runPolicy(p, rr, oo, cc)) })),
+      ...hooks(store).map((h) => ({ key: h.key, reinvocable: h.webhook["reinvocationPolicy"] === "IfNeeded", run: (rr: ResourceDef, oo: Obj, cc: RequestContext) => runWebhook(h, rr, oo, cc) })),
+    ];
     let current = o;
     const reinvocable = new Set<string>();
     const reinvoke = new Set<string>();
     for (const pass of [1, 2]) {
-      for (const h of all) {
-        if (pass === 2 && !reinvoke.has(h.key)) continue;
-        const w = h.webhook;
-        if (!rulesMatch(w, r) || !namespaceLabelsMatch(w, r, current, ctx.namespace) || !labelSelectorObject(w["objectSelector"])(current)) continue;
-        const body = review(r, current, ctx, ctx.namespace);
-        const ignore = w["failurePolicy"] === "Ignore";
-        let next: Obj;
-        try {
-          if (!conditionsMatch(h, body)) continue;
-          const sideEffects = str(w["sideEffects"]);
-          if (ctx.dryRun && sideEffects !== "None" && sideEffects !== "NoneOnDryRun") throw badRequest(`admission webhook "${h.name}" does not support dry run`);
-          const response = await call(h, body);
-          for (const warning of Array.isArray(response["warnings"]) ? response["warnings"] : []) ctx.warn?.(String(warning));
-          next = applyResponse(h, r, current, response);
-        } catch (e) {
-          if (!(e instanceof CallError)) throw e;
-          if (ignore) continue;
-          throw internalError(`failed calling webhook "${h.name}": ${e.message}`);
-        }
+      for (const m of mutators) {
+        if (pass === 2 && !reinvoke.has(m.key)) continue;
+        const next = await m.run(r, current, ctx);
         if (pass === 1 && !jsonEqual(next, current)) for (const k of reinvocable) reinvoke.add(k);
-        if (pass === 1 && w["reinvocationPolicy"] === "IfNeeded") reinvocable.add(h.key);
+        if (pass === 1 && m.reinvocable) reinvocable.add(m.key);
         current = next;
       }
       if (reinvoke.size === 0) break;

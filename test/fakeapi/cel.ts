@@ -76,14 +76,28 @@ export function fromCel(value: CelValue): JsonValue {
 
 const missing = /^(unbound function|unknown type|unresolved attribute|undeclared reference)/;
 
-/** Compiles an expression; throws CelUnsupported when it cannot be parsed. */
-export function compileCelValue(src: string): (vars: Record<string, unknown>) => CelValue {
-  let run: (vars: Record<string, CelInput>) => unknown;
+type Program = (vars: Record<string, CelInput>) => unknown;
+/** Planned programs by source, as the real server compiles a configuration's expressions once. */
+const programs = new Map<string, Program>();
+const maxPrograms = 512;
+
+function program(src: string): Program {
+  const known = programs.get(src);
+  if (known !== undefined) return known;
+  let run: Program;
   try {
     run = plan(env, parse(src));
   } catch (e) {
     throw new CelUnsupported(`${e instanceof Error ? e.message : String(e)} in ${src}`);
   }
+  if (programs.size >= maxPrograms) programs.clear();
+  programs.set(src, run);
+  return run;
+}
+
+/** Compiles an expression; throws CelUnsupported when it cannot be parsed. */
+export function compileCelValue(src: string): (vars: Record<string, unknown>) => CelValue {
+  const run = program(src);
   return (vars) => {
     const bound: Record<string, CelInput> = {};
     for (const [k, v] of Object.entries(vars)) bound[k] = isBound(v) ? v : toCel(v);

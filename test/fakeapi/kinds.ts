@@ -74,7 +74,7 @@ export function validateObject(r: ResourceDef, o: Obj): FieldError[] {
   const errors = metaErrors(r, meta(o));
   if (r.group === "" && r.plural === "configmaps") errors.push(...dataErrors(o, "binaryData", "data"));
   if (r.group === "" && r.plural === "secrets") errors.push(...dataErrors(o, "data", undefined));
-  if (r.group === "admissionregistration.k8s.io") errors.push(...validateWebhookConfiguration(o, r.plural === "mutatingwebhookconfigurations"));
+  if (r.group === "admissionregistration.k8s.io" && r.plural.endsWith("webhookconfigurations")) errors.push(...validateWebhookConfiguration(o, r.plural === "mutatingwebhookconfigurations"));
   return errors;
 }
 

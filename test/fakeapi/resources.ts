@@ -54,6 +54,10 @@ export const resources: readonly ResourceDef[] = [
     plural: "mutatingwebhookconfigurations", namespaced: false }),
   def({ group: "admissionregistration.k8s.io", version: "v1", kind: "ValidatingWebhookConfiguration",
     plural: "validatingwebhookconfigurations", namespaced: false }),
+  def({ group: "admissionregistration.k8s.io", version: "v1", kind: "MutatingAdmissionPolicy",
+    plural: "mutatingadmissionpolicies", namespaced: false }),
+  def({ group: "admissionregistration.k8s.io", version: "v1", kind: "MutatingAdmissionPolicyBinding",
+    plural: "mutatingadmissionpolicybindings", namespaced: false }),
 ];
 
 export function apiVersionOf(r: ResourceDef): string {
@@ -82,6 +86,8 @@ export const Res = {
   serviceaccounts: must("", "serviceaccounts"),
   endpointslices: must("discovery.k8s.io", "endpointslices"),
   mutatingwebhooks: must("admissionregistration.k8s.io", "mutatingwebhookconfigurations"),
+  mutatingpolicies: must("admissionregistration.k8s.io", "mutatingadmissionpolicies"),
+  mutatingpolicybindings: must("admissionregistration.k8s.io", "mutatingadmissionpolicybindings"),
 } as const;
 
 function must(group: string, plural: string): ResourceDef {
