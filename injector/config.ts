@@ -6,6 +6,9 @@ import { ConfigError, flagLines, injectFlags, parseFlags, policyFlags, runFlags,
 export const Mode = { wait: "wait", sleep: "sleep" } as const;
 export type Mode = (typeof Mode)[keyof typeof Mode];
 
+export const Injector = { webhook: "webhook", policy: "policy" } as const;
+export type Injector = (typeof Injector)[keyof typeof Injector];
+
 export const NamespaceSelection = { optOut: "opt-out", optIn: "opt-in" } as const;
 export type NamespaceSelection = (typeof NamespaceSelection)[keyof typeof NamespaceSelection];
 
@@ -50,6 +53,8 @@ export interface RunConfig {
   /** After SIGTERM: how long to keep serving while unready, so the endpoints' removal reaches kube-proxy first. */
   readonly shutdownDelayMs: number;
   readonly logLevel: "debug" | "info" | "warn" | "error";
+  /** --injector; undefined: chosen from what the API server serves (injector/policy/mode.ts). */
+  readonly injector: Injector | undefined;
 }
 
 export { ConfigError };
@@ -154,6 +159,7 @@ export function parseRunConfig(args: readonly string[], env: Readonly<Record<str
     cacheStaleAfterMs,
     shutdownDelayMs,
     logLevel: oneOf("log-level", values("log-level"), ["debug", "info", "warn", "error"] as const),
+    injector: flags.get("injector") === undefined ? undefined : oneOf("injector", values("injector"), [Injector.webhook, Injector.policy]),
   });
 }
 

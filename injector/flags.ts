@@ -63,6 +63,12 @@ export const runFlags = [
     help: "on SIGTERM, keep serving this long while reporting unready, so kube-proxy stops sending here first; 0 closes at once; at most 10m",
   },
   { name: "log-level", value: "LEVEL", default: "info", help: "debug, info, warn or error" },
+  {
+    name: "injector",
+    value: "webhook|policy",
+    defaultText: "policy where the API serves MutatingAdmissionPolicy and it is installed, else webhook",
+    help: "who injects pods: the webhook, or the API server itself through the lameduck MutatingAdmissionPolicy (Kubernetes 1.36+)",
+  },
 ] as const satisfies readonly Flag[];
 
 export const injectFlags = [

@@ -18,6 +18,8 @@ import { makeServerVersion } from "./informers/version.ts";
 import type { Logger } from "./log.ts";
 import { apiEventCreator, makeEventRecorder } from "./oracle/events.ts";
 import { startDrainOracle } from "./oracle/start.ts";
+import { startInjectorLoop, type InjectorLoop } from "./policy/start.ts";
+import type { InjectorChoice } from "./policy/mode.ts";
 import { runUntilSignalled } from "./shutdown.ts";
 
 export interface ControllerDeps {
@@ -44,6 +46,8 @@ export interface Controller {
   readonly informers: ClusterInformers;
   readonly facts: ClusterFacts;
   readonly distributor: Distributor;
+  /** Webhook or policy, and why; undefined until discovery has answered. */
+  injector(): InjectorChoice | undefined;
   isReady(): boolean;
   /** Not ready from now on, while everything keeps serving (the shutdown delay). */
   beginShutdown(): void;
@@ -137,8 +141,14 @@ export async function startController(config: RunConfig, deps: ControllerDeps): 
   await Promise.race([admission?.listening(), sleep(deps.admissionStartWaitMs ?? 10_000, undefined, { ref: false })]);
   logger.info({ oraclePort: oracle.port, metricsPort: health.port, webhookPort: admission?.port() ?? "starting" }, "lameduck running");
 
-  void Promise.all(informers.all.map((i) => i.synced())).then(() => {
+  const synced = Promise.all(informers.all.map((i) => i.synced()));
+  void synced.then(() => {
     logger.info("all caches synced");
+  });
+  const injector: InjectorLoop = startInjectorLoop({
+    kc, config, facts, logger, synced: () => synced,
+    ...(deps.resyncMs === undefined ? {} : { resyncMs: deps.resyncMs }),
+    ...(deps.informerDelay === undefined ? {} : { delay: deps.informerDelay }),
   });
 
   return {
@@ -148,6 +158,7 @@ export async function startController(config: RunConfig, deps: ControllerDeps): 
     informers,
     facts,
     distributor,
+    injector: () => injector.choice(),
     isReady: () => unready() === undefined,
     beginShutdown,
     async stop() {
@@ -157,6 +168,7 @@ export async function startController(config: RunConfig, deps: ControllerDeps): 
       logger.info({ activeWaits: oracle.oracle.activeWaits() }, "shutting down: answering held long-polls");
       await Promise.all([oracle.close(), admission?.close()]);
       version.stop();
+      injector.stop();
       await distributor.stop();
       await informers.stop();
       await health.close();

@@ -7,6 +7,7 @@ import { installedPolicy, judgeController, judgeCoverage, judgeWebhook } from ".
 import { probeOracle, type httpGet } from "./oracle-probe.ts";
 import { warn, type Finding } from "./report.ts";
 import { readSnapshot, type ClusterSnapshot, type InstallNames } from "./snapshot.ts";
+import { judgeInjector } from "../policy/check.ts";
 
 export interface CheckOptions {
   readonly names: InstallNames;
@@ -57,5 +58,8 @@ export async function judge(s: ClusterSnapshot, options: CheckOptions, get?: typ
 }
 
 export async function runCheck(kc: KubeConfig, options: CheckOptions): Promise<Finding[]> {
-  return judge(await readSnapshot(kc, options.names), options);
+  const snapshot = await readSnapshot(kc, options.names);
+  const registered = snapshot.webhookConfigs.ok && snapshot.webhookConfigs.value.some((c) => c.metadata?.name === options.names.webhookConfig);
+  const injector = await judgeInjector(kc, snapshot.deployment.ok ? snapshot.deployment.value : undefined, registered);
+  return [...(await judge(snapshot, options)), ...injector];
 }

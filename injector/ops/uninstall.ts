@@ -1,10 +1,12 @@
 // `lameduck uninstall [--cleanup] [--dry-run]`. The order matters:
-//   1. the MutatingWebhookConfiguration, so that no new pod is injected;
+//   1. the MutatingWebhookConfiguration (and in policy mode the MutatingAdmissionPolicy and its
+//      binding), so that no new pod is injected;
 //   2. with --cleanup, the controller is scaled to zero, because its distributor would otherwise put
 //      the ConfigMaps straight back, and then every hook ConfigMap it created, in every namespace.
 // Pods already running keep their hook: the kubelet read the immutable ConfigMap when the pod started
 // and stops watching immutable ones (see docs/operations.md for the fine print).
 import { AdmissionregistrationV1Api, AppsV1Api, CoreV1Api, PatchStrategy, setHeaderOptions, type KubeConfig } from "@kubernetes/client-node";
+import { policyName } from "../policy/generate.ts";
 import { readOptional } from "./kube.ts";
 import { managedConfigMapSelector, type InstallNames } from "./snapshot.ts";
 
@@ -44,6 +46,15 @@ export async function uninstall(kc: KubeConfig, options: UninstallOptions): Prom
     if (!dryRun) await admission.deleteMutatingWebhookConfiguration({ name: names.webhookConfig });
     webhookDeleted = !dryRun;
     out(`MutatingWebhookConfiguration ${names.webhookConfig}: ${would}; new pods are no longer injected`);
+  }
+  // Policy mode (docs/operations.md, "Webhook or policy"): the API server injects through these.
+  const policy = await readOptional(`read MutatingAdmissionPolicy ${policyName}`, () => admission.readMutatingAdmissionPolicy({ name: policyName }));
+  if (policy !== undefined) {
+    if (!dryRun) {
+      await admission.deleteMutatingAdmissionPolicyBinding({ name: policyName }).catch((err: unknown) => failures.push(`delete MutatingAdmissionPolicyBinding ${policyName}: ${String(err)}`));
+      await admission.deleteMutatingAdmissionPolicy({ name: policyName });
+    }
+    out(`MutatingAdmissionPolicy ${policyName} and its binding: ${would}; the API server no longer injects new pods`);
   }
   if (!options.cleanup) {
     out("the controller keeps running, so hooks in running pods still get answers; run again with --cleanup to remove it and the hook ConfigMaps");

@@ -64,6 +64,11 @@ function pinnedArchExpression(): string {
   return `${nodeSelector} ? [object.spec.nodeSelector[${archKey}]] : (${hasTerms}) ? ${fromAffinity} : []`;
 }
 
+/** Whether a container mounts something at `path` (a path without a trailing slash), as volume.ts normalises mount paths. */
+function mountTaken(path: string): string {
+  return `${v("allContainers")}.exists(c, has(c.volumeMounts) && c.volumeMounts.exists(m, m.mountPath == ${path} || (m.mountPath.startsWith(${path} + '/') && m.mountPath.substring(size(${path})).matches('^/+$'))))`;
+}
+
 /** The policy's variables, in evaluation order (each may use the ones before it). */
 export function variables(f: PolicyFacts): Variable[] {
   const d = f.defaults;
@@ -97,8 +102,9 @@ export function variables(f: PolicyFacts): Variable[] {
     { name: "windows", expression: `(has(object.spec.os) && has(object.spec.os.name) && object.spec.os.name == 'windows') || (has(object.spec.nodeSelector) && 'kubernetes.io/os' in object.spec.nodeSelector && object.spec.nodeSelector['kubernetes.io/os'] == 'windows')` },
     { name: "pinnedArch", expression: pinnedArchExpression() },
     { name: "hookKey", expression: `[size(${v("pinnedArch")}) > 0 ? ${v("pinnedArch")} : ${clusterArch}].map(a, size(a) != 1 ? '' : ${hookKeys.map(([arch, key]) => `a[0] == ${str(arch)} ? ${str(key)} : `).join("")}'')[0]` },
-    { name: "volumeName", expression: `[has(object.spec.volumes) ? object.spec.volumes.map(vol, vol.name) : []].map(taken, ${list(candidates(defaultVolumeName))}.filter(n, !(n in taken)))[0]` },
-    { name: "mountPath", expression: `${list(candidates(defaultMountPath))}.filter(p, !${v("allContainers")}.exists(c, has(c.volumeMounts) && c.volumeMounts.exists(m, m.mountPath == p || (m.mountPath.startsWith(p + '/') && m.mountPath.substring(size(p)).matches('^/+$')))))` },
+    // The default name and path are nearly always free: test them alone before the bounded search.
+    { name: "volumeName", expression: `[has(object.spec.volumes) ? object.spec.volumes.map(vol, vol.name) : []].map(taken, !(${str(defaultVolumeName)} in taken) ? [${str(defaultVolumeName)}] : ${list(candidates(defaultVolumeName))}.filter(n, !(n in taken)))[0]` },
+    { name: "mountPath", expression: `!${mountTaken(str(defaultMountPath))} ? [${str(defaultMountPath)}] : ${list(candidates(defaultMountPath))}.filter(p, !${mountTaken("p")})` },
     {
       // decide(): the drain wait through the hook when everything it needs is known, else the
       // native sleep (policy mode runs on 1.36+, which always serves it).

@@ -46,6 +46,7 @@ const indexOf = celMethod("indexOf", listType(CelScalar.DYN), [CelScalar.DYN], C
 const env = celEnv({ registry, funcs: [...strings, escapeKey, indexOf] });
 
 function same(a: CelValue, b: CelValue): boolean {
+  if (typeof a !== "object" || typeof b !== "object" || a === null || b === null) return a === b;
   return JSON.stringify(fromCel(a)) === JSON.stringify(fromCel(b));
 }
 
@@ -112,7 +113,7 @@ export function compileCelValue(src: string): (vars: Record<string, unknown>) =>
 
 /** Values already converted (e.g. the `variables` map of a policy) pass as they are. */
 function isBound(v: unknown): v is CelInput {
-  return v instanceof Map || isCelMap(v);
+  return v === null || v instanceof Map || isCelMap(v);
 }
 
 /** Compiles a boolean expression (a matchCondition). */

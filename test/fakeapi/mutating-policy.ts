@@ -10,7 +10,7 @@ import type { Obj } from "./objects.ts";
 import { isObj, obj, objs, str } from "./objects.ts";
 import type { ResourceDef } from "./resources.ts";
 import { labelSelectorObject } from "./selectors.ts";
-import { CelError, CelUnsupported, compileCelValue, fromCel } from "./cel.ts";
+import { CelError, CelUnsupported, compileCelValue, fromCel, toCel } from "./cel.ts";
 
 /** The policy cannot be evaluated as written (failurePolicy decides what the request sees). */
 export class PolicyError extends Error {}
@@ -67,7 +67,8 @@ export function policyPatch(policy: Obj, binding: Obj, req: PolicyRequest): fast
   const policyName = str(obj(policy["metadata"])["name"]) ?? "";
   if (spec["paramKind"] !== undefined) throw new CelUnsupported(`policy "${policyName}": paramKind is not implemented by the fake`);
   if (!resourcesMatch(spec["matchConstraints"], req) || !resourcesMatch(obj(binding["spec"])["matchResources"], req)) return [];
-  const base = { object: req.object, oldObject: null, request: req.request, namespaceObject: req.namespaceObject, params: null };
+  // Converted once: every expression of the policy reads the same values.
+  const base = { object: toCel(req.object), oldObject: null, request: toCel(req.request), namespaceObject: toCel(req.namespaceObject), params: null };
   const variables = new Map<string, unknown>();
   const vars = { ...base, variables };
   for (const c of objs(spec["matchConditions"])) {

@@ -59,8 +59,8 @@ function selects(selector: Readonly<Record<string, string>> | undefined, labels:
 const packageVersion = (JSON.parse(readFileSync(join(repoRoot, "package.json"), "utf8")) as { version: string }).version;
 
 describe("every kustomization", () => {
-  it("is found: the install, its base and the opt-in overlay", () => {
-    expect(dirs).toEqual(["manifests", "manifests/base", "manifests/overlays/opt-in"]);
+  it("is found: the install, its base, the opt-in and the policy overlays", () => {
+    expect(dirs).toEqual(["manifests", "manifests/base", "manifests/overlays/opt-in", "manifests/overlays/policy"]);
   });
 
   it("uses only what kustomize v2.0 renders (Debian's kubectl 1.20): files under resources, directories under bases", () => {

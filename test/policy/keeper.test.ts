@@ -1,0 +1,95 @@
+// The controller's side of policy mode: which injector it chooses and why, and the keeper that
+// brings the installed policy up to date, against the fake API server with the policy overlay's
+// placeholder installed, then a pod created there.
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import YAML from "yaml";
+import { CoreV1Api, KubernetesObjectApi, type KubernetesObject } from "@kubernetes/client-node";
+import { Injector } from "../../injector/config.ts";
+import { silentLogger } from "../../injector/log.ts";
+import { injectionPolicy } from "../../injector/policy/generate.ts";
+import { kubePolicyStore, makePolicyKeeper, specDigest, specDigestAnnotation } from "../../injector/policy/keeper.ts";
+import { chooseInjector, servesMutatingPolicies } from "../../injector/policy/mode.ts";
+import { judgeInjector } from "../../injector/policy/check.ts";
+import { defaultInstallNames } from "../../injector/ops/snapshot.ts";
+import { uninstall } from "../../injector/ops/uninstall.ts";
+import { startCluster, targetsRealCluster, type Cluster } from "../support/cluster.ts";
+import { defaultStaticFacts, testFacts, testPolicy } from "../support/admission.ts";
+
+describe("the injector", () => {
+  it("is the webhook when asked for, or when the API server does not serve mutating admission policies", () => {
+    expect(chooseInjector(Injector.webhook, true, true)).toEqual({ injector: "webhook", why: "--injector=webhook" });
+    expect(chooseInjector(undefined, false, false).injector).toBe("webhook");
+    expect(chooseInjector(undefined, false, false).why).toContain("does not serve admissionregistration.k8s.io/v1 mutatingadmissionpolicies");
+    const forced = chooseInjector(Injector.policy, false, true);
+    expect(forced.injector).toBe("webhook");
+    expect(forced.why).toMatch(/^--injector=policy, but the API server does not serve/);
+  });
+
+  it("is the policy by default only where it is served and installed", () => {
+    const unInstalled = chooseInjector(undefined, true, false);
+    expect(unInstalled.injector).toBe("webhook");
+    expect(unInstalled.why).toContain("is not installed (manifests/overlays/policy)");
+    const installed = chooseInjector(undefined, true, true);
+    expect(installed.injector).toBe("policy");
+    expect(installed.why).toContain("is installed");
+    const forced = chooseInjector(Injector.policy, true, false);
+    expect(forced.injector).toBe("policy");
+    expect(forced.why).toContain("only the webhook injects");
+  });
+});
+
+describe.skipIf(targetsRealCluster())("the policy keeper on the fake API server", () => {
+  let cluster: Cluster;
+  beforeAll(async () => {
+    cluster = await startCluster();
+  });
+  afterAll(async () => {
+    await cluster.close();
+  });
+
+  it("finds the policy missing, then replaces the overlay's placeholder, then leaves it alone, and the pod is injected", async () => {
+    const config = testPolicy();
+    const facts = testFacts();
+    const keeper = makePolicyKeeper({ store: kubePolicyStore(cluster.kc), config, facts, logger: silentLogger });
+    expect(await servesMutatingPolicies(cluster.kc)).toBe(true);
+    expect(await keeper.reconcile()).toBe("missing");
+
+    const overlay = YAML.parseAllDocuments(readFileSync(join(import.meta.dirname, "..", "..", "manifests", "overlays", "policy", "policy.yaml"), "utf8")).map((d) => d.toJS() as KubernetesObject);
+    const objects = KubernetesObjectApi.makeApiClient(cluster.kc);
+    for (const o of overlay) await objects.create(o);
+    expect(await keeper.reconcile()).toBe("updated");
+    expect(await keeper.reconcile()).toBe("unchanged");
+
+    const want = injectionPolicy(config, { oracleAddress: defaultStaticFacts.oracleAddress, architectures: ["amd64"], hookHash: defaultStaticFacts.hookHash }).policy;
+    const stored = await objects.read({ apiVersion: "admissionregistration.k8s.io/v1", kind: "MutatingAdmissionPolicy", metadata: { name: "lameduck" } });
+    expect(stored.metadata?.annotations?.[specDigestAnnotation]).toBe(specDigest(want["spec"]));
+
+    const core = cluster.kc.makeApiClient(CoreV1Api);
+    await core.createNamespace({ body: { metadata: { name: "shop" } } });
+    const pod = await core.createNamespacedPod({ namespace: "shop", body: { metadata: { name: "web-0" }, spec: { containers: [{ name: "web", image: "registry.example/web:1" }] } } });
+    expect(pod.metadata?.annotations?.["lameduck.dev/injected"]).toBe("v1 wait");
+    expect(pod.spec?.containers[0]?.lifecycle?.preStop?.exec?.command?.[0]).toBe("/.lameduck/hook");
+  });
+
+  it("check reports policy mode and the webhook still registered; uninstall deletes the policy and its binding", async () => {
+    const [finding, reminder] = await judgeInjector(cluster.kc, undefined, true);
+    expect(finding?.level).toBe("PASS");
+    expect(finding?.message).toMatch(/^policy: the API server serves .* and MutatingAdmissionPolicy lameduck is installed$/);
+    expect(reminder?.message).toContain("the webhook is still registered");
+
+    const lines: string[] = [];
+    const dry = await uninstall(cluster.kc, { names: defaultInstallNames, cleanup: false, dryRun: true, timeoutMs: 1000, out: (l) => lines.push(l) });
+    expect(dry.failures).toEqual([]);
+    expect(lines).toContain("MutatingAdmissionPolicy lameduck and its binding: would delete; the API server no longer injects new pods");
+    const objects = KubernetesObjectApi.makeApiClient(cluster.kc);
+    const policyRef = { apiVersion: "admissionregistration.k8s.io/v1", kind: "MutatingAdmissionPolicy", metadata: { name: "lameduck" } };
+    const bindingRef = { apiVersion: "admissionregistration.k8s.io/v1", kind: "MutatingAdmissionPolicyBinding", metadata: { name: "lameduck" } };
+    await objects.read(policyRef);
+    await uninstall(cluster.kc, { names: defaultInstallNames, cleanup: false, dryRun: false, timeoutMs: 1000, out: () => undefined });
+    await expect(objects.read(policyRef)).rejects.toMatchObject({ code: 404 });
+    await expect(objects.read(bindingRef)).rejects.toMatchObject({ code: 404 });
+    expect((await judgeInjector(cluster.kc, undefined, false))[0]?.message).toMatch(/^webhook: .*is not installed/);
+  });
+});
