@@ -4,7 +4,6 @@
 // fake API server's evaluator (@bufbuild/cel) runs exactly what a real 1.36 server runs. CEL has no
 // `let`, so `[x].map(v, …)[0]` binds an intermediate value where one is needed twice.
 import { Mode, type Defaults } from "../config.ts";
-import { maxContainers } from "../mutation/decide.ts";
 import { defaultGracePeriodSeconds } from "../mutation/pod.ts";
 import { defaultMountPath, defaultVolumeName } from "../mutation/volume.ts";
 import { Annotation, HookKey, hookConfigMapName } from "../names.ts";
@@ -128,4 +127,13 @@ function formatLiteral(ms: number): string {
   return ms % 1000 === 0 ? `${String(ms / 1000)}s` : `${String(ms)}ms`;
 }
 
-export const tooManyContainers = `size(object.spec.containers) + (has(object.spec.initContainers) ? size(object.spec.initContainers) : 0) + (has(object.spec.ephemeralContainers) ? size(object.spec.ephemeralContainers) : 0) <= ${String(maxContainers)}`;
+/**
+ * The most containers (regular, init and ephemeral together) the policy injects; the webhook takes
+ * up to maxContainers (1,000). The patch expression finds each target's index with indexOf, so its
+ * cost grows with the square of the container count, and kube-apiserver stops any one expression at
+ * a cost of 1,000,000 (celconfig.PerCallLimit): at 250 containers it stays far below. A larger pod
+ * is not matched and is created unchanged.
+ */
+export const maxPolicyContainers = 250;
+
+export const tooManyContainers = `size(object.spec.containers) + (has(object.spec.initContainers) ? size(object.spec.initContainers) : 0) + (has(object.spec.ephemeralContainers) ? size(object.spec.ephemeralContainers) : 0) <= ${String(maxPolicyContainers)}`;

@@ -7,6 +7,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { injectionPolicy } from "../../injector/policy/generate.ts";
+import { maxPolicyContainers } from "../../injector/policy/expressions.ts";
 import type { StaticFacts } from "../../injector/offline/static-facts.ts";
 import type { Policy } from "../../injector/mutation/policy.ts";
 import { applyPolicyPatch, policyPatch } from "../fakeapi/mutating-policy.ts";
@@ -80,6 +81,17 @@ describe("policy mode yields the webhook's pod", () => {
       difference(pod, webhookPod);
     }
     expect(second).toEqual([]);
+  });
+});
+
+describe("a pod with more containers than the policy injects", () => {
+  it("is created unchanged by the policy, where the webhook injects up to 1,000", () => {
+    const many = (n: number): Pod => ({ apiVersion: "v1", kind: "Pod", metadata: { name: "big", namespace: "shop" }, spec: { containers: Array.from({ length: n }, (_, i) => ({ name: `c${String(i)}`, image: "registry.example/app:1" })) } });
+    const policy = testPolicy();
+    expect(byPolicy(many(maxPolicyContainers), "shop", defaultStaticFacts, policy).pod).toEqual(byWebhook(many(maxPolicyContainers), "shop", defaultStaticFacts, policy));
+    const over = many(maxPolicyContainers + 1);
+    expect(byPolicy(over, "shop", defaultStaticFacts, policy).pod).toEqual(over);
+    expect(byWebhook(over, "shop", defaultStaticFacts, policy)).not.toEqual(over);
   });
 });
 
