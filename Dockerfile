@@ -30,6 +30,18 @@ COPY hook/ hook/
 COPY injector/ injector/
 RUN npm run build
 
+# The hook image, for image volumes (volumes[].image, Kubernetes 1.36, with a runtime that supports
+# them, see docs/operations.md): only the static hook, at /hook, nothing else. Built for both
+# architectures, it is one multi-arch manifest whose per-arch images hold the hook at the same path,
+# so the node pulls its own and no pod needs an architecture guess:
+#   docker buildx build --platform linux/amd64,linux/arm64 --target hook -t ghcr.io/lameduck-dev/lameduck-hook:0.1.0 --push .
+# TARGETARCH is BuildKit's, per platform built; the build stage made both hooks. Not the last stage,
+# so a plain `docker build` still builds the controller image below.
+# test/ops/hook-image.test.ts checks this stage against the build's outputs.
+FROM scratch AS hook
+ARG TARGETARCH
+COPY --from=build --chmod=0555 /src/dist/hook-${TARGETARCH} /hook
+
 # Runtime: distroless Node.js 24 (Debian 12), tag `nonroot` = uid 65532. No shell, no package
 # manager, glibc for Node. The bundle is self-contained (esbuild inlines every dependency), so no
 # node_modules; the hooks are static musl binaries that only get copied into ConfigMaps.
