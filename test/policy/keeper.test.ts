@@ -6,11 +6,13 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import YAML from "yaml";
 import { CoreV1Api, KubernetesObjectApi, type KubernetesObject } from "@kubernetes/client-node";
-import { Injector } from "../../injector/config.ts";
+import { Injector, parseRunConfig } from "../../injector/config.ts";
 import { silentLogger } from "../../injector/log.ts";
 import { injectionPolicy } from "../../injector/policy/generate.ts";
 import { kubePolicyStore, makePolicyKeeper, specDigest, specDigestAnnotation } from "../../injector/policy/keeper.ts";
 import { chooseInjector, servesMutatingPolicies } from "../../injector/policy/mode.ts";
+import { startInjectorLoop } from "../../injector/policy/start.ts";
+import { KubeConfig } from "@kubernetes/client-node";
 import { judgeInjector } from "../../injector/policy/check.ts";
 import { defaultInstallNames } from "../../injector/ops/snapshot.ts";
 import { uninstall } from "../../injector/ops/uninstall.ts";
@@ -37,6 +39,67 @@ describe("the injector", () => {
     const forced = chooseInjector(Injector.policy, true, false);
     expect(forced.injector).toBe("policy");
     expect(forced.why).toContain("only the webhook injects");
+  });
+});
+
+describe("the policy keeper", () => {
+  it("rewrites the policy when the oracle address or the hook version changes, and only then", async () => {
+    const written: Record<string, unknown>[] = [];
+    let digest: string | undefined = "placeholder";
+    const store = {
+      read: () => Promise.resolve({ resourceVersion: String(written.length), digest }),
+      replace: (policy: Record<string, unknown>) => {
+        written.push(policy);
+        digest = (policy["metadata"] as { annotations: Record<string, string> }).annotations[specDigestAnnotation];
+        return Promise.resolve();
+      },
+    };
+    let facts = testFacts();
+    const keeper = makePolicyKeeper({ store, config: testPolicy(), facts: { ...facts, oracleAddress: () => facts.oracleAddress(), currentHookHash: () => facts.currentHookHash() }, logger: silentLogger });
+    expect(await keeper.reconcile()).toBe("updated");
+    expect(await keeper.reconcile()).toBe("unchanged");
+    facts = testFacts({ oracleAddress: "10.96.0.9:8080" });
+    expect(await keeper.reconcile()).toBe("updated");
+    expect(JSON.stringify(written.at(-1))).toContain("--oracle=10.96.0.9:8080");
+    facts = testFacts({ oracleAddress: "10.96.0.9:8080", hookHash: "0123abcd" });
+    expect(await keeper.reconcile()).toBe("updated");
+    expect(JSON.stringify(written.at(-1))).toContain("lameduck-hook-0123abcd");
+    expect(await keeper.reconcile()).toBe("unchanged");
+    expect(written).toHaveLength(3);
+  });
+});
+
+describe("the controller's injector loop", () => {
+  it("decides after the caches synced, keeps the policy current in policy mode, and notices the policy installed later", async () => {
+    let installed = false;
+    let replaced = 0;
+    const store = {
+      read: () => Promise.resolve(installed ? { resourceVersion: "1", digest: undefined } : undefined),
+      replace: () => {
+        replaced++;
+        return Promise.resolve();
+      },
+    };
+    let tick: () => void = () => undefined;
+    const delay = (): Promise<void> => new Promise((resolve) => { tick = resolve; });
+    let synced: () => void = () => undefined;
+    const loop = startInjectorLoop({
+      kc: new KubeConfig(), config: parseRunConfig([], {}, "/hook"), facts: testFacts(), logger: silentLogger,
+      synced: () => new Promise<void>((resolve) => { synced = resolve; }), delay, store, served: () => Promise.resolve(true),
+    });
+    const settle = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 20));
+    await settle();
+    expect(loop.choice()).toBeUndefined();
+    synced();
+    await settle();
+    expect(loop.choice()?.injector).toBe("webhook");
+    installed = true;
+    tick();
+    await settle();
+    expect(loop.choice()?.injector).toBe("policy");
+    expect(replaced).toBe(1);
+    loop.stop();
+    tick();
   });
 });
 
