@@ -9,6 +9,7 @@ import { killChildrenOnExit, makeChildren, type Children } from "./children.ts";
 import { profiles } from "./profile.ts";
 import { Propagation } from "./proxy.ts";
 import { runScenario, Strategy, type ScenarioResult, type ScenarioSpec } from "./scenario.ts";
+import { inRepoTarget, type SimTarget } from "./simcluster.ts";
 import { chartPanels } from "./summary.ts";
 
 export interface MatrixDeps {
@@ -16,6 +17,14 @@ export interface MatrixDeps {
   readonly progress: (message: string) => void;
   /** Each scenario's files (controller log, pod directories) go below this directory. */
   readonly workRoot: string;
+  /** The control plane: the in-repo API server unless a kubeconfig is given. */
+  readonly target?: SimTarget;
+}
+
+/** The bench modules' control plane: LAMEDUCK_SIM_KUBECONFIG names a kubeconfig, else the in-repo server. */
+export function simTargetFrom(env: Readonly<Record<string, string | undefined>>): SimTarget {
+  const path = env["LAMEDUCK_SIM_KUBECONFIG"];
+  return path === undefined || path === "" ? inRepoTarget : { kind: "kubeconfig", path };
 }
 
 /** The strategies the long-lived-streams rows compare (issue 16). */
@@ -54,6 +63,7 @@ export async function runMatrix(specs: readonly ScenarioSpec[], deps: MatrixDeps
         deps.progress(`  ${m}`);
       },
       workDir: join(deps.workRoot, `scenario-${String(i + 1)}`),
+      ...(deps.target === undefined ? {} : { target: deps.target }),
     });
     deps.progress(`  => ${String(result.load.failed)} of ${String(result.load.requests)} requests failed`);
     if (result.streams) deps.progress(`  => ${String(result.streams.cut)} of ${String(result.streams.opened)} streams cut, ${String(result.streams.failedOpens)} failed to open`);
@@ -75,7 +85,7 @@ export async function runMatrixHere(name: string, specs: readonly ScenarioSpec[]
     const progress = (m: string): void => {
       process.stderr.write(`${name}: ${m}\n`);
     };
-    return await runMatrix(specs, { children, progress, workRoot: workRoot.path });
+    return await runMatrix(specs, { children, progress, workRoot: workRoot.path, target: simTargetFrom(process.env) });
   } finally {
     children.killAll();
     workRoot.remove();

@@ -14,7 +14,7 @@ import { seededRandom, type Profile } from "./profile.ts";
 import { Propagation } from "./proxy.ts";
 import { makeListeners } from "./ports.ts";
 import { makeRollout, type RolloutTimes, type Workload } from "./rollout.ts";
-import { simNodeIp, startSimCluster } from "./simcluster.ts";
+import { simNodeIp, startSimCluster, type SimTarget } from "./simcluster.ts";
 import { startStreams, type StreamSpec, type StreamSummary, type Streams } from "./streams.ts";
 import { startServiceProxy } from "./serviceproxy.ts";
 
@@ -79,6 +79,8 @@ export interface ScenarioDeps {
   readonly progress: (message: string) => void;
   /** Kept for inspection (controller log, pod directories) when set; else a temporary directory. */
   readonly workDir?: string;
+  /** The control plane: the in-repo API server unless a kubeconfig is given. */
+  readonly target?: SimTarget;
 }
 
 const waitTimeoutMs = 60_000;
@@ -104,7 +106,7 @@ export async function runScenario(spec: ScenarioSpec, deps: ScenarioDeps): Promi
   const warnings: string[] = [];
   const cleanup: (() => Promise<void>)[] = [];
   try {
-    const cluster = await startSimCluster(dir);
+    const cluster = await startSimCluster(dir, undefined, deps.target);
     cleanup.push(() => cluster.close());
     let controller: RunningController | undefined;
     if (usesLameduck(spec.strategy)) {
