@@ -46,6 +46,12 @@ static void check_answer(const struct answer *a)
 	for (size_t i = 0; i < a->nports; i++)
 		if (a->ports[i] == 0)
 			__builtin_trap();
+	/* The reason goes into a log line: a short word, never a line break. */
+	if (a->nreason > REASON_MAX)
+		__builtin_trap();
+	for (size_t i = 0; i < a->nreason; i++)
+		if (!((a->reason[i] >= 'a' && a->reason[i] <= 'z') || (a->reason[i] >= '0' && a->reason[i] <= '9') || a->reason[i] == '-'))
+			__builtin_trap();
 }
 
 /*

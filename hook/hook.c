@@ -36,6 +36,7 @@
 
 #define RESPONSE_MAX 4096   /* an answer is one short line; anything longer is a broken oracle */
 #define PORTS_MAX 64
+#define REASON_MAX 32       /* the oracle's reason= words are short: not-deleted, grace */
 #define CONN_MAX 4096       /* connections tracked per sample; more count as activity */
 #define ORACLE_WAIT_MAX 30  /* seconds the oracle may hold a request (DESIGN.md) */
 #define ASK_GRACE_MS 5000   /* on top of wait=: the oracle's own delay and the network */
@@ -69,6 +70,11 @@ static const char usage[] =
 "  until its answer is not `serving` or wait has passed, then answers 200 with one\n"
 "  line: a state, then optional space-separated key=value tokens:\n"
 "    ports=8080,8443   the pod's serving ports     node=<IPv4|IPv6>   the node\n"
+"    reason=WORD       why unselected although the slices list the pod: grace\n"
+"                      (waiting on would take from the app's grace period) or\n"
+"                      not-deleted (the kubelet stops the pod without an API\n"
+"                      deletion: node shutdown, eviction, a failed probe);\n"
+"                      printed in the summary line ([a-z0-9-], <= 32 characters)\n"
 "  Other tokens are ignored. The body may be sent with Content-Length, chunked, or\n"
 "  up to the close; the whole response is at most 4096 bytes.\n"
 "    serving     ask again (at most one request per 100ms)\n"
@@ -135,6 +141,7 @@ static const char usage[] =
 "            N connections open, released at T of max M\n"
 "  lameduck: drained after A, no serving ports, released at T of max M\n"
 "  lameduck: unselected (no Service routes to this pod), released at T of max M\n"
+"  lameduck: unselected reason=WORD, released at T of max M\n"
 "  lameduck: oracle HOST:PORT <problem>; fallback sleep, released at T of max M\n"
 "  lameduck: no pod UID (<podinfo>/pod/uid: <problem>); fallback sleep, released ...\n"
 "  lameduck: [drained after A, ]max reached <where, why>, released at T of max M\n"
@@ -416,6 +423,8 @@ struct answer {
 	uint16_t ports[PORTS_MAX];
 	int has_node;
 	unsigned char node[16];    /* IPv6; IPv4 as ::ffff:a.b.c.d, as in /proc/net/tcp6 */
+	size_t nreason;            /* 0: no reason= token, or one the hook does not print */
+	char reason[REASON_MAX];
 };
 
 #define PARSE_OK 0
@@ -518,6 +527,23 @@ static int parse_node(const char *s, size_t n, struct answer *a)
 	return PARSE_OK;
 }
 
+/*
+ * reason=WORD: why the oracle answers what the slices alone would not (unselected reason=grace,
+ * reason=not-deleted), only to be printed. A word of [a-z0-9-] up to REASON_MAX long, else ignored
+ * like an unknown token: it goes into a log line and must not be able to forge one.
+ */
+static void parse_reason(const char *s, size_t n, struct answer *a)
+{
+	a->nreason = 0;
+	if (n == 0 || n > REASON_MAX)
+		return;
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || is_digit(s[i]) || s[i] == '-'))
+			return;
+	memcpy(a->reason, s, n);
+	a->nreason = n;
+}
+
 /* The body: one line, a state, then space-separated tokens. */
 static int parse_body(const char *s, size_t n, struct answer *a)
 {
@@ -552,6 +578,8 @@ static int parse_body(const char *s, size_t n, struct answer *a)
 			r = parse_ports(tok + 6, len - 6, a);
 		} else if (len >= 5 && memcmp(tok, "node=", 5) == 0) {
 			r = parse_node(tok + 5, len - 5, a);
+		} else if (len >= 7 && memcmp(tok, "reason=", 7) == 0) {
+			parse_reason(tok + 7, len - 7, a);
 		}
 		if (r != PARSE_OK)
 			return r;
@@ -1535,7 +1563,13 @@ static int run_wait(void)
 				return drained(&a);
 			if (a.state == STATE_UNSELECTED) {
 				struct text line = {.n = 0};
-				put(&line, "lameduck: unselected (no Service routes to this pod), ");
+				if (a.nreason > 0) {
+					put(&line, "lameduck: unselected reason=");
+					put_n(&line, a.reason, a.nreason);
+					put(&line, ", ");
+				} else {
+					put(&line, "lameduck: unselected (no Service routes to this pod), ");
+				}
 				release(&line);
 				return EXIT_DONE;
 			}

@@ -19,6 +19,8 @@ export interface Defaults {
   readonly quietMs: number;
   readonly fallbackMs: number;
   readonly sleepMs: number;
+  /** The hook's drain phase (`hook wait --drain`) after the quiet phase. */
+  readonly drain: boolean;
 }
 
 export interface RunConfig {
@@ -107,6 +109,7 @@ function parsePolicyValues(flags: FlagValues<PolicyFlag>): { defaults: Defaults;
     quietMs: duration("quiet", values("quiet")),
     fallbackMs: duration("fallback", values("fallback")),
     sleepMs: duration("sleep", values("sleep")),
+    drain: oneOf("drain", values("drain"), ["true", "false"]) === "true",
   });
   return {
     defaults,

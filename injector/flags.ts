@@ -26,6 +26,7 @@ export const policyFlags = [
   { name: "settle", value: "DURATION", default: "2s", help: "wait after leaving every EndpointSlice" },
   { name: "quiet", value: "DURATION", default: "2s", help: "inbound quiet period before release" },
   { name: "fallback", value: "DURATION", default: "10s", help: "sleep when the oracle cannot be reached" },
+  { name: "drain", value: "true|false", default: "false", help: "after the quiet phase, wait until the pod's inbound connections have closed (hook wait --drain)" },
   { name: "sleep", value: "DURATION", default: "15s", help: "delay in sleep mode" },
   { name: "max-grace-period", value: "DURATION", default: "1h", help: "cap on the grace period lameduck writes" },
 ] as const satisfies readonly Flag[];

@@ -10,6 +10,7 @@ export const Annotation = {
   settle: `${prefix}settle`,
   quiet: `${prefix}quiet`,
   sleep: `${prefix}sleep`,
+  drain: `${prefix}drain`,
 } as const;
 
 export const Label = {

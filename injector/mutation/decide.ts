@@ -91,9 +91,23 @@ function chooseHookVolume(pod: Pod, namespace: string, facts: ClusterFacts, mark
 
 function waitArgs(s: Settings, oracle: string, hostNetwork: boolean): string[] {
   // On hostNetwork the pod's /proc/net/tcp is the node's: every connection on the node would count
-  // as inbound traffic, so the quiet phase could only ever run to its maximum.
+  // as inbound traffic, so the quiet phase could only ever run to its maximum. The drain phase goes
+  // with it: the pod's address is the node's there, so excluding the oracle's node= (kubelet probes)
+  // would also exclude every client that reaches the pod from the node or masqueraded by kube-proxy,
+  // and the count would be neither the pod's nor complete.
   const quietMs = hostNetwork ? 0 : s.quietMs;
-  return ["wait", `--oracle=${oracle}`, `--max=${formatDuration(s.maxMs)}`, `--settle=${formatDuration(s.settleMs)}`, `--quiet=${formatDuration(quietMs)}`, `--fallback=${formatDuration(s.fallbackMs)}`];
+  const args = ["wait", `--oracle=${oracle}`, `--max=${formatDuration(s.maxMs)}`, `--settle=${formatDuration(s.settleMs)}`, `--quiet=${formatDuration(quietMs)}`, `--fallback=${formatDuration(s.fallbackMs)}`];
+  // The bare flag: the hook refuses --drain=VALUE.
+  if (s.drain && !hostNetwork) args.push("--drain");
+  return args;
+}
+
+/** What the decision log says about the drain phase, when the pod's settings asked for it. */
+function drainWhy(mode: Mode, s: Settings, pod: Pod): string {
+  if (!s.drain) return "";
+  if (s.mode !== Mode.wait) return "";
+  if (mode !== Mode.wait) return " (no drain phase without the oracle)";
+  return pod.spec?.hostNetwork === true ? " (no drain phase on hostNetwork)" : " with the drain phase";
 }
 
 /**
@@ -187,7 +201,7 @@ export function decide(pod: Pod, namespace: string, facts: ClusterFacts, policy:
       hookLabel: volume.exists ? undefined : choice.hash,
       gracePeriodSeconds: grace(seconds(hookMs)),
       marker: marked ? undefined : `${markerVersion} ${mode}`,
-      why: `${mode} via ${volume.key} (${choice.why})`,
+      why: `${mode}${drainWhy(mode, settings, pod)} via ${volume.key} (${choice.why})`,
     },
   };
 }

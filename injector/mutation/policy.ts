@@ -133,6 +133,7 @@ export function resolvePolicy(
     quietMs: duration(Annotation.quiet, d.quietMs),
     fallbackMs: d.fallbackMs,
     sleepMs: duration(Annotation.sleep, d.sleepMs),
+    drain: pick(Annotation.drain, sources, boolValue, d.drain, String, warnings),
   };
   return { inject: true, settings, warnings };
 }

@@ -115,6 +115,10 @@ export async function run(report: BenchReport): Promise<void> {
     // a real rollout; the release latency below is the steady-state figure.
     await sleep(3_000);
     report.row("controller RSS with 10,000 waits held, 3 s later", Math.round(rssMb(pid)), "MB", { target: 300 });
+    // What of it is the JavaScript heap (live and not yet collected), and what lies outside it
+    // (sockets, buffers, the HTTP parsers of the held requests).
+    report.row("  of which the V8 heap in use (live or not yet collected)", mib(await metricSum(metricsPort, "nodejs_heap_size_used_bytes")), "MB");
+    report.row("  the V8 heap's size", mib(await metricSum(metricsPort, "nodejs_heap_size_total_bytes")), "MB");
 
     // Release latency: one endpoint turns terminating; from the update request to the answer.
     const firstDrain = performance.now();
@@ -242,4 +246,8 @@ export async function run(report: BenchReport): Promise<void> {
     if (child !== undefined && child.child.exitCode === null) child.child.kill("SIGKILL");
     await api.close();
   }
+}
+
+function mib(bytes: number): number {
+  return Math.round(bytes / 1_048_576);
 }

@@ -4,8 +4,7 @@
 // README's chart) and bench-results/sim.json; the issue's done-when targets are rows with verdicts.
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { killChildrenOnExit, makeChildren } from "../sim/children.ts";
-import { makeWorkRoot, runMatrix, writeChart, writeJson } from "../sim/matrix.ts";
+import { runMatrixHere, writeChart, writeJson } from "../sim/matrix.ts";
 import { profiles } from "../sim/profile.ts";
 import { Propagation } from "../sim/proxy.ts";
 import { Strategy, type ScenarioResult, type ScenarioSpec } from "../sim/scenario.ts";
@@ -42,24 +41,12 @@ function rows(report: BenchReport, results: readonly ScenarioResult[]): void {
 }
 
 export async function run(report: BenchReport): Promise<void> {
-  const children = makeChildren();
-  const workRoot = makeWorkRoot();
-  const removeHandlers = killChildrenOnExit(children, workRoot.remove);
-  try {
-    const progress = (m: string): void => {
-      process.stderr.write(`sim: ${m}\n`);
-    };
-    const results = await runMatrix(specs(), { children, progress, workRoot: workRoot.path });
-    await writeChart(join(root, "docs", "rollout.svg"), "Rolling update under steady load: answered (grey) and failed (red) requests per 0.5 s", results);
-    await writeJson(join(root, "bench-results", "sim.json"), {
-      table: formatTable(results).split("\n"),
-      targets: checkTargets(results),
-      scenarios: results.map((r) => ({ ...r, buckets: undefined })),
-    });
-    rows(report, results);
-  } finally {
-    children.killAll();
-    workRoot.remove();
-    removeHandlers();
-  }
+  const results = await runMatrixHere("sim", specs());
+  await writeChart(join(root, "docs", "rollout.svg"), "Rolling update under steady load: answered (grey) and failed (red) requests per 0.5 s", results);
+  await writeJson(join(root, "bench-results", "sim.json"), {
+    table: formatTable(results).split("\n"),
+    targets: checkTargets(results),
+    scenarios: results.map((r) => ({ ...r, buckets: undefined })),
+  });
+  rows(report, results);
 }

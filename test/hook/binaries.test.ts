@@ -52,6 +52,7 @@ describe.each([Arch.amd64, Arch.arm64])("the %s hook binary", (arch) => {
   it.each([
     ["serving then drained", ["serving", "drained ports= node=10.0.0.7"], /^lameduck: drained after \d\.\d\ds, no serving ports, released at \d\.\d\ds/],
     ["unselected", ["unselected"], /^lameduck: unselected \(no Service routes to this pod\), released at \d\.\d\ds of max 10s\n$/],
+    ["unselected with a reason", ["unselected reason=not-deleted"], /^lameduck: unselected reason=not-deleted, released at \d\.\d\ds of max 10s\n$/],
   ])("waits against the oracle: %s", async (_name, bodies, expected) => {
     const oracle = await startTestOracle(sequence(...bodies.map((body) => answer(body, 50))));
     const podInfo = makePodInfo("c0ffee00-1111-2222-3333-444455556666");

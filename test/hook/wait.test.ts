@@ -67,6 +67,39 @@ describe.concurrent("hook wait against the drain oracle", () => {
     expect(run.log).toMatch(/^lameduck: unselected \(no Service routes to this pod\), released at \d\.\d\ds of max 30s\n$/);
   });
 
+  it.for([
+    ["not-deleted", "unselected ports=8080 node=10.0.0.7 reason=not-deleted"],
+    ["grace", "unselected reason=grace"],
+  ])("names the oracle's reason %s in the summary line and exits at once", async ([reason = "", body = ""], context) => {
+    const f = setup(context);
+    const oracle = await f.oracleWith(sequence(answer(body)));
+    const run = await f.wait(oracle.address, "--max=30s", "--settle=10s", "--quiet=10s", "--drain");
+    expect(run.code).toBe(0);
+    expect(run.elapsedMs).toBeLessThan(slack);
+    expect(run.log).toMatch(new RegExp(`^lameduck: unselected reason=${reason}, released at \\d\\.\\d\\ds of max 30s\n$`));
+  });
+
+  it.for([
+    ["a character outside [a-z0-9-]", "unselected reason=Not_Deleted"],
+    ["a newline's escape", "unselected reason=x\\nlameduck:"],
+    ["more than 32 characters", `unselected reason=${"a".repeat(33)}`],
+    ["nothing", "unselected reason="],
+  ])("ignores a reason token with %s, as it ignores unknown tokens", async ([, body = ""], context) => {
+    const f = setup(context);
+    const oracle = await f.oracleWith(sequence(answer(body)));
+    const run = await f.wait(oracle.address, "--max=30s");
+    expect(run.code).toBe(0);
+    expect(run.log).toMatch(/^lameduck: unselected \(no Service routes to this pod\), released at \d\.\d\ds of max 30s\n$/);
+  });
+
+  it("prints a reason of exactly 32 characters whole", async (context) => {
+    const f = setup(context);
+    const reason = `${"a".repeat(31)}9`;
+    const oracle = await f.oracleWith(sequence(answer(`unselected reason=${reason}`)));
+    const run = await f.wait(oracle.address, "--max=30s");
+    expect(run.log).toContain(`lameduck: unselected reason=${reason}, released at `);
+  });
+
   it("reads an answer sent chunked by Node's http module", async (context) => {
     const f = setup(context);
     const server = createHttpServer((_request, response) => {

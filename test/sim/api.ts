@@ -1,3 +1,4 @@
+import { reportKilledByKubelet } from "../support/cluster.ts";
 import { ApiException, CoreV1Api, V1ContainerStatus, V1HostIP, V1PodCondition, V1PodIP, V1PodStatus, type KubeConfig } from "@kubernetes/client-node";
 
 // The few API calls the simulation's kubelet and Deployment driver make, as a real kubelet and
@@ -8,6 +9,10 @@ export interface SimApi {
   setPodReady(namespace: string, name: string, ip: string, hostIp: string): Promise<void>;
   /** Deletes the pod with grace 0, as the kubelet does once its containers have stopped. */
   finishPod(namespace: string, name: string): Promise<void>;
+  /** The terminal status the kubelet reports for a pod it killed itself (no DELETE). */
+  reportKilledByKubelet(namespace: string, name: string): Promise<void>;
+  /** The node's Ready condition turned False by its own kubelet, with the message given. */
+  setNodeNotReady(name: string, message: string): Promise<void>;
 }
 
 export function statusCode(err: unknown): number | undefined {
@@ -15,6 +20,18 @@ export function statusCode(err: unknown): number | undefined {
 }
 
 const conflictRetries = 5;
+
+/** Read-modify-write against the API: a 409 (someone wrote in between) is retried a few times. */
+async function retryConflicts(what: string, write: () => Promise<unknown>): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await write();
+      return;
+    } catch (err) {
+      if (statusCode(err) !== 409 || attempt >= conflictRetries) throw new Error(`${what}: ${String(err)}`, { cause: err });
+    }
+  }
+}
 
 export function makeSimApi(kc: KubeConfig): SimApi {
   const core = kc.makeApiClient(CoreV1Api);
@@ -56,6 +73,18 @@ export function makeSimApi(kc: KubeConfig): SimApi {
           if (statusCode(err) !== 409 || attempt >= conflictRetries) throw new Error(`set pod ${namespace}/${name} ready: ${String(err)}`, { cause: err });
         }
       }
+    },
+    async reportKilledByKubelet(namespace, name) {
+      await retryConflicts(`report pod ${namespace}/${name} killed by the kubelet`, () => reportKilledByKubelet(kc, namespace, name));
+    },
+    async setNodeNotReady(name, message) {
+      await retryConflicts(`set node ${name} not ready`, async () => {
+        const node = await core.readNode({ name });
+        const now = new Date();
+        const others = (node.status?.conditions ?? []).filter((c) => c.type !== "Ready");
+        node.status = { ...node.status, conditions: [...others, { type: "Ready", status: "False", reason: "KubeletNotReady", message, lastHeartbeatTime: now, lastTransitionTime: now }] };
+        await core.replaceNodeStatus({ name, body: node });
+      });
     },
     async finishPod(namespace, name) {
       try {

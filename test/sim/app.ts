@@ -3,6 +3,9 @@
 // http.Server.Shutdown: the listener closes at once (new connections are refused), idle keep-alive
 // connections are closed, in-flight requests finish with `Connection: close`, connections that were
 // accepted but have not sent a request yet get 5 s to send one, then it exits.
+// `GET /stream?ms=N` is a long-lived stream, as a WebSocket or a gRPC server stream: a line every
+// 100 ms, then `end` and the close after N ms. Go's Shutdown neither waits for nor closes such
+// hijacked connections, and the process exit cuts them: this app cuts them at SIGTERM.
 // Run as its own process: `node test/sim/app.ts --port=N [--latency-ms=N]` (0: a port the kernel
 // picks), or with `--listener-from-parent` as the simulated kubelet runs it: its listening socket,
 // bound when the pod was written (ports.ts), arrives over the IPC channel. Either way it prints
@@ -59,11 +62,23 @@ interface Conn {
   readonly acceptedAt: number;
   served: number;
   inFlight: number;
+  /** Carries a stream: cut at SIGTERM rather than waited for. */
+  stream: boolean;
 }
 
 // Go's closeIdleConns treats a connection that never sent a request as idle only after 5 s.
 const newConnGraceMs = 5000;
 const shutdownPollMs = 10;
+const streamTickMs = 100;
+/** Longest stream the app serves; the simulation's are seconds long. */
+const maxStreamMs = 600_000;
+
+/** The stream length asked for in `/stream?ms=N`, or undefined when this is not a stream request. */
+export function streamMs(url: string | undefined): number | undefined {
+  const match = /^\/stream\?ms=(\d{1,9})$/.exec(url ?? "");
+  if (match === null) return undefined;
+  return Math.min(Number(match[1]), maxStreamMs);
+}
 
 async function main(options: AppOptions): Promise<void> {
   let shuttingDown = false;
@@ -72,6 +87,18 @@ async function main(options: AppOptions): Promise<void> {
     const conn = conns.get(req.socket);
     if (conn) conn.inFlight++;
     req.resume();
+    const ms = streamMs(req.url);
+    if (ms !== undefined) {
+      if (conn) conn.stream = true;
+      res.writeHead(200, { "Content-Type": "text/plain", Connection: "close" });
+      const ticks = setInterval(() => res.write("tick\n"), streamTickMs);
+      const done = setTimeout(() => res.end("end\n"), ms);
+      res.on("close", () => {
+        clearInterval(ticks);
+        clearTimeout(done);
+      });
+      return;
+    }
     setTimeout(() => {
       // Shutdown disables keep-alive, so a response finished during shutdown closes its connection.
       if (shuttingDown) res.setHeader("Connection", "close");
@@ -87,7 +114,7 @@ async function main(options: AppOptions): Promise<void> {
   // The listener is a plain TCP server handing sockets to the HTTP server, so that closing it stops
   // accepting without Node's http close() destroying connections that have not sent a request yet.
   const onConnection = (socket: Socket): void => {
-    conns.set(socket, { acceptedAt: Date.now(), served: 0, inFlight: 0 });
+    conns.set(socket, { acceptedAt: Date.now(), served: 0, inFlight: 0, stream: false });
     socket.on("close", () => conns.delete(socket));
     http.emit("connection", socket);
   };
@@ -104,7 +131,7 @@ async function main(options: AppOptions): Promise<void> {
   const closeIdle = (): void => {
     const now = Date.now();
     for (const [socket, conn] of conns) {
-      if (conn.inFlight === 0 && (conn.served > 0 || now - conn.acceptedAt >= newConnGraceMs)) socket.destroy();
+      if (conn.stream || (conn.inFlight === 0 && (conn.served > 0 || now - conn.acceptedAt >= newConnGraceMs))) socket.destroy();
     }
     if (conns.size === 0) process.exit(0);
   };

@@ -6,6 +6,7 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { AdmissionregistrationV1Api, CoreV1Api, KubernetesObjectApi, type KubeConfig } from "@kubernetes/client-node";
+import { statusCode } from "./api.ts";
 import type { Children } from "./children.ts";
 import { reservePort } from "./ports.ts";
 
@@ -77,7 +78,13 @@ export async function startController(options: ControllerOptions): Promise<Runni
   const [webhookPort, oraclePort, metricsPort] = [await reservePort("127.0.0.1"), await reservePort("127.0.0.1"), await reservePort("127.0.0.1")];
   const webhookUrl = `https://127.0.0.1:${String(webhookPort)}/mutate`;
   const oracleAddress = `127.0.0.1:${String(oraclePort)}`;
-  await objects.create({ apiVersion: "v1", kind: "Namespace", metadata: { name: systemNamespace } });
+  // On an API server that outlives scenarios (a kubeconfig's) both may be there from the last one.
+  await objects.create({ apiVersion: "v1", kind: "Namespace", metadata: { name: systemNamespace } }).catch((err: unknown) => {
+    if (statusCode(err) !== 409) throw err;
+  });
+  await admission.deleteMutatingWebhookConfiguration({ name: "lameduck" }).catch((err: unknown) => {
+    if (statusCode(err) !== 404) throw err;
+  });
   await objects.create(webhookConfiguration(webhookUrl));
   const log = createWriteStream(options.logFile);
   const child = children.spawn(
@@ -137,6 +144,10 @@ export async function startController(options: ControllerOptions): Promise<Runni
       await children.exited(child);
       clearTimeout(timer);
       log.end();
+      // Its URL is dead now: the next scenario on the same API server must not call it.
+      await admission.deleteMutatingWebhookConfiguration({ name: "lameduck" }).catch((err: unknown) => {
+        if (statusCode(err) !== 404) throw err;
+      });
     },
   };
 }

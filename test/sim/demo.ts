@@ -2,7 +2,9 @@
 // lameduck, on a simulated cluster made of real parts (see README, "The local demo"). Everything
 // listens on 127.0.0.1 only and every process it starts is stopped when it ends, also on Ctrl-C.
 // Options (for `npm run demo:repeat`, repeat.ts): --chart=PATH instead of bench-results/, and
-// --json=PATH to write each scenario's figures.
+// --json=PATH to write each scenario's figures. --kubeconfig=PATH runs the same scenarios against
+// that API server instead of the in-repo one (simcluster.ts: it must run an EndpointSlice
+// controller and have no node but the simulation's own).
 import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -13,11 +15,13 @@ import { makeWorkRoot, runMatrix, writeChart, writeJson } from "./matrix.ts";
 import { profiles, type Profile } from "./profile.ts";
 import { Propagation } from "./proxy.ts";
 import { Strategy, type ScenarioSpec, type Strategy as StrategyT } from "./scenario.ts";
+import { inRepoTarget, type SimTarget } from "./simcluster.ts";
 import { checkTargets, figuresOf, formatTable, formatTargets } from "./summary.ts";
 import { startExitWatchdog } from "./watchdog.ts";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
-const { values: options } = parseArgs({ options: { chart: { type: "string" }, json: { type: "string" } } });
+const { values: options } = parseArgs({ options: { chart: { type: "string" }, json: { type: "string" }, kubeconfig: { type: "string" } } });
+const target: SimTarget = options.kubeconfig === undefined ? inRepoTarget : { kind: "kubeconfig", path: resolve(options.kubeconfig) };
 const chartPath = resolve(options.chart ?? join(root, "bench-results", "demo-rollout.svg"));
 
 // `npm run demo` must always return: if it is still running this long after it started, or this
@@ -67,7 +71,8 @@ async function main(): Promise<number> {
     tailMs: 2000,
     seed: 42 + i,
   }));
-  const results = await runMatrix(specs, { children, progress: stamp, workRoot: workRoot.path });
+  if (target.kind === "kubeconfig") say(`control plane: the API server of ${target.path}\n`);
+  const results = await runMatrix(specs, { children, progress: stamp, workRoot: workRoot.path, target });
   await writeChart(chartPath, "lameduck demo: answered (grey) and failed (red) requests per 0.5 s during rolling updates", results);
   if (options.json !== undefined) await writeJson(options.json, { scenarios: figuresOf(results) });
 

@@ -5,7 +5,10 @@
 // Running and Ready with podIP 127.0.0.1. When the pod gets a deletionTimestamp it does what the
 // kubelet does: the container's preStop exactly as the pod spec says (an exec command — the real
 // hook binary — or the native sleep action), then SIGTERM, SIGKILL when the grace period is over,
-// and finally deletes the pod with grace 0.
+// and finally deletes the pod with grace 0. `shutdownNode` plays graceful node shutdown as the
+// kubelet does it (docs/operations.md, "Terminations the oracle tells apart"): the Node turns
+// Ready=False, each pod is stopped the same way but with a grace-period override and no DELETE, and
+// once its containers have stopped the kubelet reports it Failed with DisruptionTarget.
 import type { ChildProcess } from "node:child_process";
 import { mkdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -54,14 +57,23 @@ export interface KubeletOptions {
   readonly onEvent?: (event: KubeletEvent) => void;
 }
 
+export interface NodeShutdown {
+  /** The regular pods' share of shutdownGracePeriod: shutdownGracePeriod - shutdownGracePeriodCriticalPods. */
+  readonly graceOverrideSeconds: number;
+}
+
 export interface Kubelet {
   readonly times: ReadonlyMap<string, PodTimes>;
+  /** Graceful node shutdown: resolves once every pod of the node has stopped and been reported. */
+  shutdownNode(shutdown: NodeShutdown): Promise<void>;
   /** Pods whose shutdown is still running. */
   busy(): number;
   stop(): Promise<void>;
 }
 
 interface Running {
+  /** The pod as last seen: the kubelet kills it from its own copy when no deletion comes. */
+  pod: V1Pod;
   readonly times: PodTimes;
   readonly app: ChildProcess;
   readonly mounted: readonly Mounted[];
@@ -111,7 +123,7 @@ export async function startKubelet(options: KubeletOptions): Promise<Kubelet> {
     if (!listener) throw new Error(`pod ${name}: no listener is held for its containerPort ${String(port)}`);
     const app = spawnApp(children, listener, options.appLatencyMs);
     t.startedAt = now();
-    running.set(uid, { times: t, app, mounted, dir, terminating: false });
+    running.set(uid, { pod, times: t, app, mounted, dir, terminating: false });
     const serving = await waitListening(app);
     if (serving !== port) throw new Error(`pod ${name}: its app serves on port ${String(serving)}, not on its containerPort ${String(port)}`);
     emit({ type: "started", pod: name, port });
@@ -153,10 +165,10 @@ export async function startKubelet(options: KubeletOptions): Promise<Kubelet> {
     }
   };
 
-  const terminate = async (pod: V1Pod, r: Running): Promise<void> => {
+  /** preStop, SIGTERM, SIGKILL at the end of the grace period: the kubelet's killContainer. */
+  const stopContainer = async (pod: V1Pod, r: Running, graceS: number): Promise<void> => {
     const name = r.times.pod;
     r.times.deletionSeenAt = now();
-    const graceS = pod.metadata?.deletionGracePeriodSeconds ?? pod.spec?.terminationGracePeriodSeconds ?? 30;
     const deadline = now() + graceS * 1000;
     await runPreStop(pod, r, deadline);
     r.times.preStopDoneAt = now();
@@ -170,6 +182,11 @@ export async function startKubelet(options: KubeletOptions): Promise<Kubelet> {
     await children.exited(r.app);
     clearTimeout(killTimer);
     r.times.exitedAt = now();
+  };
+
+  const terminate = async (pod: V1Pod, r: Running): Promise<void> => {
+    const name = r.times.pod;
+    await stopContainer(pod, r, pod.metadata?.deletionGracePeriodSeconds ?? pod.spec?.terminationGracePeriodSeconds ?? 30);
     await api.finishPod(options.namespace, name);
     r.times.finishedAt = now();
     emit({ type: "finished", pod: name, ...(r.times.hookLog ? { hookLog: r.times.hookLog } : {}) });
@@ -198,6 +215,7 @@ export async function startKubelet(options: KubeletOptions): Promise<Kubelet> {
       );
       return;
     }
+    r.pod = pod;
     if (pod.metadata?.deletionTimestamp && !r.terminating) {
       r.terminating = true;
       track(terminate(pod, r), name);
@@ -212,8 +230,30 @@ export async function startKubelet(options: KubeletOptions): Promise<Kubelet> {
   });
   await informer.start();
 
+  /** The shutdown manager's killPodFunc: the pod's own grace or the override, whichever is shorter. */
+  const killForShutdown = async (r: Running, shutdown: NodeShutdown): Promise<void> => {
+    const own = r.pod.spec?.terminationGracePeriodSeconds ?? 30;
+    await stopContainer(r.pod, r, Math.min(own, shutdown.graceOverrideSeconds));
+    await api.reportKilledByKubelet(options.namespace, r.times.pod);
+    r.times.finishedAt = now();
+    emit({ type: "finished", pod: r.times.pod, ...(r.times.hookLog ? { hookLog: r.times.hookLog } : {}) });
+  };
+
   return {
     times,
+    async shutdownNode(shutdown) {
+      // The kubelet syncs the node's status before it kills pods.
+      await api.setNodeNotReady(options.nodeName, "node is shutting down");
+      const kills: Promise<void>[] = [];
+      for (const r of running.values()) {
+        if (r.terminating) continue;
+        r.terminating = true;
+        const p = killForShutdown(r, shutdown);
+        track(p, r.times.pod);
+        kills.push(p);
+      }
+      await Promise.allSettled(kills);
+    },
     busy: () => [...running.values()].filter((r) => r.terminating && r.times.finishedAt === undefined).length,
     async stop() {
       stopped = true;

@@ -19,6 +19,8 @@ export interface Workload {
   readonly served: boolean;
   /** The native sleep preStop in the pod template, as users add it by hand today. */
   readonly preStopSleepSeconds?: number;
+  /** Pod template annotations, e.g. lameduck.dev/drain. */
+  readonly annotations?: Readonly<Record<string, string>>;
 }
 
 export interface RolloutTimes {
@@ -49,7 +51,12 @@ export interface RolloutOptions {
 export interface PodManifest {
   readonly apiVersion: "v1";
   readonly kind: "Pod";
-  readonly metadata: { readonly name: string; readonly namespace: string; readonly labels: Readonly<Record<string, string>> };
+  readonly metadata: {
+    readonly name: string;
+    readonly namespace: string;
+    readonly labels: Readonly<Record<string, string>>;
+    readonly annotations?: Readonly<Record<string, string>>;
+  };
   readonly spec: Readonly<Record<string, unknown>>;
 }
 
@@ -58,7 +65,7 @@ export function podManifest(namespace: string, nodeName: string, workload: Workl
   return {
     apiVersion: "v1",
     kind: "Pod",
-    metadata: { name: plan.name, namespace, labels: { app: workload.app, version } },
+    metadata: { name: plan.name, namespace, labels: { app: workload.app, version }, ...(workload.annotations === undefined ? {} : { annotations: workload.annotations }) },
     spec: {
       nodeName,
       // The API server defaults it to 30 for a Deployment's pods; the webhook sees it set.

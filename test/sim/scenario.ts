@@ -10,16 +10,20 @@ import { startController, type RunningController } from "./controller.ts";
 import { makeSimApi } from "./api.ts";
 import { startKubelet, type KubeletEvent } from "./kubelet.ts";
 import { bucketize, startLoad, summarize, type Bucket, type LoadSummary } from "./load.ts";
-import { drawDelayMs, seededRandom, type Profile } from "./profile.ts";
-import type { Endpoint } from "./endpoints.ts";
-import { Propagation, startProxy } from "./proxy.ts";
+import { seededRandom, type Profile } from "./profile.ts";
+import { Propagation } from "./proxy.ts";
 import { makeListeners } from "./ports.ts";
 import { makeRollout, type RolloutTimes, type Workload } from "./rollout.ts";
-import { simNodeIp, startSimCluster } from "./simcluster.ts";
-import { watchServiceSlices } from "./slicewatch.ts";
+import { simNodeIp, startSimCluster, type SimTarget } from "./simcluster.ts";
+import { startStreams, type StreamSpec, type StreamSummary, type Streams } from "./streams.ts";
+import { startServiceProxy } from "./serviceproxy.ts";
 
-export const Strategy = { none: "none", sleep5: "sleep 5", sleep20: "sleep 20", lameduck: "lameduck wait" } as const;
+export const Strategy = { none: "none", sleep5: "sleep 5", sleep20: "sleep 20", lameduck: "lameduck wait", lameduckDrain: "lameduck wait + drain" } as const;
 export type Strategy = (typeof Strategy)[keyof typeof Strategy];
+
+const usesLameduck = (s: Strategy): boolean => s === Strategy.lameduck || s === Strategy.lameduckDrain;
+/** The pod template annotation that turns the hook's drain phase on (docs/operations.md). */
+const drainAnnotations = { "lameduck.dev/drain": "true" } as const;
 
 const sleepSeconds: Partial<Record<Strategy, number>> = { [Strategy.sleep5]: 5, [Strategy.sleep20]: 20 };
 
@@ -31,6 +35,10 @@ export interface ScenarioSpec {
   readonly replicas: number;
   readonly workerReplicas: number;
   readonly rps: number;
+  /** Share of the requests sent on pooled keep-alive connections; 0.5 unless said otherwise. */
+  readonly keepAliveShare?: number;
+  /** Clients holding long-lived streams through the Service (streams.ts), alongside the requests. */
+  readonly streams?: StreamSpec;
   readonly warmupMs: number;
   readonly tailMs: number;
   readonly seed: number;
@@ -47,6 +55,8 @@ export interface ScenarioResult {
   readonly profile: string;
   readonly propagation: Propagation;
   readonly load: LoadSummary;
+  /** With spec.streams: how the streams ended. */
+  readonly streams: StreamSummary | undefined;
   readonly rolloutMs: number;
   readonly meanDeleteToSigtermMs: number;
   /** From a web pod's deletion until the proxy stopped sending it new connections. */
@@ -69,6 +79,8 @@ export interface ScenarioDeps {
   readonly progress: (message: string) => void;
   /** Kept for inspection (controller log, pod directories) when set; else a temporary directory. */
   readonly workDir?: string;
+  /** The control plane: the in-repo API server unless a kubeconfig is given. */
+  readonly target?: SimTarget;
 }
 
 const waitTimeoutMs = 60_000;
@@ -94,10 +106,10 @@ export async function runScenario(spec: ScenarioSpec, deps: ScenarioDeps): Promi
   const warnings: string[] = [];
   const cleanup: (() => Promise<void>)[] = [];
   try {
-    const cluster = await startSimCluster(dir);
+    const cluster = await startSimCluster(dir, undefined, deps.target);
     cleanup.push(() => cluster.close());
     let controller: RunningController | undefined;
-    if (spec.strategy === Strategy.lameduck) {
+    if (usesLameduck(spec.strategy)) {
       progress("starting the lameduck controller (webhook, distributor, oracle)");
       controller = await startController({
         kc: cluster.kc,
@@ -130,26 +142,18 @@ export async function runScenario(spec: ScenarioSpec, deps: ScenarioDeps): Promi
       onEvent: onKubelet,
     });
     cleanup.push(() => kubelet.stop());
-    const random = seededRandom(spec.seed);
     const propagation = spec.propagation ?? Propagation.perEndpoint;
-    // When the proxy stopped sending new connections to each pod: the propagation a preStop must outwait.
-    const unroutedAt = new Map<string, number>();
-    let routedPods = new Set<string>();
-    const onApply = (endpoints: readonly Endpoint[]): void => {
-      const current = new Set(endpoints.map((e) => e.pod));
-      for (const pod of routedPods) if (!current.has(pod) && !unroutedAt.has(pod)) unroutedAt.set(pod, now());
-      routedPods = current;
-    };
-    const proxy = await startProxy({ host: "127.0.0.1", portName: "http", drawDelayMs: () => drawDelayMs(spec.profile, random), onApply, propagation });
-    cleanup.push(() => proxy.close());
-    const slices = await watchServiceSlices(cluster.kc, cluster.namespace, cluster.service, (s) => {
-      proxy.offer(s);
-    });
-    cleanup.push(() => slices.stop());
+    const service = await startServiceProxy({ kc: cluster.kc, namespace: cluster.namespace, service: cluster.service, profile: spec.profile, propagation, seed: spec.seed, now });
+    cleanup.push(() => service.close());
+    const { proxy, unroutedAt } = service;
 
     const preStop = sleepSeconds[spec.strategy];
-    const web: Workload = { app: cluster.service, replicas: spec.replicas, served: true, ...(preStop === undefined ? {} : { preStopSleepSeconds: preStop }) };
-    const worker: Workload = { app: "worker", replicas: spec.workerReplicas, served: false, ...(preStop === undefined ? {} : { preStopSleepSeconds: preStop }) };
+    const template = {
+      ...(preStop === undefined ? {} : { preStopSleepSeconds: preStop }),
+      ...(spec.strategy === Strategy.lameduckDrain ? { annotations: drainAnnotations } : {}),
+    };
+    const web: Workload = { app: cluster.service, replicas: spec.replicas, served: true, ...template };
+    const worker: Workload = { app: "worker", replicas: spec.workerReplicas, served: false, ...template };
     const rolloutOptions = { kc: cluster.kc, namespace: cluster.namespace, nodeName: cluster.nodeName, listeners, now, waitTimeoutMs, onProgress: progress };
     const webRollout = makeRollout({ ...rolloutOptions, workload: web });
     const workerRollout = makeRollout({ ...rolloutOptions, workload: worker });
@@ -158,16 +162,18 @@ export async function runScenario(spec: ScenarioSpec, deps: ScenarioDeps): Promi
     const oldWeb = await webRollout.createPods("v1", spec.replicas);
     const oldWorkers = await workerRollout.createPods("v1", spec.workerReplicas);
     // The rollout starts from a settled Service: the proxy has long known the initial pods.
-    const deadline = now() + waitTimeoutMs;
-    for (;;) {
-      proxy.syncNow(slices.current());
-      if (proxy.routed().length >= spec.replicas) break;
-      if (now() > deadline) throw new Error("the proxy never routed to all initial pods");
-      await sleep(50);
-    }
+    await service.waitRouted(spec.replicas, waitTimeoutMs);
 
-    progress(`load: ${String(spec.rps)} requests/s through the simulated kube-proxy, half on keep-alive connections`);
-    const load = startLoad({ host: "127.0.0.1", port: proxy.port, rps: spec.rps, keepAliveShare: 0.5, timeoutMs: 5000 });
+    const keepAliveShare = spec.keepAliveShare ?? 0.5;
+    progress(`load: ${String(spec.rps)} requests/s through the simulated kube-proxy, ${String(keepAliveShare * 100)} % on keep-alive connections`);
+    const load = startLoad({ host: "127.0.0.1", port: proxy.port, rps: spec.rps, keepAliveShare, timeoutMs: 5000 });
+    let streams: Streams | undefined;
+    if (spec.streams !== undefined) {
+      progress(`${String(spec.streams.clients)} clients holding ${String(spec.streams.minMs / 1000)}-${String(spec.streams.maxMs / 1000)} s streams, reconnecting when one ends`);
+      streams = startStreams({ ...spec.streams, host: "127.0.0.1", port: proxy.port, random: seededRandom(spec.seed + 1) });
+      const running = streams;
+      cleanup.push(async () => { await running.stop(); });
+    }
     await sleep(spec.warmupMs);
     progress(`rolling out v2 (maxSurge 25%, maxUnavailable 0) under ${spec.strategy}, ${spec.profile.name}`);
     const [webTimes, workerTimes] = await Promise.all([webRollout.rollTo("v2", oldWeb), workerRollout.rollTo("v2", oldWorkers)]);
@@ -177,6 +183,7 @@ export async function runScenario(spec: ScenarioSpec, deps: ScenarioDeps): Promi
     while (proxy.pending() > 0 && now() < caughtUpBy) await sleep(50);
     await sleep(spec.tailMs);
     const records = await load.stop();
+    const streamSummary = await streams?.stop();
     const endMs = now() - load.startedAt;
 
     const sigtermAt = (pod: string): number | undefined => kubelet.times.get(pod)?.sigtermAt;
@@ -190,6 +197,7 @@ export async function runScenario(spec: ScenarioSpec, deps: ScenarioDeps): Promi
       profile: spec.profile.name,
       propagation,
       load: summarize(records),
+      streams: streamSummary,
       rolloutMs: webTimes.endedAt - webTimes.startedAt,
       meanDeleteToSigtermMs: mean(webDelays),
       meanProxyCatchUpMs: mean(catchUp),

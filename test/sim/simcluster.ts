@@ -1,14 +1,18 @@
-// The simulated cluster's control plane: the in-repo API server (it also runs the EndpointSlice
-// controller and calls registered webhooks), one node, the application namespace and a ClusterIP
-// Service whose named targetPort resolves to each pod's own containerPort.
+// The simulated cluster's control plane: by default the in-repo API server (it also runs the
+// EndpointSlice controller and calls registered webhooks) started for one scenario; or any API
+// server given by a kubeconfig, of which nothing is assumed beyond a kube-controller-manager running
+// its EndpointSlice controller. Either way the simulation registers its own nodes, an application
+// namespace and a ClusterIP Service whose named targetPort resolves to each pod's own containerPort,
+// and does everything else through the API as kubelets and controllers do.
+import { randomBytes } from "node:crypto";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { KubernetesObjectApi, type KubeConfig } from "@kubernetes/client-node";
-import { startFakeApi, type FakeApi } from "../fakeapi/index.ts";
+import { CoreV1Api, KubeConfig, KubernetesObjectApi } from "@kubernetes/client-node";
+import { startFakeApi } from "../fakeapi/index.ts";
 import { createNode } from "../support/cluster.ts";
+import { statusCode } from "./api.ts";
 
 export interface SimCluster {
-  readonly fake: FakeApi;
   readonly kc: KubeConfig;
   readonly kubeconfigPath: string;
   readonly namespace: string;
@@ -17,6 +21,10 @@ export interface SimCluster {
   close(): Promise<void>;
 }
 
+/** Where a scenario's control plane comes from. */
+export type SimTarget = { readonly kind: "in-repo" } | { readonly kind: "kubeconfig"; readonly path: string };
+export const inRepoTarget: SimTarget = { kind: "in-repo" };
+
 export const simNamespace = "shop";
 export const simService = "web";
 export const simNode = "sim-node";
@@ -24,20 +32,88 @@ export const simNode = "sim-node";
 // hook's quiet phase, which ignores the node's own connections (kubelet probes), counts every
 // proxied connection, as it counts every client's in a cluster.
 export const simNodeIp = "127.0.0.2";
+/** Every node name the simulation registers: a kubeconfig's cluster may hold these and no others. */
+export const simNodeNames: readonly string[] = [simNode, "sim-node-a", "sim-node-b"];
 
-export async function startSimCluster(dir: string): Promise<SimCluster> {
+export interface SimNode {
+  readonly name: string;
+  readonly ip: string;
+}
+
+export class ForeignClusterError extends Error {
+  override name = "ForeignClusterError";
+}
+
+const defaultNodes: readonly SimNode[] = [{ name: simNode, ip: simNodeIp }];
+
+async function createApp(kc: KubeConfig, namespace: string, nodes: readonly SimNode[]): Promise<void> {
+  const objects = KubernetesObjectApi.makeApiClient(kc);
+  for (const node of nodes) await createNode(kc, { ...node, arch: "amd64" });
+  await objects.create({ apiVersion: "v1", kind: "Namespace", metadata: { name: namespace } });
+  await objects.create({
+    apiVersion: "v1",
+    kind: "Service",
+    metadata: { name: simService, namespace },
+    spec: { selector: { app: simService }, ports: [{ name: "http", port: 80, targetPort: "http", protocol: "TCP" }] },
+  } as Parameters<typeof objects.create>[0]);
+}
+
+export async function startSimCluster(dir: string, nodes: readonly SimNode[] = defaultNodes, target: SimTarget = inRepoTarget): Promise<SimCluster> {
+  const nodeName = nodes[0]?.name ?? simNode;
+  if (target.kind === "kubeconfig") return connectSimCluster(target.path, nodes, nodeName);
   const fake = await startFakeApi({ host: "127.0.0.1", port: 0 });
   const kc = fake.kubeConfig();
   const kubeconfigPath = join(dir, "kubeconfig");
   await writeFile(kubeconfigPath, fake.kubeconfigYaml());
-  const objects = KubernetesObjectApi.makeApiClient(kc);
-  await createNode(kc, { name: simNode, ip: simNodeIp, arch: "amd64" });
-  await objects.create({ apiVersion: "v1", kind: "Namespace", metadata: { name: simNamespace } });
-  await objects.create({
-    apiVersion: "v1",
-    kind: "Service",
-    metadata: { name: simService, namespace: simNamespace },
-    spec: { selector: { app: simService }, ports: [{ name: "http", port: 80, targetPort: "http", protocol: "TCP" }] },
-  } as Parameters<typeof objects.create>[0]);
-  return { fake, kc, kubeconfigPath, namespace: simNamespace, nodeName: simNode, service: simService, close: () => fake.close() };
+  await createApp(kc, simNamespace, nodes);
+  return { kc, kubeconfigPath, namespace: simNamespace, nodeName, service: simService, close: () => fake.close() };
+}
+
+/**
+ * Refuses a cluster with any node that is not one of the simulation's own, naming it: the
+ * simulation creates and force-deletes pods and nodes, which must never happen on a real cluster.
+ */
+export async function checkSimOnly(kc: KubeConfig, path: string): Promise<void> {
+  const nodes = await kc.makeApiClient(CoreV1Api).listNode();
+  const foreign = nodes.items.map((n) => n.metadata?.name ?? "").find((name) => !simNodeNames.includes(name));
+  if (foreign !== undefined) {
+    throw new ForeignClusterError(
+      `${path} (context "${kc.getCurrentContext()}"): the cluster has node "${foreign}", which is not one of the simulation's own (${simNodeNames.join(", ")}); refusing to run the simulation against what may be a real cluster`,
+    );
+  }
+}
+
+async function ignoreNotFound(p: Promise<unknown>): Promise<void> {
+  try {
+    await p;
+  } catch (err) {
+    if (statusCode(err) !== 404) throw err;
+  }
+}
+
+async function connectSimCluster(path: string, nodes: readonly SimNode[], nodeName: string): Promise<SimCluster> {
+  const kc = new KubeConfig();
+  kc.loadFromFile(path);
+  await checkSimOnly(kc, path);
+  const core = kc.makeApiClient(CoreV1Api);
+  // Left over by a run that was killed: registered afresh, as a kubelet re-registers its node.
+  for (const node of nodes) await ignoreNotFound(core.deleteNode({ name: node.name }));
+  // A namespace of its own per scenario: the server outlives scenarios, and a terminating namespace
+  // cannot be reused at once.
+  const namespace = `lameduck-sim-${randomBytes(3).toString("hex")}`;
+  await createApp(kc, namespace, nodes);
+  return {
+    kc,
+    kubeconfigPath: path,
+    namespace,
+    nodeName,
+    service: simService,
+    async close() {
+      // The kubelets have stopped: nothing else would finish the pods, so they go with grace 0.
+      const pods = await core.listNamespacedPod({ namespace });
+      for (const pod of pods.items) await ignoreNotFound(core.deleteNamespacedPod({ namespace, name: pod.metadata?.name ?? "", gracePeriodSeconds: 0 }));
+      await ignoreNotFound(core.deleteNamespace({ name: namespace }));
+      for (const node of nodes) await ignoreNotFound(core.deleteNode({ name: node.name }));
+    },
+  };
 }

@@ -1,5 +1,6 @@
 import { afterAll, describe, expect, it } from "vitest";
 import { makeChildren } from "./children.ts";
+import { expectLameduckRollout } from "./expect-rollout.ts";
 import { runScenario, Strategy } from "./scenario.ts";
 
 // A test-only profile: slice changes reach the proxy after 50-100 ms, so a rollout takes seconds.
@@ -32,16 +33,7 @@ describe("the local rollout simulation", () => {
       { strategy: Strategy.lameduck, profile: quick, replicas: 2, workerReplicas: 1, rps: 40, warmupMs: 500, tailMs: 500, seed: 2 },
       { children, progress: () => undefined },
     );
-    expect(result.warnings).toEqual([]);
-    // The bundled controller logged no error: among others, its review thread loaded and never failed.
-    expect(result.controllerErrors).toEqual([]);
-    expect(result.load).toMatchObject({ failed: 0 });
-    const web = result.hookLogs.filter((l) => l.startsWith("web-v1-"));
-    expect(web).toHaveLength(2);
-    for (const line of web) expect(line).toMatch(/lameduck: drained after .* quiet after/);
-    expect(result.hookLogs.filter((l) => l.startsWith("worker-v1-"))).toEqual([expect.stringMatching(/unselected/)]);
-    // Far below the hook's 10 s fallback sleep: the oracle answered.
-    expect(result.worker?.maxDeleteToSigtermMs).toBeLessThan(3000);
+    expectLameduckRollout(result);
     expect(children.size).toBe(0);
   }, 60_000);
 });

@@ -29,7 +29,7 @@ describe("durations", () => {
 describe("run configuration", () => {
   it("has the design's defaults", () => {
     const config = parseRunConfig([], {}, "/opt/lameduck");
-    expect(config.defaults).toEqual({ mode: "wait", maxMs: 30_000, settleMs: 2000, quietMs: 2000, fallbackMs: 10_000, sleepMs: 15_000 });
+    expect(config.defaults).toEqual({ mode: "wait", maxMs: 30_000, settleMs: 2000, quietMs: 2000, fallbackMs: 10_000, sleepMs: 15_000, drain: false });
     expect(config.namespace).toBe("lameduck-system");
     expect(config.excludedNamespaces).toEqual(["lameduck-system", "kube-system", "kube-node-lease"]);
     expect(config.hookDir).toBe("/opt/lameduck");

@@ -1,0 +1,96 @@
+// The simulation against an API server given by a kubeconfig: the in-repo one, started as a separate
+// process as if it were a foreign one, reached only through the kubeconfig it writes.
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { tmpdir } from "node:os";
+import { KubeConfig } from "@kubernetes/client-node";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createNode } from "../support/cluster.ts";
+import { makeChildren } from "./children.ts";
+import { expectLameduckRollout } from "./expect-rollout.ts";
+import { runNodeShutdown } from "./nodeshutdown.ts";
+import { runScenario, Strategy } from "./scenario.ts";
+import { ForeignClusterError, type SimTarget } from "./simcluster.ts";
+
+const root = join(import.meta.dirname, "..", "..");
+const quick = { name: "test (50-100 ms)", minMs: 50, maxMs: 100 };
+const children = makeChildren();
+const dir = mkdtempSync(join(tmpdir(), "lameduck-sim-kubeconfig-"));
+const kubeconfig = join(dir, "kubeconfig");
+const target: SimTarget = { kind: "kubeconfig", path: kubeconfig };
+let server: ChildProcess | undefined;
+
+beforeAll(async () => {
+  const child = spawn(process.execPath, [join(root, "test", "fakeapi", "main.ts"), "--port", "0", "--kubeconfig-out", kubeconfig], { stdio: ["ignore", "pipe", "inherit"] });
+  server = child;
+  await new Promise<void>((resolve, reject) => {
+    let text = "";
+    child.stdout.on("data", (c: Buffer) => {
+      text += c.toString();
+      if (/^http:\/\/127\.0\.0\.1:\d+$/m.test(text)) resolve();
+    });
+    child.on("exit", (code) => { reject(new Error(`the API server exited early with ${String(code)}`)); });
+  });
+});
+
+afterAll(async () => {
+  children.killAll();
+  const exited = new Promise((resolve) => server?.once("exit", resolve));
+  server?.kill("SIGTERM");
+  await exited;
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe("the simulation against an API server given by a kubeconfig", () => {
+  it("rolls pods with lameduck's webhook by URL, oracle and hooks, and leaves the server as it found it", async () => {
+    const result = await runScenario(
+      { strategy: Strategy.lameduck, profile: quick, replicas: 2, workerReplicas: 1, rps: 20, warmupMs: 500, tailMs: 500, seed: 31 },
+      { children, progress: () => undefined, workDir: join(dir, "rollout"), target },
+    );
+    expectLameduckRollout(result);
+    // The simulation's nodes, namespace and webhook registration are gone again.
+    const kc = new KubeConfig();
+    kc.loadFromFile(kubeconfig);
+    const { CoreV1Api, AdmissionregistrationV1Api } = await import("@kubernetes/client-node");
+    expect((await kc.makeApiClient(CoreV1Api).listNode()).items).toEqual([]);
+    expect((await kc.makeApiClient(CoreV1Api).listNamespace()).items.map((n) => n.metadata?.name).filter((n) => n?.startsWith("lameduck-sim-"))).toEqual([]);
+    expect((await kc.makeApiClient(AdmissionregistrationV1Api).listMutatingWebhookConfiguration()).items).toEqual([]);
+    expect(children.size).toBe(0);
+  }, 90_000);
+
+  it("plays a graceful node shutdown through the API alone", async () => {
+    const result = await runNodeShutdown(
+      { strategy: Strategy.lameduck, profile: quick, rps: 20, shutdownAtMs: 500, shutdownGracePeriodSeconds: 30, shutdownGracePeriodCriticalPodsSeconds: 10, tailMs: 300, seed: 32 },
+      { children, progress: () => undefined, workDir: join(dir, "shutdown"), target },
+    );
+    expect(result.warnings).toEqual([]);
+    for (const pod of result.pods) {
+      expect(pod.hookLog).toMatch(/^lameduck: unselected reason=not-deleted, /);
+      expect(pod.phaseAfter).toBe("Failed");
+    }
+  }, 90_000);
+
+  it("refuses a cluster with a node that is not the simulation's, naming it, before changing anything", async () => {
+    const kc = new KubeConfig();
+    kc.loadFromFile(kubeconfig);
+    await createNode(kc, { name: "prod-worker-7", ip: "10.0.0.7" });
+    const run = runScenario(
+      { strategy: Strategy.none, profile: quick, replicas: 1, workerReplicas: 0, rps: 10, warmupMs: 100, tailMs: 100, seed: 33 },
+      { children, progress: () => undefined, workDir: join(dir, "refused"), target },
+    );
+    await expect(run).rejects.toThrow(ForeignClusterError);
+    await expect(run).rejects.toThrow(/has node "prod-worker-7", which is not one of the simulation's own/);
+    const { CoreV1Api } = await import("@kubernetes/client-node");
+    expect((await kc.makeApiClient(CoreV1Api).listNode()).items.map((n) => n.metadata?.name)).toEqual(["prod-worker-7"]);
+  });
+
+  it("npm run demo -- --kubeconfig refuses it too, with the node named and exit 1", async () => {
+    const demo = spawn(process.execPath, [join(root, "test", "sim", "demo.ts"), `--kubeconfig=${kubeconfig}`, `--chart=${join(dir, "chart.svg")}`], { stdio: ["ignore", "pipe", "pipe"] });
+    let err = "";
+    demo.stderr.on("data", (c: Buffer) => (err += c.toString()));
+    const code = await new Promise<number | null>((resolve) => demo.on("exit", resolve));
+    expect(code).toBe(1);
+    expect(err).toContain('has node "prod-worker-7"');
+  }, 60_000);
+});
