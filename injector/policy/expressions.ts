@@ -82,7 +82,9 @@ export function variables(f: PolicyFacts): Variable[] {
   const native = v("handler") + " == 'native-sleep'";
   const hookSeconds = `(${native} ? (${v("sleepMs")} + 999) / 1000 : (${v("maxMs")} + 999) / 1000)`;
   const extended = `[${v("original")} + ${hookSeconds}].map(x, x < ${String(f.maxGracePeriodSeconds)} ? x : ${String(f.maxGracePeriodSeconds)}).map(x, x > ${v("original")} ? x : ${v("original")})[0]`;
-  const quietMs = `(has(object.spec.hostNetwork) && object.spec.hostNetwork ? 0 : ${v("quietMs")})`;
+  const hostNetwork = "(has(object.spec.hostNetwork) && object.spec.hostNetwork)";
+  // On hostNetwork neither the quiet phase nor the drain phase (decide.ts, waitArgs).
+  const quietMs = `(${hostNetwork} ? 0 : ${v("quietMs")})`;
   const oracle = f.oracleAddress ?? "";
   // The webhook names a new volume's ConfigMap after the hook version; reusing one needs no version.
   const cannotAdd = f.hookHash === undefined ? "true || " : "";
@@ -95,6 +97,7 @@ export function variables(f: PolicyFacts): Variable[] {
     { name: "settleMs", expression: durationSetting(Annotation.settle, d.settleMs) },
     { name: "quietMs", expression: durationSetting(Annotation.quiet, d.quietMs) },
     { name: "sleepMs", expression: durationSetting(Annotation.sleep, d.sleepMs) },
+    { name: "drain", expression: `[${v("sources")}.filter(s, ${str(Annotation.drain)} in s && s[${str(Annotation.drain)}] in ['true', 'false']).map(s, s[${str(Annotation.drain)}] == 'true')].map(l, size(l) > 0 ? l[0] : ${String(d.drain)})[0]` },
     { name: "targets", expression: "object.spec.containers.filter(c, !has(c.lifecycle) || !has(c.lifecycle.preStop)).map(c, c.name)" },
     { name: "allContainers", expression: allContainers },
     { name: "existingVolume", expression: `${v("marked")} && has(object.spec.volumes) ? object.spec.volumes.filter(vol, ${isHookVolume}).map(vol, {'name': vol.name, 'mountPath': ${mountsOf("vol")}[0].volumeMounts.filter(m, m.name == vol.name)[0].mountPath}) : []` },
@@ -118,7 +121,7 @@ export function variables(f: PolicyFacts): Variable[] {
     {
       name: "preStop",
       // dyn(): the two handlers are maps of different types, which a conditional may not mix.
-      expression: `${v("handler")} == 'native-sleep' ? dyn({'sleep': {'seconds': [(${v("sleepMs")} + 999) / 1000].map(s, s < ${v("grace")} ? s : ${v("grace")})[0]}}) : dyn({'exec': {'command': [${v("volume")}.mountPath + '/hook', 'wait', ${str(`--oracle=${oracle}`)}, '--max=' + ${renderDuration(v("maxMs"))}, '--settle=' + ${renderDuration(v("settleMs"))}, '--quiet=' + ${renderDuration(quietMs)}, ${str(`--fallback=${formatLiteral(d.fallbackMs)}`)}]}})`,
+      expression: `${v("handler")} == 'native-sleep' ? dyn({'sleep': {'seconds': [(${v("sleepMs")} + 999) / 1000].map(s, s < ${v("grace")} ? s : ${v("grace")})[0]}}) : dyn({'exec': {'command': [${v("volume")}.mountPath + '/hook', 'wait', ${str(`--oracle=${oracle}`)}, '--max=' + ${renderDuration(v("maxMs"))}, '--settle=' + ${renderDuration(v("settleMs"))}, '--quiet=' + ${renderDuration(quietMs)}, ${str(`--fallback=${formatLiteral(d.fallbackMs)}`)}] + (${v("drain")} && !${hostNetwork} ? ['--drain'] : [])}})`,
     },
   ];
 }
