@@ -1,5 +1,7 @@
 // The `lameduck` command line: parses arguments and hands over to the subcommand.
 import { dirname } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { ClusterConfigError, defaultPlaces, loadClusterConfig, probeApiServer, unreachable } from "./apiserver.ts";
 import { fileURLToPath } from "node:url";
 import { ConfigError, injectUsage, parseInjectConfig, parseRunConfig, runUsage } from "./config.ts";
 import { processIo, runInject } from "./offline/command.ts";
@@ -23,6 +25,21 @@ Commands:
 Run 'lameduck COMMAND --help' for a command's flags.
 `;
 
+const apiProbeTimeoutMs = 5000;
+// A controller restarted together with its API server (a control-plane upgrade) gets a few seconds;
+// after that the pod's restarts and its CrashLoopBackOff say more than a loop inside it would.
+const apiProbeAttempts = 3;
+
+async function firstAnswer(probe: () => Promise<string | undefined>): Promise<string | undefined> {
+  let problem: string | undefined;
+  for (let attempt = 0; attempt < apiProbeAttempts; attempt++) {
+    if (attempt > 0) await sleep(1000 * attempt);
+    problem = await probe();
+    if (problem === undefined) return undefined;
+  }
+  return problem;
+}
+
 export async function main(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): Promise<number> {
   const [command, ...rest] = argv;
   const out = (text: string): void => void process.stdout.write(text);
@@ -45,9 +62,17 @@ export async function main(argv: readonly string[], env: Readonly<Record<string,
       }
       try {
         const config = parseRunConfig(rest, env, dirname(fileURLToPath(import.meta.url)));
-        return await run(config, makeLogger(config.logLevel));
+        // Without --kubeconfig the controller runs as its pod's service account, never as whoever
+        // runs it on a workstation.
+        const cluster = loadClusterConfig({ kubeconfig: config.kubeconfig, context: undefined, onlyInCluster: true }, defaultPlaces(env));
+        const problem = await firstAnswer(() => probeApiServer(cluster.kc, apiProbeTimeoutMs));
+        if (problem !== undefined) {
+          err(`lameduck run: ${unreachable(cluster, problem)}\n`);
+          return 1;
+        }
+        return await run(config, cluster.kc, makeLogger(config.logLevel));
       } catch (e) {
-        if (e instanceof ConfigError) {
+        if (e instanceof ConfigError || e instanceof ClusterConfigError) {
           err(`lameduck run: ${e.message}\n`);
           return 2;
         }
