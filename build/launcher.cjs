@@ -11,6 +11,8 @@ const { dirname, join } = require("path");
 const { pathToFileURL } = require("url");
 
 const bundle = join(__dirname, "..", "dist", "lameduck.mjs");
+// Run as kubectl's plugin (kubectl-lameduck), the help says `kubectl lameduck`.
+if (/(^|[\\/])kubectl-lameduck(\.c?js)?$/.test(process.argv[1] || "")) process.env.LAMEDUCK_PROGRAM = "kubectl lameduck";
 const parts = process.versions.node.split(".").map(Number);
 const major = parts[0];
 const minor = parts[1];

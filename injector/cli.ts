@@ -42,7 +42,9 @@ async function firstAnswer(probe: () => Promise<string | undefined>): Promise<st
 
 export async function main(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): Promise<number> {
   const [command, ...rest] = argv;
-  const out = (text: string): void => void process.stdout.write(text);
+  // The launcher names the program kubectl calls it by (build/launcher.cjs).
+  const program = env["LAMEDUCK_PROGRAM"] === "kubectl lameduck" ? "kubectl lameduck" : "lameduck";
+  const out = (text: string): void => void process.stdout.write(program === "lameduck" ? text : text.replace(/^Usage: lameduck/gm, `Usage: ${program}`));
   const err = (text: string): void => void process.stderr.write(text);
   switch (command) {
     case undefined:

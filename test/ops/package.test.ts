@@ -72,8 +72,10 @@ describe("the CLI package", () => {
   it("answers as a kubectl plugin", () => {
     const r = installed("kubectl-lameduck", ["--help"]);
     expect(r.status).toBe(0);
-    expect(r.stdout).toContain("Usage: lameduck COMMAND");
+    expect(r.stdout).toContain("Usage: kubectl lameduck COMMAND");
     expect(r.stdout).toContain("inject");
+    expect(installed("kubectl-lameduck", ["check", "--help"]).stdout).toContain("Usage: kubectl lameduck check [flags]");
+    expect(installed("lameduck", ["--help"]).stdout).toContain("Usage: lameduck COMMAND");
   });
 
   it("passes the exit code through", () => {
