@@ -1,14 +1,13 @@
 // The `lameduck` command line: parses arguments and hands over to the subcommand.
 import { dirname } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { ClusterConfigError, defaultPlaces, loadClusterConfig, probeApiServer, unreachable } from "./apiserver.ts";
 import { fileURLToPath } from "node:url";
 import { ConfigError, injectUsage, parseInjectConfig, parseRunConfig, runUsage } from "./config.ts";
-import { processIo, runInject } from "./offline/command.ts";
-import { makeLogger } from "./log.ts";
-import { isOpsCommand, opsMain } from "./ops/commands.ts";
-import { run } from "./run.ts";
 import { version } from "./version.ts";
+
+// The commands' modules load when their command runs: `--help` and `version` need none of the
+// Kubernetes client, and start in a fraction of the time.
+const opsCommandNames: readonly string[] = ["check", "status", "uninstall"];
 
 const usage = `Usage: lameduck COMMAND [flags]
 
@@ -62,6 +61,7 @@ export async function main(argv: readonly string[], env: Readonly<Record<string,
         out(runUsage);
         return 0;
       }
+      const { ClusterConfigError, defaultPlaces, loadClusterConfig, probeApiServer, unreachable } = await import("./apiserver.ts");
       try {
         const config = parseRunConfig(rest, env, dirname(fileURLToPath(import.meta.url)));
         // Without --kubeconfig the controller runs as its pod's service account, never as whoever
@@ -72,6 +72,7 @@ export async function main(argv: readonly string[], env: Readonly<Record<string,
           err(`lameduck run: ${unreachable(cluster, problem)}\n`);
           return 1;
         }
+        const [{ run }, { makeLogger }] = await Promise.all([import("./run.ts"), import("./log.ts")]);
         return await run(config, cluster.kc, makeLogger(config.logLevel));
       } catch (e) {
         if (e instanceof ConfigError || e instanceof ClusterConfigError) {
@@ -87,7 +88,9 @@ export async function main(argv: readonly string[], env: Readonly<Record<string,
         return 0;
       }
       try {
-        return await runInject(parseInjectConfig(rest), processIo);
+        const config = parseInjectConfig(rest);
+        const { processIo, runInject } = await import("./offline/command.ts");
+        return await runInject(config, processIo);
       } catch (e) {
         if (e instanceof ConfigError) {
           err(`lameduck inject: ${e.message}\n\n${injectUsage}`);
@@ -97,7 +100,10 @@ export async function main(argv: readonly string[], env: Readonly<Record<string,
       }
     }
     default:
-      if (isOpsCommand(command)) return opsMain(command, rest, { out, err, hookDir: dirname(fileURLToPath(import.meta.url)) });
+      if (opsCommandNames.includes(command)) {
+        const { isOpsCommand, opsMain } = await import("./ops/commands.ts");
+        if (isOpsCommand(command)) return opsMain(command, rest, { out, err, hookDir: dirname(fileURLToPath(import.meta.url)) });
+      }
       err(`lameduck: unknown command "${command}"\n\n${usage}`);
       return 2;
   }
