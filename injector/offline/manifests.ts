@@ -164,7 +164,8 @@ export function injectManifests(text: string, source: string, options: InjectOpt
       const stripped = stripInjection(template, options.policy.maxGracePeriodSeconds);
       const base = stripped ?? template;
       const outcome = mutatePod(base, namespace, options.facts, options.policy);
-      for (const w of outcome.warnings) warnings.push(`${what}: ${w}`);
+      // Why a template was left alone is its report line; the webhook's warning would say it twice.
+      for (const w of outcome.warnings) if (outcome.result !== "skipped" || !w.includes("not injected:")) warnings.push(`${what}: ${w}`);
       if (outcome.result === "skipped" && outcome.detail !== undefined) {
         const prefix = templatePath.length === 0 ? "" : `${templatePath.join(".")}.`;
         throw new InjectError(`${what}: ${prefix}${outcome.detail}`);

@@ -63,8 +63,6 @@ describe("lameduck inject's report", () => {
     const { code, out, err } = await inject(text, [...cluster, "--native-sleep=false"]);
     expect(code).toBe(0);
     expect(err.split("\n")).toEqual([
-      // The webhook's own warning for the pod comes first, as warnings do.
-      "lameduck inject: in.yaml: document 3 (Pod win): lameduck: not injected: Windows pod and this cluster has no native sleep action",
       "lameduck inject: in.yaml: document 1 (Pod dns): left alone: namespace kube-system is excluded (--exclude-namespaces)",
       "lameduck inject: in.yaml: document 2 (Pod own): left alone: every container has its own preStop, which is kept",
       "lameduck inject: in.yaml: document 3 (Pod win): left alone: a Windows pod, and the native sleep is off (--native-sleep=false)",
