@@ -2,11 +2,11 @@
 // answer. Every command says so in words that name what was tried, exits non-zero, and prints none of
 // client-node's warnings about its http://localhost:8080 fallback.
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 const bundle = join(import.meta.dirname, "..", "..", "dist", "lameduck.mjs");
 let home: string;
@@ -38,6 +38,10 @@ beforeAll(async () => {
     "users: [{name: me, user: {token: t}}]",
     "contexts: [{name: gone, context: {cluster: gone, user: me}}]", "",
   ].join("\n"));
+});
+
+afterAll(() => {
+  rmSync(home, { recursive: true, force: true });
 });
 
 describe("with no kubeconfig anywhere", () => {
