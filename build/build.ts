@@ -1,12 +1,13 @@
 // One build entry: the static preStop hooks for amd64 and arm64, and the injector bundle.
 // `npm run build` produces exactly the files the container image copies: dist/lameduck.mjs and
-// dist/hook-{amd64,arm64}.
+// dist/hook-{amd64,arm64}; and from them the CLI's npm package, dist/lameduck-VERSION.tgz (pack.ts).
 import { execFileSync } from "node:child_process";
 import { mkdirSync, statSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
 import { readFileSync } from "node:fs";
+import { pack } from "./pack.ts";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 // `--outdir=DIR` builds elsewhere (test/ops/image-layout.test.ts builds into a temporary directory so
@@ -80,3 +81,7 @@ function packageVersion(): string {
 mkdirSync(dist, { recursive: true });
 buildHooks();
 await buildInjector();
+if (outdirFlag === undefined) {
+  const tarball = pack(root, dist);
+  console.log(`build: ${tarball} (${statSync(tarball).size} bytes; npm install -g ${tarball})`);
+}

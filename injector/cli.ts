@@ -1,12 +1,13 @@
 // The `lameduck` command line: parses arguments and hands over to the subcommand.
 import { dirname } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { ConfigError, injectUsage, parseInjectConfig, parseRunConfig, runUsage } from "./config.ts";
-import { processIo, runInject } from "./offline/command.ts";
-import { makeLogger } from "./log.ts";
-import { isOpsCommand, opsMain } from "./ops/commands.ts";
-import { run } from "./run.ts";
 import { version } from "./version.ts";
+
+// The commands' modules load when their command runs: `--help` and `version` need none of the
+// Kubernetes client, and start in a fraction of the time.
+const opsCommandNames: readonly string[] = ["check", "status", "uninstall"];
 
 const usage = `Usage: lameduck COMMAND [flags]
 
@@ -23,9 +24,26 @@ Commands:
 Run 'lameduck COMMAND --help' for a command's flags.
 `;
 
+const apiProbeTimeoutMs = 5000;
+// A controller restarted together with its API server (a control-plane upgrade) gets a few seconds;
+// after that the pod's restarts and its CrashLoopBackOff say more than a loop inside it would.
+const apiProbeAttempts = 3;
+
+async function firstAnswer(probe: () => Promise<string | undefined>): Promise<string | undefined> {
+  let problem: string | undefined;
+  for (let attempt = 0; attempt < apiProbeAttempts; attempt++) {
+    if (attempt > 0) await sleep(1000 * attempt);
+    problem = await probe();
+    if (problem === undefined) return undefined;
+  }
+  return problem;
+}
+
 export async function main(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): Promise<number> {
   const [command, ...rest] = argv;
-  const out = (text: string): void => void process.stdout.write(text);
+  // The launcher names the program kubectl calls it by (build/launcher.cjs).
+  const program = env["LAMEDUCK_PROGRAM"] === "kubectl lameduck" ? "kubectl lameduck" : "lameduck";
+  const out = (text: string): void => void process.stdout.write(program === "lameduck" ? text : text.replace(/^Usage: lameduck/gm, `Usage: ${program}`));
   const err = (text: string): void => void process.stderr.write(text);
   switch (command) {
     case undefined:
@@ -43,11 +61,21 @@ export async function main(argv: readonly string[], env: Readonly<Record<string,
         out(runUsage);
         return 0;
       }
+      const { ClusterConfigError, defaultPlaces, loadClusterConfig, probeApiServer, unreachable } = await import("./apiserver.ts");
       try {
         const config = parseRunConfig(rest, env, dirname(fileURLToPath(import.meta.url)));
-        return await run(config, makeLogger(config.logLevel));
+        // Without --kubeconfig the controller runs as its pod's service account, never as whoever
+        // runs it on a workstation.
+        const cluster = loadClusterConfig({ kubeconfig: config.kubeconfig, context: undefined, onlyInCluster: true }, defaultPlaces(env));
+        const problem = await firstAnswer(() => probeApiServer(cluster.kc, apiProbeTimeoutMs));
+        if (problem !== undefined) {
+          err(`lameduck run: ${unreachable(cluster, problem)}\n`);
+          return 1;
+        }
+        const [{ run }, { makeLogger }] = await Promise.all([import("./run.ts"), import("./log.ts")]);
+        return await run(config, cluster.kc, makeLogger(config.logLevel));
       } catch (e) {
-        if (e instanceof ConfigError) {
+        if (e instanceof ConfigError || e instanceof ClusterConfigError) {
           err(`lameduck run: ${e.message}\n`);
           return 2;
         }
@@ -60,7 +88,9 @@ export async function main(argv: readonly string[], env: Readonly<Record<string,
         return 0;
       }
       try {
-        return await runInject(parseInjectConfig(rest), processIo);
+        const config = parseInjectConfig(rest);
+        const { processIo, runInject } = await import("./offline/command.ts");
+        return await runInject(config, processIo);
       } catch (e) {
         if (e instanceof ConfigError) {
           err(`lameduck inject: ${e.message}\n\n${injectUsage}`);
@@ -70,7 +100,10 @@ export async function main(argv: readonly string[], env: Readonly<Record<string,
       }
     }
     default:
-      if (isOpsCommand(command)) return opsMain(command, rest, { out, err, hookDir: dirname(fileURLToPath(import.meta.url)) });
+      if (opsCommandNames.includes(command)) {
+        const { isOpsCommand, opsMain } = await import("./ops/commands.ts");
+        if (isOpsCommand(command)) return opsMain(command, rest, { out, err, hookDir: dirname(fileURLToPath(import.meta.url)) });
+      }
       err(`lameduck: unknown command "${command}"\n\n${usage}`);
       return 2;
   }

@@ -190,8 +190,11 @@ export const injectUsage = `Usage: lameduck inject -f FILE [flags]
 
 Injects lameduck's preStop hook into the pod templates of Kubernetes manifests, as the admission
 webhook would, for deploying without the webhook (GitOps). Reads YAML or JSON (multi-document, List
-kinds) with Pods, Deployments, StatefulSets, DaemonSets, ReplicaSets, Jobs and CronJobs; writes YAML
-to stdout; other documents pass through unchanged. Warnings go to stderr. Exit code 2 on bad input.
+kinds) with Pods, Deployments, StatefulSets, DaemonSets, ReplicaSets, ReplicationControllers, Jobs
+and CronJobs; writes them to stdout, changing only what lameduck adds: every other byte, comment and
+document stays as written. Running it again with other flags moves what lameduck added (and only
+that) to the new settings. Stderr says per document what was done or why not. Exit code 2 on bad
+input, and then nothing is written to stdout.
 
 Flags:
 ${flagLines(injectFlags)}

@@ -2,7 +2,7 @@
 // distributor, the drain oracle, the admission webhook and the metrics/health server.
 import { hostname } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
-import { KubeConfig } from "@kubernetes/client-node";
+import type { KubeConfig } from "@kubernetes/client-node";
 import { collectDefaultMetrics, Registry } from "prom-client";
 import { startAdmission } from "./admission/start.ts";
 import type { RunConfig } from "./config.ts";
@@ -53,13 +53,6 @@ export interface Controller {
   beginShutdown(): void;
   /** Graceful: not ready, answer held long-polls, close the servers, stop the informers. */
   stop(): Promise<void>;
-}
-
-export function loadKubeConfig(config: Pick<RunConfig, "kubeconfig">): KubeConfig {
-  const kc = new KubeConfig();
-  if (config.kubeconfig === undefined) kc.loadFromCluster();
-  else kc.loadFromFile(config.kubeconfig);
-  return kc;
 }
 
 export async function startController(config: RunConfig, deps: ControllerDeps): Promise<Controller> {
@@ -178,12 +171,12 @@ export async function startController(config: RunConfig, deps: ControllerDeps): 
 }
 
 /** Runs until SIGTERM or SIGINT; returns the process exit code. */
-export async function run(config: RunConfig, logger: Logger): Promise<number> {
+export async function run(config: RunConfig, kc: KubeConfig, logger: Logger): Promise<number> {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   let controller: Controller;
   try {
-    controller = await startController(config, { kc: loadKubeConfig(config), logger, registry });
+    controller = await startController(config, { kc, logger, registry });
   } catch (err) {
     logger.error({ err: err instanceof Error ? err.message : String(err) }, "could not start");
     return 1;

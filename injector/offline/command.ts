@@ -3,7 +3,7 @@
 import { readFile } from "node:fs/promises";
 import { Mode, type InjectConfig } from "../config.ts";
 import { staticFacts } from "./static-facts.ts";
-import { InjectError, injectManifests, joinDocuments } from "./manifests.ts";
+import { Action, InjectError, injectManifests, joinDocuments, type DocumentReport } from "./manifests.ts";
 
 export interface InjectIo {
   readonly readStdin: () => Promise<string>;
@@ -38,6 +38,7 @@ export async function runInject(config: InjectConfig, io: InjectIo): Promise<num
     io.err(`lameduck inject: without --oracle and --hook-configmap pods get a sleep, not the drain wait\n`);
   }
   const outputs: string[] = [];
+  const reports: DocumentReport[] = [];
   for (const file of config.files) {
     const source = file === "-" ? "<stdin>" : file;
     let text: string;
@@ -50,7 +51,8 @@ export async function runInject(config: InjectConfig, io: InjectIo): Promise<num
     try {
       const result = injectManifests(text, source, options);
       for (const warning of result.warnings) io.err(`lameduck inject: ${warning}\n`);
-      if (result.yaml !== "") outputs.push(result.yaml);
+      reports.push(...result.reports);
+      outputs.push(result.yaml);
     } catch (e) {
       if (e instanceof InjectError) {
         io.err(`lameduck inject: ${e.message}\n`);
@@ -60,5 +62,17 @@ export async function runInject(config: InjectConfig, io: InjectIo): Promise<num
     }
   }
   io.out(joinDocuments(outputs));
+  io.err(summary(reports));
   return 0;
+}
+
+/** One line per document, then the counts: what a reviewer of the pipeline's log needs. */
+export function summary(reports: readonly DocumentReport[]): string {
+  const lines = reports.map((r) => `lameduck inject: ${r.what}: ${r.action}: ${r.why}\n`);
+  const counts = Object.values(Action)
+    .map((a) => [a, reports.filter((r) => r.action === a).length] as const)
+    .filter(([, n]) => n > 0)
+    .map(([a, n]) => `${n} ${a}`);
+  const documents = reports.length === 1 ? "1 document" : `${reports.length} documents`;
+  return `${lines.join("")}lameduck inject: ${documents}${counts.length === 0 ? "" : `: ${counts.join(", ")}`}\n`;
 }

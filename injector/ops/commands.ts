@@ -2,10 +2,10 @@
 // parsed here; each command reads the cluster through the operator's own kubeconfig.
 import { parseArgs } from "node:util";
 import type { KubeConfig } from "@kubernetes/client-node";
+import { ClusterConfigError, defaultPlaces, loadClusterConfig, probeApiServer, unreachable, type ClusterConfig, type ConfigPlaces } from "../apiserver.ts";
 import { parseDuration } from "../duration.ts";
 import { runCheck } from "./check.ts";
-import { loadKubeConfig } from "./kube.ts";
-import { exitCode, formatReport } from "./report.ts";
+import { exitCode, fail, formatReport } from "./report.ts";
 import { defaultInstallNames, type InstallNames } from "./snapshot.ts";
 import { formatStatus, readStatus } from "./status.ts";
 import { uninstall } from "./uninstall.ts";
@@ -24,11 +24,16 @@ export interface OpsIo {
   readonly hookDir: string;
   /** Builds the client; tests point it at a fake API server. */
   readonly kubeConfig?: (kubeconfig: string | undefined, context: string | undefined) => KubeConfig;
+  /** Where the kubeconfig is looked for (default: the process's environment and home). */
+  readonly places?: ConfigPlaces;
   readonly now?: () => Date;
   readonly sleep?: (ms: number) => Promise<void>;
 }
 
-const common = `  --kubeconfig=PATH            kubeconfig to use (default: $KUBECONFIG, else ~/.kube/config)
+// How long GET /version may take before the API server counts as unreachable.
+const apiProbeTimeoutMs = 10_000;
+
+const common = `  --kubeconfig=PATH            kubeconfig to use (default: $KUBECONFIG, else ~/.kube/config, else in-cluster)
   --context=NAME               kubeconfig context (default: the current one)
   --namespace=NAME             namespace lameduck is installed in (default lameduck-system)
 `;
@@ -105,8 +110,27 @@ export async function opsMain(command: OpsCommand, args: readonly string[], io: 
   };
   const flag = (key: string): boolean => (values as Record<string, unknown>)[key] === true;
   const names: InstallNames = { ...defaultInstallNames, namespace: text("namespace") ?? defaultInstallNames.namespace };
+  // No cluster is a failed check (a report, exit 1) and one line for the other commands.
+  const noCluster = (message: string, details: readonly string[]): number => {
+    if (command === "check") io.out(formatReport([fail("cluster", message, details)]));
+    else io.err(`lameduck ${command}: ${message}\n`);
+    return 1;
+  };
+  let cluster: ClusterConfig;
   try {
-    const kc = (io.kubeConfig ?? ((kubeconfig, context) => loadKubeConfig({ kubeconfig, context })))(text("kubeconfig"), text("context"));
+    cluster = io.kubeConfig === undefined
+      ? loadClusterConfig({ kubeconfig: text("kubeconfig"), context: text("context") }, io.places ?? defaultPlaces(process.env))
+      : { kc: io.kubeConfig(text("kubeconfig"), text("context")), source: "the given kubeconfig" };
+  } catch (e) {
+    if (!(e instanceof ClusterConfigError)) throw e;
+    return command === "check" && e.tried.length > 0
+      ? noCluster("no Kubernetes cluster configured; tried:", [...e.tried, "point --kubeconfig or $KUBECONFIG at a kubeconfig (the one kubectl uses)"])
+      : noCluster(e.message, []);
+  }
+  const problem = await probeApiServer(cluster.kc, apiProbeTimeoutMs);
+  if (problem !== undefined) return noCluster(unreachable(cluster, problem), []);
+  const { kc } = cluster;
+  try {
     switch (command) {
       case "check": {
         const findings = await runCheck(kc, { names, oracle: text("oracle"), hookDir: io.hookDir, timeoutMs: durationFlag("timeout", text("timeout"), 3000), now: (io.now ?? (() => new Date()))() });

@@ -1,20 +1,7 @@
-// Talking to the cluster from an operator's machine: the kubeconfig, and API calls whose failures are
-// values (a 404 is an answer; a 403 means the operator's account may not look there).
-import { ApiException, KubeConfig } from "@kubernetes/client-node";
-
-export interface KubeOptions {
-  /** kubeconfig file; undefined: client-node's defaults ($KUBECONFIG, ~/.kube/config, in-cluster). */
-  readonly kubeconfig: string | undefined;
-  readonly context: string | undefined;
-}
-
-export function loadKubeConfig(options: KubeOptions): KubeConfig {
-  const kc = new KubeConfig();
-  if (options.kubeconfig === undefined) kc.loadFromDefault();
-  else kc.loadFromFile(options.kubeconfig);
-  if (options.context !== undefined) kc.setCurrentContext(options.context);
-  return kc;
-}
+// Talking to the cluster from an operator's machine: API calls whose failures are values (a 404 is
+// an answer; a 403 means the operator's account may not look there). Which kubeconfig applies is
+// ../apiserver.ts's business.
+import { ApiException } from "@kubernetes/client-node";
 
 export type Read<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly status: number | undefined; readonly error: string };
 

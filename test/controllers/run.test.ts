@@ -124,7 +124,7 @@ describe("lameduck run's readiness", () => {
 function postReview(port: number, ca: string, payload: string): Promise<{ response: { allowed: boolean; patch?: string } }> {
   return new Promise((resolve, reject) => {
     const req = request(
-      { host: "127.0.0.1", port, path: "/mutate", method: "POST", ca, servername: "127.0.0.1", headers: { "Content-Type": "application/json" }, agent: false },
+      { host: "127.0.0.1", port, path: "/mutate", method: "POST", ca, headers: { "Content-Type": "application/json" }, agent: false },
       (res) => {
         let text = "";
         res.setEncoding("utf8");

@@ -65,7 +65,7 @@ describe("lameduck inject", () => {
   it.each(Object.keys(workloads))("injects a %s's pod template exactly as the webhook injects its pod", async (kind) => {
     const { code, out, err } = await inject(YAML.stringify(workloads[kind]));
     expect(code).toBe(0);
-    expect(err).toBe("");
+    expect(err).toMatch(/^lameduck inject: in\.yaml: document 1 \(\w+ \w+\): injected: wait via [^\n]*\nlameduck inject: 1 document: 1 injected\n$/);
     const doc: unknown = YAML.parse(out);
     const path = templatePath[kind] ?? ["spec", "template"];
     const injected = getIn(doc, path);
@@ -155,7 +155,7 @@ describe("lameduck inject", () => {
     child.stderr.on("data", (c: Buffer) => (err += c.toString()));
     child.stdin.end(YAML.stringify(workloads["StatefulSet"]));
     const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
-    expect(err).toBe("");
+    expect(err).toMatch(/^lameduck inject: <stdin>: document 1 \(StatefulSet s\): injected: wait via /);
     expect(code).toBe(0);
     expect(getIn(YAML.parse(out), ["spec", "template", "metadata", "annotations"])).toEqual({ "lameduck.dev/injected": "v1 wait" });
   });

@@ -36,7 +36,11 @@ describe("lameduck inject and the drain phase", () => {
   it("adds the bare --drain to every wait under --drain=true", async () => {
     const { command, err } = await inject(deployment(), ["--drain=true"]);
     expect(command).toContain("--drain");
-    expect(err).toBe("");
+    // Only the per-document summary: no warning.
+    expect(err).toBe(
+      "lameduck inject: in.yaml: document 1 (Deployment chat): injected: wait with the drain phase via hook-amd64 (amd64, the cluster's only architecture)\n" +
+        "lameduck inject: 1 document: 1 injected\n",
+    );
   });
 
   it("adds --drain to a template annotated lameduck.dev/drain=true, and not without it", async () => {

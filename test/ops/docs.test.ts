@@ -1,6 +1,8 @@
 // The operator documentation keeps up with the code: every flag, annotation, label, metric, skip reason
 // and log line the code has is in docs/operations.md, and the README's commands name things that exist.
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { documentedTable, markdownTable } from "../../build/sim-docs.ts";
+import { chartFigures } from "../sim/chart.ts";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { runUsage } from "../../injector/config.ts";
@@ -75,5 +77,34 @@ describe("the README's commands", () => {
     expect(commands).toContain("check");
     expect(commands).toContain("uninstall");
     for (const c of commands) expect(isOpsCommand(c) || ["run", "inject", "version"].includes(c), c).toBe(true);
+  });
+});
+
+describe("docs/simulation.md", () => {
+  it("shows the table of the run that drew docs/rollout.svg", () => {
+    const figures = chartFigures(readFileSync(join(repoRoot, "docs", "rollout.svg"), "utf8"));
+    expect(figures, "docs/rollout.svg carries its run's figures").toBeDefined();
+    const documented = documentedTable(readFileSync(join(repoRoot, "docs", "simulation.md"), "utf8"));
+    expect(documented, "run: node build/sim-docs.ts").toBe(markdownTable(figures ?? []));
+  });
+
+  it("has every scenario of the chart in the table, with the failed count the chart's panel names", () => {
+    const svg = readFileSync(join(repoRoot, "docs", "rollout.svg"), "utf8");
+    const panels = [...svg.matchAll(/class="label">[^<]* — (\d+) failed<\/text>/g)].map((m) => m[1]);
+    expect(panels).toEqual((chartFigures(svg) ?? []).map((f) => f["failed"]));
+    expect(panels.length).toBeGreaterThanOrEqual(8);
+  });
+});
+
+describe("the README", () => {
+  it("speaks to users, not to the tracker", () => {
+    expect(readme).not.toMatch(/\bissues?\b/i);
+    expect(readFileSync(join(repoRoot, "docs", "simulation.md"), "utf8")).not.toMatch(/\bissues?\b/i);
+  });
+
+  it("starts with the two commands, setup + demo and the tests", () => {
+    const firstBlock = /```sh\n([\s\S]*?)```/.exec(readme)?.[1] ?? "";
+    expect(firstBlock).toContain("bash build/setup.sh && npm run demo");
+    expect(firstBlock).toContain("npm test");
   });
 });

@@ -77,13 +77,14 @@ async function main(): Promise<number> {
   if (options.json !== undefined) await writeJson(options.json, { scenarios: figuresOf(results) });
 
   say(`\n${formatTable(results)}\n`);
+  say("checks (met: the figures above show it; MISSED: they do not; docs/simulation.md explains each):");
   say(formatTargets(checkTargets(results)));
   const hookLine = results.flatMap((r) => r.hookLogs)[0];
   if (hookLine) say(`\nwhat one pod's hook said: ${hookLine}`);
   say("\nproxy caught up: from a pod's deletion until the proxy stopped sending it new connections; lameduck");
   say("releases a pod once that has happened and no new connection has arrived for 2 s, whatever it took.");
   say(`chart: ${chartPath} (grey: answered, red: failed, yellow band: the rollout)`);
-  say("the full matrix (fixed sleeps, a slow cloud-LB-like propagation) is `npm run bench`; README, \"The local demo\".");
+  say("the full matrix (fixed sleeps, a slow cloud-LB-like propagation) is `npm run bench`; see docs/simulation.md.");
   return 0;
 }
 

@@ -1,5 +1,6 @@
-// How a set of scenario results is shown: a table a newcomer can read, the done-when targets of the
-// simulation checked against the figures, and the chart panels.
+// How a set of scenario results is shown: a table a newcomer can read, the simulation's checks
+// against the figures, and the chart panels (which carry the table, so the docs can show both from
+// one run).
 import type { ChartPanel } from "./chart.ts";
 import type { LoadSummary } from "./load.ts";
 import { Strategy, type ScenarioResult } from "./scenario.ts";
@@ -7,7 +8,8 @@ import { Strategy, type ScenarioResult } from "./scenario.ts";
 const seconds = (ms: number): string => (Number.isFinite(ms) ? `${(ms / 1000).toFixed(1)} s` : "-");
 const millis = (ms: number | undefined): string => (ms === undefined || !Number.isFinite(ms) ? "-" : `${ms.toFixed(0)} ms`);
 
-export function formatTable(results: readonly ScenarioResult[]): string {
+/** The figures of each scenario, one row per scenario: the demo's table, the docs' table and the chart's. */
+export function tableOf(results: readonly ScenarioResult[]): { readonly header: readonly string[]; readonly rows: readonly (readonly string[])[] } {
   const header = ["strategy", "propagation", "requests", "failed", "p99 latency", "rollout", "proxy caught up", "delete→SIGTERM", "worker delete→SIGTERM"];
   const rows = results.map((r) => [
     r.strategy,
@@ -20,6 +22,11 @@ export function formatTable(results: readonly ScenarioResult[]): string {
     seconds(r.meanDeleteToSigtermMs),
     r.worker ? `${millis(r.worker.meanDeleteToSigtermMs)} (max ${millis(r.worker.maxDeleteToSigtermMs)})` : "-",
   ]);
+  return { header, rows };
+}
+
+export function formatTable(results: readonly ScenarioResult[]): string {
+  const { header, rows } = tableOf(results);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => (row[i] ?? "").length)));
   const line = (cells: readonly string[]): string => cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join("  ").trimEnd();
   return [line(header), line(widths.map((w) => "-".repeat(w))), ...rows.map(line)].join("\n");
@@ -56,17 +63,19 @@ function find(results: readonly ScenarioResult[], strategy: Strategy, profilePre
   return results.find((r) => r.strategy === strategy && r.profile.startsWith(profilePrefix));
 }
 
-/** The issue's done-when targets that the given results allow checking. */
+/** The simulation's checks that the given results allow (docs/simulation.md explains each line). */
 export function checkTargets(results: readonly ScenarioResult[]): TargetCheck[] {
   const checks: TargetCheck[] = [];
-  for (const profile of ["fast", "slow"]) {
+  for (const profile of ["fast", "medium", "slow"]) {
     const lameduck = find(results, Strategy.lameduck, profile);
     const none = find(results, Strategy.none, profile);
     if (lameduck) checks.push({ target: `lameduck wait: 0 failed requests (${profile})`, met: lameduck.load.failed === 0, figures: `${String(lameduck.load.failed)} failed` });
     if (none) checks.push({ target: `no preStop: some failed requests (${profile})`, met: none.load.failed > 0, figures: `${String(none.load.failed)} failed` });
   }
-  const sleep5Slow = find(results, Strategy.sleep5, "slow");
-  if (sleep5Slow) checks.push({ target: "sleep 5: some failed requests (slow)", met: sleep5Slow.load.failed > 0, figures: `${String(sleep5Slow.load.failed)} failed` });
+  for (const profile of ["medium", "slow"]) {
+    const sleep5 = find(results, Strategy.sleep5, profile);
+    if (sleep5) checks.push({ target: `sleep 5: some failed requests (${profile})`, met: sleep5.load.failed > 0, figures: `${String(sleep5.load.failed)} failed` });
+  }
   const lameduckSlow = find(results, Strategy.lameduck, "slow");
   const sleep20Slow = find(results, Strategy.sleep20, "slow");
   if (lameduckSlow && sleep20Slow) {
@@ -98,8 +107,10 @@ export function formatTargets(checks: readonly TargetCheck[]): string {
 }
 
 export function chartPanels(results: readonly ScenarioResult[]): ChartPanel[] {
-  return results.map((r) => ({
+  const { header, rows } = tableOf(results);
+  return results.map((r, i) => ({
     label: `${r.strategy}, ${r.profile}`,
+    figures: Object.fromEntries(header.map((h, c) => [h, rows[i]?.[c] ?? ""])),
     bucketMs: r.bucketMs,
     buckets: r.buckets,
     rolloutFromMs: r.rolloutFromMs,
