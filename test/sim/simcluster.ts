@@ -61,7 +61,9 @@ async function createApp(kc: KubeConfig, namespace: string, nodes: readonly SimN
 export async function startSimCluster(dir: string, nodes: readonly SimNode[] = defaultNodes, target: SimTarget = inRepoTarget): Promise<SimCluster> {
   const nodeName = nodes[0]?.name ?? simNode;
   if (target.kind === "kubeconfig") return connectSimCluster(target.path, nodes, nodeName);
-  const fake = await startFakeApi({ host: "127.0.0.1", port: 0 });
+  // Its pods serve on 127.0.0.1, which only a simulation on loopback can offer (the tests'
+  // network rule); a real server's controller could not publish them.
+  const fake = await startFakeApi({ host: "127.0.0.1", port: 0, allowLoopbackEndpoints: true });
   const kc = fake.kubeConfig();
   const kubeconfigPath = join(dir, "kubeconfig");
   await writeFile(kubeconfigPath, fake.kubeconfigYaml());
