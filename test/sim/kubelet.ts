@@ -2,7 +2,8 @@
 // against the API server; for each new pod it writes the pod's projected volumes into a per-pod
 // directory, starts the app as a real process serving on the pod's containerPort (handing it the
 // listener bound for that port when the pod was written, see ports.ts), and reports the pod
-// Running and Ready with podIP 127.0.0.1. When the pod gets a deletionTimestamp it does what the
+// Running and Ready with the simulation's pod address (127.0.0.1, or podip.ts's against a
+// kubeconfig). When the pod gets a deletionTimestamp it does what the
 // kubelet does: the container's preStop exactly as the pod spec says (an exec command — the real
 // hook binary — or the native sleep action), then SIGTERM, SIGKILL when the grace period is over,
 // and finally deletes the pod with grace 0. `shutdownNode` plays graceful node shutdown as the

@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { renderChart } from "./chart.ts";
 import { killChildrenOnExit, makeChildren, type Children } from "./children.ts";
+import { choosePodIp } from "./podip.ts";
 import { profiles } from "./profile.ts";
 import { Propagation } from "./proxy.ts";
 import { runScenario, Strategy, type ScenarioResult, type ScenarioSpec } from "./scenario.ts";
@@ -21,10 +22,14 @@ export interface MatrixDeps {
   readonly target?: SimTarget;
 }
 
-/** The bench modules' control plane: LAMEDUCK_SIM_KUBECONFIG names a kubeconfig, else the in-repo server. */
+/**
+ * The bench modules' control plane: LAMEDUCK_SIM_KUBECONFIG names a kubeconfig, else the in-repo
+ * server; with a kubeconfig, LAMEDUCK_SIM_POD_IP overrides the pods' address (podip.ts).
+ */
 export function simTargetFrom(env: Readonly<Record<string, string | undefined>>): SimTarget {
   const path = env["LAMEDUCK_SIM_KUBECONFIG"];
-  return path === undefined || path === "" ? inRepoTarget : { kind: "kubeconfig", path };
+  if (path === undefined || path === "") return inRepoTarget;
+  return { kind: "kubeconfig", path, podIp: choosePodIp(env["LAMEDUCK_SIM_POD_IP"], "LAMEDUCK_SIM_POD_IP") };
 }
 
 /** The strategies the long-lived-streams rows compare (issue 16). */
