@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { renderChart } from "./chart.ts";
 import { killChildrenOnExit, makeChildren, type Children } from "./children.ts";
-import { choosePodIp } from "./podip.ts";
+import { choosePodIp, PodIpError } from "./podip.ts";
 import { profiles } from "./profile.ts";
 import { Propagation } from "./proxy.ts";
 import { runScenario, Strategy, type ScenarioResult, type ScenarioSpec } from "./scenario.ts";
@@ -28,8 +28,10 @@ export interface MatrixDeps {
  */
 export function simTargetFrom(env: Readonly<Record<string, string | undefined>>): SimTarget {
   const path = env["LAMEDUCK_SIM_KUBECONFIG"];
-  if (path === undefined || path === "") return inRepoTarget;
-  return { kind: "kubeconfig", path, podIp: choosePodIp(env["LAMEDUCK_SIM_POD_IP"], "LAMEDUCK_SIM_POD_IP") };
+  const podIp = env["LAMEDUCK_SIM_POD_IP"];
+  if (path !== undefined && path !== "") return { kind: "kubeconfig", path, podIp: choosePodIp(podIp, "LAMEDUCK_SIM_POD_IP") };
+  if (podIp !== undefined && podIp !== "") throw new PodIpError("LAMEDUCK_SIM_POD_IP needs LAMEDUCK_SIM_KUBECONFIG: against the in-repo API server the pods serve on 127.0.0.1");
+  return inRepoTarget;
 }
 
 /** The strategies the long-lived-streams rows compare (issue 16). */

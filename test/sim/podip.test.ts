@@ -1,5 +1,6 @@
 import type { NetworkInterfaceInfo } from "node:os";
 import { describe, expect, it } from "vitest";
+import { simTargetFrom } from "./matrix.ts";
 import { choosePodIp, PodIpError } from "./podip.ts";
 
 const nic = (address: string, family: "IPv4" | "IPv6", internal = false): NetworkInterfaceInfo =>
@@ -33,5 +34,11 @@ describe("the simulated pods' address against a kubeconfig's API server", () => 
     const only = { lo: machine.lo, eth0: [nic("169.254.3.4", "IPv4"), nic("fd00::2", "IPv6")] };
     expect(() => choosePodIp(undefined, "--pod-ip", only)).toThrow(PodIpError);
     expect(() => choosePodIp("", "--pod-ip", only)).toThrow("no network interface has an IPv4 address a real API server accepts in an EndpointSlice (not loopback or link-local); give one of this machine's addresses with --pod-ip=ADDR");
+  });
+
+  it("the bench takes LAMEDUCK_SIM_POD_IP with LAMEDUCK_SIM_KUBECONFIG only, checked the same way", () => {
+    expect(simTargetFrom({})).toEqual({ kind: "in-repo" });
+    expect(() => simTargetFrom({ LAMEDUCK_SIM_POD_IP: "192.0.2.2" })).toThrow("LAMEDUCK_SIM_POD_IP needs LAMEDUCK_SIM_KUBECONFIG");
+    expect(() => simTargetFrom({ LAMEDUCK_SIM_KUBECONFIG: "/k", LAMEDUCK_SIM_POD_IP: "::1" })).toThrow("LAMEDUCK_SIM_POD_IP=::1: may not be in the loopback range");
   });
 });
