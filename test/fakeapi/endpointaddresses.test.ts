@@ -89,7 +89,7 @@ describe("EndpointSlice addresses on the server", () => {
     const refusal = async () => (await core.listNamespacedEvent({ namespace: ns, fieldSelector: "involvedObject.name=web" })).items.find((e) => e.reason === "FailedToUpdateEndpointSlices");
     while ((await refusal()) === undefined && Date.now() < deadline + 15_000) await new Promise((r) => setTimeout(r, 50));
     const event = await refusal();
-    expect(event?.type).toBe("Warning");
+    expect(event).toMatchObject({ type: "Warning", involvedObject: { kind: "Service", name: "web", namespace: ns } });
     expect(event?.message).toContain('endpoints[1].addresses[0]: Invalid value: "127.0.0.1": may not be in the loopback range (127.0.0.0/8, ::1/128)');
     expect(await addresses()).toEqual(["10.3.1.1"]);
   });

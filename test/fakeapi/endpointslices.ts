@@ -22,7 +22,8 @@
 // DELETE call), never inside the request that caused it.
 import type { Obj } from "./objects.ts";
 import { arr, isObj, jsonEqual, labelsOf, meta, nameOf, namespaceOf, obj, objs, omit, str, timestamp, uidOf } from "./objects.ts";
-import { findResource, Res } from "./resources.ts";
+import { Res } from "./resources.ts";
+import { recordWarning } from "./events.ts";
 import type { Store } from "./store.ts";
 import { labelSelectorObject } from "./selectors.ts";
 import { randomSuffix } from "./names.ts";
@@ -233,28 +234,12 @@ export function startEndpointSliceController(store: Store, options: EndpointSlic
       .map((e) => `${e.field}: ${e.detail}`);
   }
 
-  // The real controller's recorder: one Warning Event per Service, counted up on each refused sync.
   function refused(svc: Obj, verb: string, sliceName: string, errors: string[]): void {
-    const events = findResource("", "v1", "events");
-    if (events === undefined) return;
     const ns = namespaceOf(svc);
     const svcName = nameOf(svc);
     const detail = errors.length === 1 ? (errors[0] ?? "") : `[${errors.join(", ")}]`;
-    const message = `Error updating Endpoint Slices for Service ${ns}/${svcName}: failed to ${verb} EndpointSlice for Service ${ns}/${svcName}: EndpointSlice.discovery.k8s.io "${sliceName}" is invalid: ${detail}`;
-    const name = `${svcName}.endpointslice-refused`;
-    const now = timestamp(Date.now());
-    const old = store.get(events, ns, name);
-    if (old !== undefined) {
-      store.replace(events, { ...old, message, count: (typeof old["count"] === "number" ? old["count"] : 1) + 1, lastTimestamp: now });
-      return;
-    }
-    store.create(events, {
-      kind: "Event", apiVersion: "v1",
-      metadata: { name, namespace: ns },
-      involvedObject: { kind: "Service", namespace: ns, name: svcName, uid: uidOf(svc), apiVersion: "v1" },
-      reason: "FailedToUpdateEndpointSlices", message, type: "Warning", count: 1,
-      firstTimestamp: now, lastTimestamp: now, source: { component: "endpoint-slice-controller" }, reportingComponent: "endpoint-slice-controller",
-    });
+    recordWarning(store, svc, "FailedToUpdateEndpointSlices", "endpoint-slice-controller",
+      `Error updating Endpoint Slices for Service ${ns}/${svcName}: failed to ${verb} EndpointSlice for Service ${ns}/${svcName}: EndpointSlice.discovery.k8s.io "${sliceName}" is invalid: ${detail}`);
   }
 
   function write(svc: Obj, family: string, slice: Obj | undefined, ports: Obj[] | null, endpoints: Obj[], triggerTime: string | undefined): void {

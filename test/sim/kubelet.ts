@@ -86,6 +86,14 @@ function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
 }
 
+/**
+ * Sleeps until `at` by `clock`: a timer can fire up to a millisecond early by performance.now()
+ * (libuv's loop time is kept in whole milliseconds), and a `sleep: 5` preStop must last 5 s.
+ */
+async function sleepUntil(at: number, clock: () => number): Promise<void> {
+  while (clock() < at) await sleep(Math.max(1, at - clock()));
+}
+
 export async function startKubelet(options: KubeletOptions): Promise<Kubelet> {
   const { kc, api, children, now } = options;
   const core = kc.makeApiClient(CoreV1Api);
@@ -162,7 +170,7 @@ export async function startKubelet(options: KubeletOptions): Promise<Kubelet> {
     } else if (preStop?.sleep) {
       r.times.preStop = `sleep ${String(preStop.sleep.seconds)}s`;
       emit({ type: "preStop", pod: name, what: r.times.preStop });
-      await sleep(Math.min(preStop.sleep.seconds * 1000, deadline - now()));
+      await sleepUntil(Math.min(now() + preStop.sleep.seconds * 1000, deadline), now);
     }
   };
 
