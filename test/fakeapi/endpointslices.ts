@@ -13,14 +13,21 @@
 //   the earliest Ready-condition transition later than the one last seen for that pod, and absent
 //   when there is none (a pod's deletion, recorded as an update without the annotation). The real
 //   server stores times at second precision, so two transitions within one second count as one.
+// - a slice the API server would refuse (endpointSliceErrors, ips.ts: a pod at a loopback or
+//   link-local address) is not written, nor is the rest of that sync, as the real reconciler's
+//   refused create or update ends its sync; a Warning Event `FailedToUpdateEndpointSlices` on the
+//   Service says why. `allowLoopback` lifts the loopback rule for the controller's own writes only:
+//   the in-process simulation's pods serve on 127.0.0.1 (README.md, "Left out").
 // The controller acts a few milliseconds after the change (the recordings show 24-31 ms from a
 // DELETE call), never inside the request that caused it.
 import type { Obj } from "./objects.ts";
 import { arr, isObj, jsonEqual, labelsOf, meta, nameOf, namespaceOf, obj, objs, omit, str, timestamp, uidOf } from "./objects.ts";
 import { Res } from "./resources.ts";
+import { recordWarning } from "./events.ts";
 import type { Store } from "./store.ts";
 import { labelSelectorObject } from "./selectors.ts";
 import { randomSuffix } from "./names.ts";
+import { endpointSliceErrors, loopbackMessage } from "./ips.ts";
 
 const managedBy = "endpointslice-controller.k8s.io";
 const maxEndpointsPerSlice = 100;
@@ -99,7 +106,13 @@ function targetUid(ep: unknown): string {
   return str(obj(obj(ep)["targetRef"])["uid"]) ?? "";
 }
 
-export function startEndpointSliceController(store: Store, options: { delayMs: number }): EndpointSliceController {
+export interface EndpointSliceControllerOptions {
+  readonly delayMs: number;
+  /** Publish loopback pod addresses the real API server refuses (only the in-process simulation asks). */
+  readonly allowLoopback?: boolean;
+}
+
+export function startEndpointSliceController(store: Store, options: EndpointSliceControllerOptions): EndpointSliceController {
   const queue = new Set<string>();
   // Per Service: the Ready transition time last seen for each selected pod, by pod name (the trigger-time tracker).
   const seen = new Map<string, Map<string, number>>();
@@ -196,6 +209,14 @@ export function startEndpointSliceController(store: Store, options: { delayMs: n
     const triggerTime = triggerMs === undefined ? undefined : timestamp(triggerMs);
     // With nothing to publish, one placeholder slice stays (reusing an existing one).
     if (plan.length === 0) plan.push({ slice: unused.shift(), ports: null, endpoints: [] });
+    for (const p of plan) {
+      if (p.endpoints.length === 0 && p.ports !== null && p.slice !== undefined && plan.length > 1) continue;
+      const errors = refusals(family, p.endpoints);
+      if (errors.length > 0) {
+        refused(svc, p.slice === undefined ? "create" : "update", p.slice === undefined ? `${nameOf(svc)}-${randomSuffix()}` : nameOf(p.slice), errors);
+        return;
+      }
+    }
     for (const s of unused) store.remove(Res.endpointslices, ns, nameOf(s));
     for (const p of plan) {
       if (p.endpoints.length === 0 && p.ports !== null && p.slice !== undefined && plan.length > 1) {
@@ -204,6 +225,21 @@ export function startEndpointSliceController(store: Store, options: { delayMs: n
       }
       write(svc, family, p.slice, p.ports, p.endpoints, triggerTime);
     }
+  }
+
+  /** What the API server would answer to a slice with these endpoints (the field errors' texts). */
+  function refusals(family: string, endpoints: Obj[]): string[] {
+    return endpointSliceErrors({ addressType: family, endpoints })
+      .filter((e) => !(options.allowLoopback === true && e.detail.endsWith(loopbackMessage)))
+      .map((e) => `${e.field}: ${e.detail}`);
+  }
+
+  function refused(svc: Obj, verb: string, sliceName: string, errors: string[]): void {
+    const ns = namespaceOf(svc);
+    const svcName = nameOf(svc);
+    const detail = errors.length === 1 ? (errors[0] ?? "") : `[${errors.join(", ")}]`;
+    recordWarning(store, svc, "FailedToUpdateEndpointSlices", "endpoint-slice-controller",
+      `Error updating Endpoint Slices for Service ${ns}/${svcName}: failed to ${verb} EndpointSlice for Service ${ns}/${svcName}: EndpointSlice.discovery.k8s.io "${sliceName}" is invalid: ${detail}`);
   }
 
   function write(svc: Obj, family: string, slice: Obj | undefined, ports: Obj[] | null, endpoints: Obj[], triggerTime: string | undefined): void {

@@ -36,6 +36,12 @@ export interface FakeApiOptions {
   bookmarkIntervalMs?: number;
   /** How long the EndpointSlice controller waits before acting on a change. */
   endpointSliceDelayMs?: number;
+  /**
+   * The EndpointSlice controller publishes pods at loopback addresses, which a real API server
+   * refuses (README.md, "Left out"): for the in-process simulation, whose pods serve on 127.0.0.1.
+   * Slices written through the API are validated either way.
+   */
+  allowLoopbackEndpoints?: boolean;
   /** Replaces the admission chain (the default calls registered MutatingWebhookConfigurations). */
   admit?: Admit;
   /** Maps a webhook's clientConfig.service to an https URL; without it only clientConfig.url works. */
@@ -71,7 +77,7 @@ export async function startFakeApi(options: FakeApiOptions = {}): Promise<FakeAp
   const api = makeApi({ store, admit, validate, allocateIp });
   const namespaces = startNamespaceController(store, api, fakeRootCa);
   bootstrapNamespaces(store);
-  const slices = startEndpointSliceController(store, { delayMs: options.endpointSliceDelayMs ?? 10 });
+  const slices = startEndpointSliceController(store, { delayMs: options.endpointSliceDelayMs ?? 10, allowLoopback: options.allowLoopbackEndpoints ?? false });
   let release = (): void => {
     // replaced below by the promise's resolver
   };

@@ -8,6 +8,7 @@ import type { FieldError } from "./status.ts";
 import { validateWebhookConfiguration } from "./webhookconfig.ts";
 import { isConfigMapKey, isDNS1035Label, isDNS1123Label, isDNS1123Subdomain, isLabelKey, isLabelValue } from "./formats.ts";
 import { forbidden, invalid, required } from "./podvolumes.ts";
+import { endpointSliceErrors } from "./ips.ts";
 
 const maxDataBytes = 1024 * 1024;
 const maxAnnotationBytes = 256 * 1024;
@@ -74,6 +75,7 @@ export function validateObject(r: ResourceDef, o: Obj): FieldError[] {
   const errors = metaErrors(r, meta(o));
   if (r.group === "" && r.plural === "configmaps") errors.push(...dataErrors(o, "binaryData", "data"));
   if (r.group === "" && r.plural === "secrets") errors.push(...dataErrors(o, "data", undefined));
+  if (r.group === "discovery.k8s.io" && r.plural === "endpointslices") errors.push(...endpointSliceErrors(o));
   if (r.group === "admissionregistration.k8s.io" && r.plural.endsWith("webhookconfigurations")) errors.push(...validateWebhookConfiguration(o, r.plural === "mutatingwebhookconfigurations"));
   return errors;
 }

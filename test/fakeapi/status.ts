@@ -64,7 +64,9 @@ export function invalid(r: ResourceDef, name: string, errors: readonly FieldErro
   const joined = parts.length === 1 ? (parts[0] ?? "") : `[${parts.join(", ")}]`;
   const d: Obj = { name, ...(r.group === "" ? {} : { group: r.group }), kind: r.kind,
     causes: errors.map((e) => ({ reason: e.type, message: e.detail, field: e.field })) };
-  return failure(422, "Invalid", `${r.kind} "${name}" is invalid: ${joined}`, d);
+  // errors.NewInvalid names the group kind: `EndpointSlice.discovery.k8s.io "x" is invalid: …`.
+  const kind = r.group === "" ? r.kind : `${r.kind}.${r.group}`;
+  return failure(422, "Invalid", `${kind} "${name}" is invalid: ${joined}`, d);
 }
 
 export function forbidden(r: ResourceDef, name: string, why: string, cause?: Obj): ApiError {

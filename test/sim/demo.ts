@@ -1,10 +1,13 @@
 // `npm run demo`: a one-minute local rolling update, first without any preStop hook, then with
 // lameduck, on a simulated cluster made of real parts (see README, "The local demo"). Everything
-// listens on 127.0.0.1 only and every process it starts is stopped when it ends, also on Ctrl-C.
+// listens on 127.0.0.1 only (with --kubeconfig, the pods' apps on the pod address) and every process
+// it starts is stopped when it ends, also on Ctrl-C.
 // Options (for `npm run demo:repeat`, repeat.ts): --chart=PATH instead of bench-results/, and
 // --json=PATH to write each scenario's figures. --kubeconfig=PATH runs the same scenarios against
 // that API server instead of the in-repo one (simcluster.ts: it must run an EndpointSlice
-// controller and have no node but the simulation's own).
+// controller and have no node but the simulation's own); the pods then serve on --pod-ip=ADDR, by
+// default this machine's first non-loopback IPv4 address (podip.ts: a real API server refuses a
+// loopback address in an EndpointSlice).
 import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -15,13 +18,13 @@ import { makeWorkRoot, runMatrix, writeChart, writeJson } from "./matrix.ts";
 import { profiles, type Profile } from "./profile.ts";
 import { Propagation } from "./proxy.ts";
 import { Strategy, type ScenarioSpec, type Strategy as StrategyT } from "./scenario.ts";
+import { choosePodIp, PodIpError } from "./podip.ts";
 import { inRepoTarget, type SimTarget } from "./simcluster.ts";
 import { checkTargets, figuresOf, formatTable, formatTargets } from "./summary.ts";
 import { startExitWatchdog } from "./watchdog.ts";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
-const { values: options } = parseArgs({ options: { chart: { type: "string" }, json: { type: "string" }, kubeconfig: { type: "string" } } });
-const target: SimTarget = options.kubeconfig === undefined ? inRepoTarget : { kind: "kubeconfig", path: resolve(options.kubeconfig) };
+const { values: options } = parseArgs({ options: { chart: { type: "string" }, json: { type: "string" }, kubeconfig: { type: "string" }, "pod-ip": { type: "string" } } });
 const chartPath = resolve(options.chart ?? join(root, "bench-results", "demo-rollout.svg"));
 
 // `npm run demo` must always return: if it is still running this long after it started, or this
@@ -33,7 +36,23 @@ function say(line: string): void {
   process.stdout.write(`${line}\n`);
 }
 
+function targetOf(): SimTarget {
+  if (options.kubeconfig === undefined) {
+    if (options["pod-ip"] !== undefined) throw new PodIpError("--pod-ip needs --kubeconfig: against the in-repo API server the pods serve on 127.0.0.1");
+    return inRepoTarget;
+  }
+  return { kind: "kubeconfig", path: resolve(options.kubeconfig), podIp: choosePodIp(options["pod-ip"], "--pod-ip") };
+}
+
 async function main(): Promise<number> {
+  let target: SimTarget;
+  try {
+    target = targetOf();
+  } catch (err) {
+    if (!(err instanceof PodIpError)) throw err;
+    process.stderr.write(`demo: ${err.message}\n`);
+    return 1;
+  }
   const children = makeChildren();
   const workRoot = makeWorkRoot();
   killChildrenOnExit(children, workRoot.remove);
@@ -71,7 +90,7 @@ async function main(): Promise<number> {
     tailMs: 2000,
     seed: 42 + i,
   }));
-  if (target.kind === "kubeconfig") say(`control plane: the API server of ${target.path}\n`);
+  if (target.kind === "kubeconfig") say(`control plane: the API server of ${target.path}; the pods serve on ${target.podIp}\n`);
   const results = await runMatrix(specs, { children, progress: stamp, workRoot: workRoot.path, target });
   await writeChart(chartPath, "lameduck demo: answered (grey) and failed (red) requests per 0.5 s during rolling updates", results);
   if (options.json !== undefined) await writeJson(options.json, { scenarios: figuresOf(results) });

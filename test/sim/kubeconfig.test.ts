@@ -11,6 +11,8 @@ import { makeChildren } from "./children.ts";
 import { expectLameduckRollout } from "./expect-rollout.ts";
 import { runNodeShutdown } from "./nodeshutdown.ts";
 import { runScenario, Strategy } from "./scenario.ts";
+import { endpointIpMessages } from "../fakeapi/ips.ts";
+import { choosePodIp } from "./podip.ts";
 import { ForeignClusterError, type SimTarget } from "./simcluster.ts";
 
 const root = join(import.meta.dirname, "..", "..");
@@ -18,7 +20,11 @@ const quick = { name: "test (50-100 ms)", minMs: 50, maxMs: 100 };
 const children = makeChildren();
 const dir = mkdtempSync(join(tmpdir(), "lameduck-sim-kubeconfig-"));
 const kubeconfig = join(dir, "kubeconfig");
-const target: SimTarget = { kind: "kubeconfig", path: kubeconfig };
+// As `npm run demo -- --kubeconfig` chooses it: this machine's first non-loopback IPv4 address. The
+// server enforces the real EndpointSlice address rules, so a scenario that reaches its rollout has
+// had its pods published at this address.
+const podIp = choosePodIp(undefined, "--pod-ip");
+const target: SimTarget = { kind: "kubeconfig", path: kubeconfig, podIp };
 let server: ChildProcess | undefined;
 
 beforeAll(async () => {
@@ -33,6 +39,14 @@ beforeAll(async () => {
     child.on("exit", (code) => { reject(new Error(`the API server exited early with ${String(code)}`)); });
   });
 });
+
+async function demo(...args: string[]): Promise<{ code: number | null; err: string }> {
+  const child = spawn(process.execPath, [join(root, "test", "sim", "demo.ts"), ...args], { stdio: ["ignore", "pipe", "pipe"] });
+  let err = "";
+  child.stderr.on("data", (c: Buffer) => (err += c.toString()));
+  const code = await new Promise<number | null>((resolve) => child.on("exit", resolve));
+  return { code, err };
+}
 
 afterAll(async () => {
   children.killAll();
@@ -49,6 +63,7 @@ describe("the simulation against an API server given by a kubeconfig", () => {
       { children, progress: () => undefined, workDir: join(dir, "rollout"), target },
     );
     expectLameduckRollout(result);
+    expect(endpointIpMessages(podIp)).toEqual([]);
     // The simulation's nodes, namespace and webhook registration are gone again.
     const kc = new KubeConfig();
     kc.loadFromFile(kubeconfig);
@@ -86,11 +101,14 @@ describe("the simulation against an API server given by a kubeconfig", () => {
   });
 
   it("npm run demo -- --kubeconfig refuses it too, with the node named and exit 1", async () => {
-    const demo = spawn(process.execPath, [join(root, "test", "sim", "demo.ts"), `--kubeconfig=${kubeconfig}`, `--chart=${join(dir, "chart.svg")}`], { stdio: ["ignore", "pipe", "pipe"] });
-    let err = "";
-    demo.stderr.on("data", (c: Buffer) => (err += c.toString()));
-    const code = await new Promise<number | null>((resolve) => demo.on("exit", resolve));
+    const { code, err } = await demo(`--kubeconfig=${kubeconfig}`, `--chart=${join(dir, "chart.svg")}`);
     expect(code).toBe(1);
     expect(err).toContain('has node "prod-worker-7"');
+  }, 60_000);
+
+  it("npm run demo -- --kubeconfig --pod-ip refuses a loopback address with the flag and the rule named, exit 1", async () => {
+    const { code, err } = await demo(`--kubeconfig=${kubeconfig}`, "--pod-ip=127.0.0.1", `--chart=${join(dir, "chart-lo.svg")}`);
+    expect(code).toBe(1);
+    expect(err).toBe("demo: --pod-ip=127.0.0.1: may not be in the loopback range (127.0.0.0/8, ::1/128): a real API server refuses it in an EndpointSlice, so its EndpointSlice controller could never publish the pods\n");
   }, 60_000);
 });

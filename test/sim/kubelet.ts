@@ -2,7 +2,8 @@
 // against the API server; for each new pod it writes the pod's projected volumes into a per-pod
 // directory, starts the app as a real process serving on the pod's containerPort (handing it the
 // listener bound for that port when the pod was written, see ports.ts), and reports the pod
-// Running and Ready with podIP 127.0.0.1. When the pod gets a deletionTimestamp it does what the
+// Running and Ready with the simulation's pod address (127.0.0.1, or podip.ts's against a
+// kubeconfig). When the pod gets a deletionTimestamp it does what the
 // kubelet does: the container's preStop exactly as the pod spec says (an exec command — the real
 // hook binary — or the native sleep action), then SIGTERM, SIGKILL when the grace period is over,
 // and finally deletes the pod with grace 0. `shutdownNode` plays graceful node shutdown as the
@@ -85,6 +86,14 @@ function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
 }
 
+/**
+ * Sleeps until `at` by `clock`: a timer can fire up to a millisecond early by performance.now()
+ * (libuv's loop time is kept in whole milliseconds), and a `sleep: 5` preStop must last 5 s.
+ */
+async function sleepUntil(at: number, clock: () => number): Promise<void> {
+  while (clock() < at) await sleep(Math.max(1, at - clock()));
+}
+
 export async function startKubelet(options: KubeletOptions): Promise<Kubelet> {
   const { kc, api, children, now } = options;
   const core = kc.makeApiClient(CoreV1Api);
@@ -161,7 +170,7 @@ export async function startKubelet(options: KubeletOptions): Promise<Kubelet> {
     } else if (preStop?.sleep) {
       r.times.preStop = `sleep ${String(preStop.sleep.seconds)}s`;
       emit({ type: "preStop", pod: name, what: r.times.preStop });
-      await sleep(Math.min(preStop.sleep.seconds * 1000, deadline - now()));
+      await sleepUntil(Math.min(now() + preStop.sleep.seconds * 1000, deadline), now);
     }
   };
 

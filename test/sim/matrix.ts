@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { renderChart } from "./chart.ts";
 import { killChildrenOnExit, makeChildren, type Children } from "./children.ts";
+import { choosePodIp, PodIpError } from "./podip.ts";
 import { profiles } from "./profile.ts";
 import { Propagation } from "./proxy.ts";
 import { runScenario, Strategy, type ScenarioResult, type ScenarioSpec } from "./scenario.ts";
@@ -21,10 +22,16 @@ export interface MatrixDeps {
   readonly target?: SimTarget;
 }
 
-/** The bench modules' control plane: LAMEDUCK_SIM_KUBECONFIG names a kubeconfig, else the in-repo server. */
+/**
+ * The bench modules' control plane: LAMEDUCK_SIM_KUBECONFIG names a kubeconfig, else the in-repo
+ * server; with a kubeconfig, LAMEDUCK_SIM_POD_IP overrides the pods' address (podip.ts).
+ */
 export function simTargetFrom(env: Readonly<Record<string, string | undefined>>): SimTarget {
   const path = env["LAMEDUCK_SIM_KUBECONFIG"];
-  return path === undefined || path === "" ? inRepoTarget : { kind: "kubeconfig", path };
+  const podIp = env["LAMEDUCK_SIM_POD_IP"];
+  if (path !== undefined && path !== "") return { kind: "kubeconfig", path, podIp: choosePodIp(podIp, "LAMEDUCK_SIM_POD_IP") };
+  if (podIp !== undefined && podIp !== "") throw new PodIpError("LAMEDUCK_SIM_POD_IP needs LAMEDUCK_SIM_KUBECONFIG: against the in-repo API server the pods serve on 127.0.0.1");
+  return inRepoTarget;
 }
 
 /** The strategies the long-lived-streams rows compare (issue 16). */

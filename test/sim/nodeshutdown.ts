@@ -92,7 +92,7 @@ export async function runNodeShutdown(spec: NodeShutdownSpec, deps: NodeShutdown
         ? await startController({ kc: cluster.kc, kubeconfigPath: cluster.kubeconfigPath, children, logFile: join(dir, "lameduck.log"), appNamespaces: [cluster.namespace], timeoutMs: waitTimeoutMs })
         : undefined;
     if (controller) cleanup.push(() => controller.stop());
-    const listeners = makeListeners("127.0.0.1");
+    const listeners = makeListeners(cluster.podIp);
     cleanup.push(() => listeners.close());
     const onEvent = (e: KubeletEvent): void => {
       if (e.type === "warning") warnings.push(`${e.pod}: ${e.message}`);
@@ -100,7 +100,7 @@ export async function runNodeShutdown(spec: NodeShutdownSpec, deps: NodeShutdown
     const kubelets: Kubelet[] = [];
     for (const node of nodes) {
       const kubelet = await startKubelet({
-        kc: cluster.kc, api: makeSimApi(cluster.kc), namespace: cluster.namespace, nodeName: node.name, podIp: "127.0.0.1", hostIp: node.ip,
+        kc: cluster.kc, api: makeSimApi(cluster.kc), namespace: cluster.namespace, nodeName: node.name, podIp: cluster.podIp, hostIp: node.ip,
         rootDir: join(dir, node.name), children, listeners, appLatencyMs: 5, now, onEvent,
       });
       cleanup.push(() => kubelet.stop());

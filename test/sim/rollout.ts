@@ -85,10 +85,18 @@ export function makeRollout(options: RolloutOptions): Rollout {
   const progress = (m: string): void => options.onProgress?.(m);
   let serial = 0;
 
+  // Why a wait may never end, as the cluster says it: a refused EndpointSlice, say
+  // (FailedToUpdateEndpointSlices on the Service). The last three, each line bounded.
+  const warnings = async (): Promise<string> => {
+    const events = await core.listNamespacedEvent({ namespace, fieldSelector: "type=Warning" }).catch(() => undefined);
+    const lines = (events?.items ?? []).slice(-3).map((e) => `${e.reason ?? ""} (${e.involvedObject.kind ?? ""} ${e.involvedObject.name ?? ""}): ${(e.message ?? "").slice(0, 400)}`);
+    return lines.length === 0 ? "" : `; Warning events in ${namespace}: ${lines.join(" | ")}`;
+  };
+
   const waitFor = async (what: string, check: () => Promise<boolean>): Promise<void> => {
     const deadline = now() + options.waitTimeoutMs;
     while (!(await check())) {
-      if (now() > deadline) throw new Error(`rollout of ${workload.app}: timed out waiting for ${what}`);
+      if (now() > deadline) throw new Error(`rollout of ${workload.app}: timed out waiting for ${what}${await warnings()}`);
       await new Promise((resolve) => setTimeout(resolve, pollMs));
     }
   };

@@ -122,7 +122,7 @@ export async function runScenario(spec: ScenarioSpec, deps: ScenarioDeps): Promi
       const running = controller;
       cleanup.push(() => running.stop());
     }
-    const listeners = makeListeners("127.0.0.1");
+    const listeners = makeListeners(cluster.podIp);
     cleanup.push(() => listeners.close());
     const onKubelet = (e: KubeletEvent): void => {
       if (e.type === "warning") warnings.push(`${e.pod}: ${e.message}`);
@@ -132,7 +132,7 @@ export async function runScenario(spec: ScenarioSpec, deps: ScenarioDeps): Promi
       api: makeSimApi(cluster.kc),
       namespace: cluster.namespace,
       nodeName: cluster.nodeName,
-      podIp: "127.0.0.1",
+      podIp: cluster.podIp,
       hostIp: simNodeIp,
       rootDir: join(dir, "pods"),
       children,

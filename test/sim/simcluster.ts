@@ -18,19 +18,26 @@ export interface SimCluster {
   readonly namespace: string;
   readonly nodeName: string;
   readonly service: string;
+  /** What the simulated pods report as podIP and serve on (podip.ts). */
+  readonly podIp: string;
   close(): Promise<void>;
 }
 
-/** Where a scenario's control plane comes from. */
-export type SimTarget = { readonly kind: "in-repo" } | { readonly kind: "kubeconfig"; readonly path: string };
+/**
+ * Where a scenario's control plane comes from. With a kubeconfig, the pods' address is one of this
+ * machine's that a real API server accepts as an endpoint (podip.ts, choosePodIp).
+ */
+export type SimTarget = { readonly kind: "in-repo" } | { readonly kind: "kubeconfig"; readonly path: string; readonly podIp: string };
 export const inRepoTarget: SimTarget = { kind: "in-repo" };
 
 export const simNamespace = "shop";
 export const simService = "web";
 export const simNode = "sim-node";
-// The node's address is not the address the simulated kube-proxy connects from (127.0.0.1), so the
-// hook's quiet phase, which ignores the node's own connections (kubelet probes), counts every
-// proxied connection, as it counts every client's in a cluster.
+// The node's address is not the address the simulated kube-proxy connects from (the pod's own,
+// 127.0.0.1 or the kubeconfig mode's pod IP), so the hook's quiet phase, which ignores the node's
+// own connections (kubelet probes), counts every proxied connection, as it counts every client's in
+// a cluster. A real API server takes a loopback node address: Node validation checks the status
+// addresses for duplicates only, not their range (unlike an EndpointSlice's).
 export const simNodeIp = "127.0.0.2";
 /** Every node name the simulation registers: a kubeconfig's cluster may hold these and no others. */
 export const simNodeNames: readonly string[] = [simNode, "sim-node-a", "sim-node-b"];
@@ -60,13 +67,15 @@ async function createApp(kc: KubeConfig, namespace: string, nodes: readonly SimN
 
 export async function startSimCluster(dir: string, nodes: readonly SimNode[] = defaultNodes, target: SimTarget = inRepoTarget): Promise<SimCluster> {
   const nodeName = nodes[0]?.name ?? simNode;
-  if (target.kind === "kubeconfig") return connectSimCluster(target.path, nodes, nodeName);
-  const fake = await startFakeApi({ host: "127.0.0.1", port: 0 });
+  if (target.kind === "kubeconfig") return connectSimCluster(target, nodes, nodeName);
+  // Its pods serve on 127.0.0.1, which only a simulation on loopback can offer (the tests'
+  // network rule); a real server's controller could not publish them.
+  const fake = await startFakeApi({ host: "127.0.0.1", port: 0, allowLoopbackEndpoints: true });
   const kc = fake.kubeConfig();
   const kubeconfigPath = join(dir, "kubeconfig");
   await writeFile(kubeconfigPath, fake.kubeconfigYaml());
   await createApp(kc, simNamespace, nodes);
-  return { kc, kubeconfigPath, namespace: simNamespace, nodeName, service: simService, close: () => fake.close() };
+  return { kc, kubeconfigPath, namespace: simNamespace, nodeName, service: simService, podIp: "127.0.0.1", close: () => fake.close() };
 }
 
 /**
@@ -91,7 +100,8 @@ async function ignoreNotFound(p: Promise<unknown>): Promise<void> {
   }
 }
 
-async function connectSimCluster(path: string, nodes: readonly SimNode[], nodeName: string): Promise<SimCluster> {
+async function connectSimCluster(target: { readonly path: string; readonly podIp: string }, nodes: readonly SimNode[], nodeName: string): Promise<SimCluster> {
+  const { path } = target;
   const kc = new KubeConfig();
   kc.loadFromFile(path);
   await checkSimOnly(kc, path);
@@ -108,6 +118,7 @@ async function connectSimCluster(path: string, nodes: readonly SimNode[], nodeNa
     namespace,
     nodeName,
     service: simService,
+    podIp: target.podIp,
     async close() {
       // The kubelets have stopped: nothing else would finish the pods, so they go with grace 0.
       const pods = await core.listNamespacedPod({ namespace });
