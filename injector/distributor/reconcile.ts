@@ -71,13 +71,24 @@ export function makeReconciler(deps: ReconcileDeps): (namespace: string) => Prom
     return ok;
   };
 
+  // Namespaces where this replica created the ConfigMap and the cache has not shown it yet. A
+  // resync in that window finds no ConfigMap in the cache and gets 409: that is the cache lagging
+  // behind our own create, whose verdict is kept, not a copy someone else made. Its add event
+  // reconciles the namespace again once the cache has it.
+  const createdHere = new Map<string, number>();
+  const cacheLagMs = 30_000;
+
   const create = async (ns: string): Promise<void> => {
     const created = await api.createConfigMap(ns, desiredConfigMap(hooks, ns));
     if (created !== "exists") {
       judged(created);
+      createdHere.set(ns, performance.now());
       log.info({ namespace: ns, configMap: hooks.configMapName }, "created hook ConfigMap");
       return;
     }
+    const at = createdHere.get(ns);
+    if (at !== undefined && performance.now() - at < cacheLagMs) return;
+    createdHere.delete(ns);
     // 409: another replica created it a moment ago, or it exists but is invisible to the
     // label-selected cache because someone changed its labels. Look at it once.
     const existing = await api.readConfigMap(ns, hooks.configMapName);
@@ -96,7 +107,10 @@ export function makeReconciler(deps: ReconcileDeps): (namespace: string) => Prom
 
   return async (ns) => {
     const namespace = deps.namespace(ns);
-    if (namespace === undefined) return { outcome: "absent" };
+    if (namespace === undefined) {
+      createdHere.delete(ns);
+      return { outcome: "absent" };
+    }
     if (namespaceTerminating(namespace)) return { outcome: "terminating" };
     const ours = deps.configMaps(ns).filter((cm) => cm.metadata.name.startsWith(hookPrefix));
     const decision = namespaceInjected(ns, namespace, deps.policy);
@@ -110,6 +124,7 @@ export function makeReconciler(deps: ReconcileDeps): (namespace: string) => Prom
       return { outcome: "excluded" };
     }
     const current = ours.find((cm) => cm.metadata.name === hooks.configMapName);
+    if (current !== undefined) createdHere.delete(ns);
     if (current === undefined) {
       await create(ns);
     } else if (verdicts.of(current) !== true) {
