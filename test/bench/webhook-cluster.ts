@@ -1,8 +1,9 @@
 // The API server for webhook.bench.ts, in a process of its own: its work (streaming 10,000
 // EndpointSlice updates to the controller) must not run on the load generator's event loop, where
 // it would show up as review latency. Seeds what a realistic review needs (the review's namespace, a
-// node's architecture) and 100 EndpointSlices of 100 ready endpoints (pods uid-<slice>-<endpoint>).
-// Sends {kubeconfig} once ready. On {kind: "burst", updates} it replaces the slices round-robin
+// node's architecture) and 100 EndpointSlices of 100 ready endpoints, pods that exist and are being
+// deleted (the oracle looks each asked-about pod up, and holds its question only for a pod being
+// deleted). Sends {kubeconfig, uids} once ready, uids[s * perSlice + e] the uid of pod-<s>-<e>. On {kind: "burst", updates} it replaces the slices round-robin
 // that many times, each a new version the controller's informer receives whole, yielding every 50
 // so its watch streams flush as a real API server's do, and answers {kind: "burst-done", ms}.
 import { writeFileSync } from "node:fs";
@@ -15,9 +16,9 @@ export const slicesCount = 100;
 export const perSlice = 100;
 export const benchNamespace = "bench";
 
-export type ClusterMessage = { readonly kind: "ready"; readonly kubeconfig: string } | { readonly kind: "burst-done"; readonly ms: number };
+export type ClusterMessage = { readonly kind: "ready"; readonly kubeconfig: string; readonly uids: readonly string[] } | { readonly kind: "burst-done"; readonly ms: number };
 
-function slice(s: number): Obj {
+function slice(s: number, uids: readonly string[]): Obj {
   return {
     apiVersion: "discovery.k8s.io/v1",
     kind: "EndpointSlice",
@@ -28,7 +29,7 @@ function slice(s: number): Obj {
       addresses: [`10.${Math.floor(s / 250)}.${s % 250}.${e + 1}`],
       conditions: { ready: true, serving: true, terminating: false },
       nodeName: "node-a",
-      targetRef: { kind: "Pod", namespace: benchNamespace, name: `pod-${s}-${e}`, uid: `uid-${s}-${e}` },
+      targetRef: { kind: "Pod", namespace: benchNamespace, name: `pod-${s}-${e}`, uid: uids[s * perSlice + e] ?? "" },
     })),
   };
 }
@@ -41,7 +42,16 @@ async function main(): Promise<void> {
   const core = api.kubeConfig().makeApiClient(CoreV1Api);
   for (const name of ["lameduck-system", "rec-admission", benchNamespace]) await core.createNamespace({ body: { metadata: { name } } });
   await core.createNode({ body: { metadata: { name: "node-a", labels: { "kubernetes.io/arch": "amd64", "kubernetes.io/os": "linux" } }, status: { addresses: [{ type: "InternalIP", address: "192.168.1.10" }] } } });
-  for (let s = 0; s < slicesCount; s++) api.store.create(Res.endpointslices, slice(s));
+  const uids: string[] = [];
+  for (let s = 0; s < slicesCount; s++) {
+    for (let e = 0; e < perSlice; e++) {
+      const name = `pod-${s}-${e}`;
+      const pod = await core.createNamespacedPod({ namespace: benchNamespace, body: { metadata: { name }, spec: { nodeName: "node-a", containers: [{ name: "web", image: "web" }] } } });
+      await core.deleteNamespacedPod({ namespace: benchNamespace, name, gracePeriodSeconds: 600 });
+      uids.push(pod.metadata?.uid ?? "");
+    }
+  }
+  for (let s = 0; s < slicesCount; s++) api.store.create(Res.endpointslices, slice(s, uids));
 
   process.on("message", (message: { kind: string; updates?: number }) => {
     if (message.kind !== "burst") return;
@@ -69,7 +79,7 @@ async function main(): Promise<void> {
   process.once("SIGTERM", () => {
     void api.close().then(() => process.exit(0));
   });
-  process.send?.({ kind: "ready", kubeconfig: kubeconfigFile } satisfies ClusterMessage);
+  process.send?.({ kind: "ready", kubeconfig: kubeconfigFile, uids } satisfies ClusterMessage);
 }
 
 // Run as a process of its own; imported (for its constants and types) it does nothing.

@@ -47,20 +47,22 @@ export async function openLoop(port: number, ca: string, agent: Agent, rate: num
 export function holdWaits(port: number, uids: readonly string[]): { stop(): void; sockets: Set<Socket> } {
   const sockets = new Set<Socket>();
   let stopped = false;
-  const ask = (uid: string): void => {
+  const ask = (uid: string, i: number): void => {
     if (stopped) return;
-    const socket = tcpConnect(port, "127.0.0.1");
+    // Each from its own address, as each pod's hook comes from its pod's IP (the oracle caps the
+    // waits one address may hold).
+    const socket = tcpConnect({ port, host: "127.0.0.1", localAddress: `127.1.${Math.floor(i / 250)}.${(i % 250) + 1}` });
     sockets.add(socket);
     socket.on("connect", () => { socket.write(`GET /v1/pods/${uid}/drain?wait=30 HTTP/1.1\r\nHost: oracle\r\nConnection: close\r\n\r\n`); });
     socket.on("error", () => undefined);
     socket.on("data", () => undefined);
     socket.on("close", () => {
       sockets.delete(socket);
-      setTimeout(() => { ask(uid); }, 100);
+      setTimeout(() => { ask(uid, i); }, 100);
     });
   };
   // In batches, so that the listen backlog is never the bottleneck.
-  uids.forEach((uid, i) => setTimeout(() => { ask(uid); }, Math.floor(i / 100) * 5));
+  uids.forEach((uid, i) => setTimeout(() => { ask(uid, i); }, Math.floor(i / 100) * 5));
   return {
     sockets,
     stop() {

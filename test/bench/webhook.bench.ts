@@ -27,8 +27,6 @@ import { capacity, holdUploads, holdWaits, openLoop, pollHealthz, rssMb, type Sa
 
 const root = join(import.meta.dirname, "..", "..");
 const rate = 1_000;
-const slicesCount = 100;
-const perSlice = 100;
 const burstUpdates = 10_000;
 
 async function until(what: string, check: () => Promise<boolean> | boolean, timeoutMs: number, everyMs = 50): Promise<void> {
@@ -128,9 +126,15 @@ export async function run(report: BenchReport): Promise<void> {
     report.row("webhook at most (closed loop, 4 connections, median of 3)", webhookMax, "reviews/s", { ratio: webhookMax / noopMax, baseline: "no-op" });
 
     // 1. Steady load, 10,000 held long-polls, a burst of 10,000 slice updates.
-    const uids = Array.from({ length: slicesCount * perSlice }, (_, i) => `uid-${Math.floor(i / perSlice)}-${i % perSlice}`);
+    const uids = ready.uids;
     waits = holdWaits(oraclePort, uids);
-    await until("10,000 held long-polls", async () => (await metric(metricsPort, "lameduck_oracle_active_waits")) >= uids.length, 30_000, 200);
+    // Held, and each pod looked up once (32 at a time): the steady state the load below runs in.
+    await until(
+      "10,000 held long-polls",
+      async () => (await metric(metricsPort, "lameduck_oracle_active_waits")) >= uids.length && (await metric(metricsPort, 'lameduck_oracle_pod_lookups_total{result="deleting"}')) >= uids.length,
+      120_000,
+      200,
+    );
     await sleep(1_000);
     await longestStall(metricsPort);
     const quiet = await openLoop(webhookPort, ca, agent, rate, 4_000);
