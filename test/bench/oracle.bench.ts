@@ -10,11 +10,10 @@ import { CoreV1Api, DiscoveryV1Api, V1EndpointConditions, type V1EndpointSlice, 
 import { startFakeApi } from "../fakeapi/index.ts";
 import { body, httpGet } from "../controllers/harness.ts";
 import { imageNodeFlags } from "./image.ts";
+import { benchSlice, perSlice, slicesCount } from "./webhook-cluster.ts";
 import { askUntilReleased, inParallel, metricSum, percentile, rssMb, spawnController, until, type BenchController } from "./oracle-controller.ts";
 import type { BenchReport } from "./report.ts";
 
-const slicesCount = 100;
-const perSlice = 100;
 const waits = slicesCount * perSlice;
 const latencySamples = 500;
 const namespaces = 1000;
@@ -62,17 +61,7 @@ export async function run(report: BenchReport): Promise<void> {
       slices.push(
         await discovery.createNamespacedEndpointSlice({
           namespace: "bench",
-          body: body<V1EndpointSlice>({
-            metadata: { name: `bench-${s}`, labels: { "kubernetes.io/service-name": "bench" } },
-            addressType: "IPv4",
-            ports: [{ name: "http", port: 8080, protocol: "TCP" }],
-            endpoints: Array.from({ length: perSlice }, (_, e) => ({
-              addresses: [`10.${Math.floor(s / 250)}.${s % 250}.${e + 1}`],
-              conditions: { ready: true, serving: true, terminating: false },
-              nodeName: "node-a",
-              targetRef: { kind: "Pod", namespace: "bench", name: `pod-${s}-${e}`, uid: uidOf(s, e) },
-            })),
-          }),
+          body: body<V1EndpointSlice>(benchSlice(s, "bench", uidOf)),
         }),
       );
     }

@@ -9,7 +9,6 @@
 import { writeFileSync } from "node:fs";
 import { CoreV1Api } from "@kubernetes/client-node";
 import { startFakeApi } from "../fakeapi/index.ts";
-import type { Obj } from "../fakeapi/objects.ts";
 import { Res } from "../fakeapi/resources.ts";
 
 export const slicesCount = 100;
@@ -18,18 +17,22 @@ export const benchNamespace = "bench";
 
 export type ClusterMessage = { readonly kind: "ready"; readonly kubeconfig: string; readonly uids: readonly string[] } | { readonly kind: "burst-done"; readonly ms: number };
 
-function slice(s: number, uids: readonly string[]): Obj {
+/**
+ * EndpointSlice bench-<s> of `perSlice` ready endpoints for pods pod-<s>-<e> in `namespace` (a Service
+ * without selector named bench): the one the webhook and oracle benches both hold waits against.
+ */
+export function benchSlice(s: number, namespace: string, uidOf: (s: number, e: number) => string) {
   return {
     apiVersion: "discovery.k8s.io/v1",
     kind: "EndpointSlice",
-    metadata: { name: `bench-${s}`, namespace: benchNamespace, labels: { "kubernetes.io/service-name": "bench" } },
+    metadata: { name: `bench-${s}`, namespace, labels: { "kubernetes.io/service-name": "bench" } },
     addressType: "IPv4",
     ports: [{ name: "http", port: 8080, protocol: "TCP" }],
     endpoints: Array.from({ length: perSlice }, (_, e) => ({
       addresses: [`10.${Math.floor(s / 250)}.${s % 250}.${e + 1}`],
       conditions: { ready: true, serving: true, terminating: false },
       nodeName: "node-a",
-      targetRef: { kind: "Pod", namespace: benchNamespace, name: `pod-${s}-${e}`, uid: uids[s * perSlice + e] ?? "" },
+      targetRef: { kind: "Pod", namespace, name: `pod-${s}-${e}`, uid: uidOf(s, e) },
     })),
   };
 }
@@ -51,7 +54,7 @@ async function main(): Promise<void> {
       uids.push(pod.metadata?.uid ?? "");
     }
   }
-  for (let s = 0; s < slicesCount; s++) api.store.create(Res.endpointslices, slice(s, uids));
+  for (let s = 0; s < slicesCount; s++) api.store.create(Res.endpointslices, benchSlice(s, benchNamespace, (i, e) => uids[i * perSlice + e] ?? ""));
 
   process.on("message", (message: { kind: string; updates?: number }) => {
     if (message.kind !== "burst") return;

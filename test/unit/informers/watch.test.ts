@@ -39,27 +39,33 @@ function events(n: number): string {
   return Array.from({ length: n }, (_, i) => JSON.stringify({ type: "MODIFIED", object: { metadata: { name: `s${i}`, resourceVersion: String(i) } } })).join("\n");
 }
 
+/** Counts turns of the event loop (one setImmediate each) until stopped. */
+function countTurns(): { turns(): number; stop(): void } {
+  let turns = 0;
+  let counting = true;
+  const turn = (): void => {
+    turns++;
+    if (counting) setImmediate(turn);
+  };
+  setImmediate(turn);
+  return { turns: () => turns, stop: () => { counting = false; } };
+}
+
 const request = { path: "/api/v1/things", params: {}, accept: "application/json", idleTimeoutMs: 5_000 };
 
 describe("the informers' watch", () => {
   it("hands over a burst one slice at a time, in order, with the event loop turning in between, then ends", async () => {
     const kc = await serve(`${events(300)}\nnot json\n`);
     const seen: string[] = [];
-    let turns = 0;
-    let watching = true;
-    const turn = (): void => {
-      turns++;
-      if (watching) setImmediate(turn);
-    };
-    setImmediate(turn);
+    const loop = countTurns();
     const turnsAt: number[] = [];
     // A slice of 0 ms: one event per turn of the event loop.
     const watch = startWatch(makeTransport(kc), { ...request, sliceMs: 0 }, (type, obj) => {
       seen.push(`${type} ${(obj as { metadata: { name: string } }).metadata.name}`);
-      turnsAt.push(turns);
+      turnsAt.push(loop.turns());
     });
     const ended = await watch.ended;
-    watching = false;
+    loop.stop();
     expect(ended).toBeUndefined();
     expect(seen).toEqual(Array.from({ length: 300 }, (_, i) => `MODIFIED s${i}`));
     // Never two events in one turn.
@@ -68,13 +74,7 @@ describe("the informers' watch", () => {
 
   it("with the default slice, delivers a burst over several turns of the event loop", async () => {
     const kc = await serve(events(2_000));
-    let turns = 0;
-    let watching = true;
-    const turn = (): void => {
-      turns++;
-      if (watching) setImmediate(turn);
-    };
-    setImmediate(turn);
+    const loop = countTurns();
     let delivered = 0;
     const watch = startWatch(makeTransport(kc), request, () => {
       delivered++;
@@ -82,11 +82,11 @@ describe("the informers' watch", () => {
       const until = performance.now() + 0.01;
       while (performance.now() < until) { /* busy */ }
     });
-    const turnsBefore = turns;
+    const turnsBefore = loop.turns();
     await watch.ended;
-    watching = false;
+    loop.stop();
     expect(delivered).toBe(2_000);
-    expect(turns - turnsBefore).toBeGreaterThanOrEqual(5);
+    expect(loop.turns() - turnsBefore).toBeGreaterThanOrEqual(5);
   });
 
   it("stops at once when aborted, delivering nothing more", async () => {
