@@ -62,6 +62,11 @@ export function startWatch(transport: Transport, request: WatchRequest, onEvent:
       touch();
       res.on("data", touch);
       const lines = createInterface({ input: res, crlfDelay: Number.POSITIVE_INFINITY });
+      // readline re-emits the response's error ("aborted", when abort() or the server cuts the
+      // connection) as its own 'error' event. While the loop below waits for a line, the iterator
+      // listens and the error ends the loop; once the loop has stopped between slices nobody does,
+      // and an 'error' event without a listener would end the process.
+      lines.on("error", () => undefined);
       const sliceMs = request.sliceMs ?? watchSliceMs;
       let sliceStarted = performance.now();
       for await (const line of lines) {

@@ -1,6 +1,6 @@
 // The informers' watch against a loopback server that writes a burst of events at once: every event
 // arrives, in order, with the event loop turning between slices, and abort() stops the delivery.
-import { createServer, type Server } from "node:http";
+import { createServer, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { KubeConfig } from "@kubernetes/client-node";
 import { afterEach, describe, expect, it } from "vitest";
@@ -8,6 +8,7 @@ import { makeTransport } from "../../../injector/informers/client.ts";
 import { startWatch } from "../../../injector/informers/watch.ts";
 
 let server: Server | undefined;
+const held: ServerResponse[] = [];
 
 afterEach(async () => {
   await new Promise<void>((resolve) => {
@@ -16,13 +17,17 @@ afterEach(async () => {
     server.closeAllConnections();
   });
   server = undefined;
+  held.length = 0;
 });
 
-/** A server answering every watch with `body` in one write, then closing. */
-async function serve(body: string): Promise<KubeConfig> {
+/** A server answering every watch with `body`, in one write; `hold` keeps the response open after it. */
+async function serve(body: string, hold = false): Promise<KubeConfig> {
   server = createServer((_req, res) => {
     res.writeHead(200, { "Content-Type": "application/json" });
-    res.end(body);
+    if (hold) {
+      res.write(`${body}\n`);
+      held.push(res);
+    } else res.end(body);
   });
   await new Promise<void>((resolve) => server?.listen(0, "127.0.0.1", resolve));
   const kc = new KubeConfig();
@@ -101,5 +106,35 @@ describe("the informers' watch", () => {
     await new Promise((resolve) => setTimeout(resolve, 50));
     expect(delivered).toBe(after);
     expect(delivered).toBeLessThan(1000);
+  });
+});
+
+describe("the informers' watch, ended between slices of a burst on a connection still open", () => {
+  // readline re-emits the response's "aborted" error after the loop has stopped listening: without a
+  // listener of its own that error ended the process (found by the webhook bench at shutdown).
+  it("abort(): ends quietly, delivering nothing more", async () => {
+    const kc = await serve(events(1000), true);
+    let delivered = 0;
+    const watch = startWatch(makeTransport(kc), { ...request, sliceMs: 0 }, () => {
+      delivered++;
+      if (delivered === 10) setImmediate(() => { watch.abort(); });
+    });
+    expect(await watch.ended).toBeUndefined();
+    const after = delivered;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(delivered).toBe(after);
+    expect(delivered).toBeLessThan(1000);
+  });
+
+  it("the server cuts the connection: ends with the error (so the informer resumes), after the events that arrived", async () => {
+    const kc = await serve(events(1000), true);
+    let delivered = 0;
+    const watch = startWatch(makeTransport(kc), { ...request, sliceMs: 0 }, () => {
+      delivered++;
+      if (delivered === 10) for (const res of held) res.socket?.destroy();
+    });
+    expect(await watch.ended).toBeInstanceOf(Error);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(delivered).toBeGreaterThanOrEqual(10);
   });
 });
