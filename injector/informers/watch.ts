@@ -6,10 +6,11 @@
 // is otherwise parsed and handled in one go: after a burst (a rollout's thousands of EndpointSlice
 // updates, up to 15 KB each) libuv hands a readable socket over in up to 32 reads of 64 KB, and one
 // turn handled some 60 slices while every webhook review and oracle answer waited (measured: npm run
-// bench -- webhook). Meanwhile the unread rest stays in the socket, and TCP slows the sender down.
-import { createInterface } from "node:readline";
+// bench -- webhook). Past about 1 MiB of events waiting, the connection is not read (lines.ts): the
+// rest stays in the socket, and TCP slows the sender down.
 import { setImmediate as nextTurn } from "node:timers/promises";
 import { readBody, statusError, type Transport } from "./client.ts";
+import { receiveLines } from "./lines.ts";
 
 /** Time one turn of the event loop may spend on one watch's events. */
 export const watchSliceMs = 2;
@@ -22,6 +23,8 @@ export interface WatchRequest {
   readonly idleTimeoutMs: number;
   /** Time per turn of the event loop spent on events (default watchSliceMs; tests use 0). */
   readonly sliceMs?: number;
+  /** Bytes of received events held before reading stops (default lines.ts's watchBufferBytes). */
+  readonly bufferBytes?: number;
 }
 
 export interface WatchHandle {
@@ -61,15 +64,20 @@ export function startWatch(transport: Transport, request: WatchRequest, onEvent:
       establish();
       touch();
       res.on("data", touch);
-      const lines = createInterface({ input: res, crlfDelay: Number.POSITIVE_INFINITY });
-      // readline re-emits the response's error ("aborted", when abort() or the server cuts the
-      // connection) as its own 'error' event. While the loop below waits for a line, the iterator
-      // listens and the error ends the loop; once the loop has stopped between slices nobody does,
-      // and an 'error' event without a listener would end the process.
-      lines.on("error", () => undefined);
+      const lines = receiveLines(res, request.bufferBytes);
       const sliceMs = request.sliceMs ?? watchSliceMs;
       let sliceStarted = performance.now();
-      for await (const line of lines) {
+      for (;;) {
+        const line = lines.next();
+        if (line === undefined) {
+          if (lines.ended()) {
+            if (lines.failure() !== undefined) throw lines.failure();
+            break;
+          }
+          await lines.more();
+          sliceStarted = performance.now();
+          continue;
+        }
         if (performance.now() - sliceStarted >= sliceMs) {
           await nextTurn();
           if (controller.signal.aborted) break;
