@@ -12,7 +12,7 @@ import { str, tooManyContainers, variables, type PolicyFacts } from "./expressio
 export const policyName = "lameduck";
 const apiVersion = "admissionregistration.k8s.io/v1";
 
-export type PolicyConfig = Pick<RunConfig, "defaults" | "namespaceSelection" | "excludedNamespaces" | "maxGracePeriodSeconds">;
+export type PolicyConfig = Pick<RunConfig, "defaults" | "namespaceSelection" | "excludedNamespaces" | "maxGracePeriodSeconds" | "hookSource">;
 
 export interface ClusterSnapshot {
   readonly oracleAddress: string | undefined;
