@@ -7,7 +7,7 @@ import { Annotation, HookKey, hookConfigMapName, type Arch } from "../names.ts";
 import { isWindows, pinnedArch } from "./arch.ts";
 import { defaultGracePeriodSeconds, type LifecycleHandler, type Pod } from "./pod.ts";
 import { SkipReason, resolvePolicy, warningText, type Policy, type Settings } from "./policy.ts";
-import { findHookVolume, freeMountPath, freeVolumeName, podinfoMountPath, podinfoVolumeName, type HookVolume } from "./volume.ts";
+import { findHookVolume, freeMountPath, freeVolumeName, podinfoMountPath, podinfoVolumeName, type HookVolume, type Recognised } from "./volume.ts";
 
 /** Static pods the kubelet mirrors into the API: the API server rejects changes to them. */
 const mirrorAnnotation = "kubernetes.io/config.mirror";
@@ -56,9 +56,15 @@ type HookChoice =
   | { ok: true; volume: HookVolume; hash: string | undefined; why: string }
   | { ok: false; reason: SkipReason; why: string };
 
-/** An image volume is lameduck's only when it mounts exactly --hook-image: nothing a pod carries names the image. */
-function ourImage(source: HookSource): (reference: string) => boolean {
-  return (reference) => source.kind === HookSourceKind.image && reference === source.image;
+/**
+ * The hook volumes of the configured source, as the policy recognises them too: an image volume is
+ * lameduck's only when it mounts exactly --hook-image (nothing a pod carries names the image).
+ */
+function recognised(source: HookSource): Recognised {
+  return {
+    configMap: source.kind === HookSourceKind.configmap,
+    image: (reference) => source.kind === HookSourceKind.image && reference === source.image,
+  };
 }
 
 /** A new image volume: the node pulls the hook for its own architecture, so nothing is guessed. */
@@ -77,7 +83,7 @@ function chooseImageVolume(pod: Pod, image: string): HookChoice {
 /** The volume the hook comes from: an existing one of ours, else a new one for the right arch. */
 function chooseHookVolume(pod: Pod, namespace: string, facts: ClusterFacts, marked: boolean, source: HookSource): HookChoice {
   if (marked) {
-    const existing = findHookVolume(pod, ourImage(source));
+    const existing = findHookVolume(pod, recognised(source));
     if (existing !== undefined) return { ok: true, volume: existing, hash: undefined, why: `reusing volume ${existing.name}` };
   }
   if (source.kind === HookSourceKind.image) return chooseImageVolume(pod, source.image);
@@ -194,7 +200,7 @@ export function decide(pod: Pod, namespace: string, facts: ClusterFacts, policy:
   if (settings.mode === Mode.sleep && native) return nativeSleep("sleep mode");
   // A reinvoked pod that got the native sleep the first time gets it for its new containers too.
   const source = policy.hookSource;
-  if (marked && native && findHookVolume(pod, ourImage(source)) === undefined) return nativeSleep("as on the first pass");
+  if (marked && native && findHookVolume(pod, recognised(source)) === undefined) return nativeSleep("as on the first pass");
   if (source.kind === HookSourceKind.configmap && !marked && native && facts.hookConfigMap(namespace) === undefined) {
     return downgrade("the hook ConfigMap is not in the namespace yet");
   }

@@ -48,12 +48,19 @@ function isPodinfoVolume(volume: Volume): boolean {
   return volume.name.startsWith(podinfoVolumeName) && Array.isArray(items) && items.some((i) => i.path === "pod/uid" && i.fieldRef?.fieldPath === "metadata.uid");
 }
 
+/** Which earlier hook volumes count: the webhook's own source only, `lameduck inject`'s strip either. */
+export interface Recognised {
+  readonly configMap: boolean;
+  /** The webhook: exactly --hook-image, nothing a pod chose. */
+  readonly image: (reference: string) => boolean;
+}
+
 /**
  * The volume an earlier lameduck pass added: projected from a lameduck-hook-* ConfigMap's hook key,
- * or an image volume of an image `ourImage` accepts (the webhook: exactly --hook-image) together
- * with its podinfo volume. Only volumes a container mounts count.
+ * or an image volume of a recognised image together with its podinfo volume. Only volumes a
+ * container mounts count.
  */
-export function findHookVolume(pod: Pod, ourImage: (reference: string) => boolean): HookVolume | undefined {
+export function findHookVolume(pod: Pod, recognised: Recognised): HookVolume | undefined {
   // Each volume's first mount path, found in one pass: looking it up per volume is quadratic.
   const mountPaths = new Map<string, string>();
   for (const c of allContainers(pod)) {
@@ -64,13 +71,13 @@ export function findHookVolume(pod: Pod, ourImage: (reference: string) => boolea
     const mountPath = mountPaths.get(volume.name);
     if (mountPath === undefined) continue;
     const reference = volume.image?.reference;
-    if (typeof reference === "string" && ourImage(reference)) {
+    if (typeof reference === "string" && recognised.image(reference)) {
       const podinfo = volumes.find((v) => isPodinfoVolume(v) && mountPaths.has(v.name));
       const podinfoPath = podinfo === undefined ? undefined : mountPaths.get(podinfo.name);
       if (podinfo === undefined || podinfoPath === undefined) continue;
       return { name: volume.name, mountPath, origin: { kind: "image", reference, podinfo: { name: podinfo.name, mountPath: podinfoPath } }, exists: true };
     }
-    for (const source of volume.projected?.sources ?? []) {
+    for (const source of recognised.configMap ? (volume.projected?.sources ?? []) : []) {
       const cm = source.configMap;
       if (cm?.name?.startsWith(configMapPrefix) !== true) continue;
       const item = cm.items?.find((i) => hookKeys.has(i.key) && i.path === "hook");

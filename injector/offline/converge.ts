@@ -44,7 +44,7 @@ export function stripInjection(template: unknown, maxGracePeriodSeconds: number)
   if (!read.ok) return undefined;
   // Any image: the run that added it may have named another --hook-image; the marker and the
   // preStop that runs the volume's hook (below) are what make it lameduck's.
-  const volume = findHookVolume(read.pod, () => true);
+  const volume = findHookVolume(read.pod, { configMap: true, image: () => true });
   const volumeNames = new Set(volume === undefined ? [] : [volume.name, ...(volume.origin.kind === "image" ? [volume.origin.podinfo.name] : [])]);
   const copy = structuredClone(template) as Json;
   const metadata = copy["metadata"] as Json;

@@ -62,8 +62,7 @@ const cases = caseNames().map((name) => {
 });
 // Policy mode needs Kubernetes 1.36, which always serves the native sleep action: the cases that
 // describe older clusters do not apply.
-// The policy mounts the hook ConfigMap only, so far: the cases with the hook image wait for it.
-const applicable = cases.filter((c) => c.facts.nativeSleep && c.policy.hookSource.kind === "configmap");
+const applicable = cases.filter((c) => c.facts.nativeSleep);
 
 describe("policy mode yields the webhook's pod", () => {
   it("covers every golden case of a cluster that serves the native sleep", () => {
