@@ -3,7 +3,8 @@ import { randomUUID } from "node:crypto";
 import type { KubeConfig } from "@kubernetes/client-node";
 import { loadHookSet } from "../distributor/hookset.ts";
 import { judgeNodes, judgePodSecurity, judgeVersion } from "./check-cluster.ts";
-import { installedPolicy, judgeController, judgeCoverage, judgeWebhook } from "./check-install.ts";
+import { HookSourceKind } from "../config.ts";
+import { installedPolicy, judgeController, judgeCoverage, judgeHookSource, judgeWebhook } from "./check-install.ts";
 import { probeOracle, type httpGet } from "./oracle-probe.ts";
 import { warn, type Finding } from "./report.ts";
 import { readSnapshot, type ClusterSnapshot, type InstallNames } from "./snapshot.ts";
@@ -49,10 +50,14 @@ export async function judge(s: ClusterSnapshot, options: CheckOptions, get?: typ
   if (!s.namespaces.ok) findings.push(warn("namespaces", `could not list namespaces (${s.namespaces.error})`));
   else {
     const ours = s.webhookConfigs.ok ? s.webhookConfigs.value.find((c) => c.metadata?.name === names.webhookConfig) : undefined;
-    const { policy } = installedPolicy(s.deployment.ok ? s.deployment.value : undefined, ours, names);
+    const { policy, hookSource } = installedPolicy(s.deployment.ok ? s.deployment.value : undefined, ours, names);
     findings.push(...judgePodSecurity(s.namespaces.value));
     if (!s.configMaps.ok) findings.push(warn("configmaps", `could not list hook ConfigMaps (${s.configMaps.error})`));
-    else findings.push(...judgeCoverage({ namespaces: s.namespaces.value, configMaps: s.configMaps.value, policy, localHash: await localHash(options.hookDir), now: options.now }));
+    else if (hookSource !== undefined && hookSource.kind === HookSourceKind.image) findings.push(...judgeHookSource(hookSource, s.configMaps.value));
+    else {
+      if (hookSource !== undefined) findings.push(...judgeHookSource(hookSource, s.configMaps.value));
+      findings.push(...judgeCoverage({ namespaces: s.namespaces.value, configMaps: s.configMaps.value, policy, localHash: await localHash(options.hookDir), now: options.now }));
+    }
   }
   return findings;
 }
