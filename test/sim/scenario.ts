@@ -8,6 +8,7 @@ import { join } from "node:path";
 import type { Children } from "./children.ts";
 import { startController, type RunningController } from "./controller.ts";
 import { makeSimApi } from "./api.ts";
+import { hookImageStore } from "./hook-image.ts";
 import { startKubelet, type KubeletEvent } from "./kubelet.ts";
 import { bucketize, startLoad, summarize, type Bucket, type LoadSummary } from "./load.ts";
 import { seededRandom, type Profile } from "./profile.ts";
@@ -42,6 +43,8 @@ export interface ScenarioSpec {
   readonly warmupMs: number;
   readonly tailMs: number;
   readonly seed: number;
+  /** lameduck with --hook-source=image: this reference, which the node pulls from the build's hook image layout. */
+  readonly hookImage?: string;
 }
 
 export interface WorkerResult {
@@ -118,6 +121,7 @@ export async function runScenario(spec: ScenarioSpec, deps: ScenarioDeps): Promi
         logFile: join(dir, "lameduck.log"),
         appNamespaces: [cluster.namespace],
         timeoutMs: waitTimeoutMs,
+        ...(spec.hookImage === undefined ? {} : { hookImage: spec.hookImage }),
       });
       const running = controller;
       cleanup.push(() => running.stop());
@@ -140,6 +144,7 @@ export async function runScenario(spec: ScenarioSpec, deps: ScenarioDeps): Promi
       appLatencyMs: 5,
       now,
       onEvent: onKubelet,
+      ...(spec.hookImage === undefined ? {} : { images: await hookImageStore(join(dir, "images"), spec.hookImage) }),
     });
     cleanup.push(() => kubelet.stop());
     const propagation = spec.propagation ?? Propagation.perEndpoint;
