@@ -67,8 +67,13 @@ function recognised(source: HookSource): Recognised {
   };
 }
 
-/** A new image volume: the node pulls the hook for its own architecture, so nothing is guessed. */
+/**
+ * A new image volume: the node pulls the hook for its own architecture, so nothing is guessed. A
+ * pod pinned to an architecture the image lacks would never start (its volume cannot be pulled).
+ */
 function chooseImageVolume(pod: Pod, image: string): HookChoice {
+  const pinned = pinnedArch(pod);
+  if (pinned !== undefined && !isArch(pinned.arch)) return { ok: false, reason: SkipReason.noHookForArch, why: `no hook image for ${pinned.arch}` };
   const name = freeVolumeName(pod);
   const mountPath = freeMountPath(pod);
   const podinfoName = freeVolumeName(pod, podinfoVolumeName);

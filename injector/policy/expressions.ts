@@ -122,7 +122,9 @@ export function variables(f: PolicyFacts): Variable[] {
   const cannotAdd = image === undefined && f.hookHash === undefined ? "true || " : "";
   /** The volume variable's fields, and the variables holding a new volume's free values for them. */
   const placeFields: readonly (readonly [string, string])[] = [["name", "volumeName"], ["mountPath", "mountPath"], ...(image === undefined ? [] : [["podinfoName", "podinfoName"], ["podinfoPath", "podinfoPath"]] as const)];
-  const cannotPlace = [...(image === undefined ? [`${v("hookKey")} == ''`] : []), ...placeFields.map(([, free]) => `size(${v(free)}) == 0`)].join(" || ");
+  // With the image, only a pod pinned to an architecture the image lacks (decide.ts, chooseImageVolume).
+  const noHook = image === undefined ? `${v("hookKey")} == ''` : `(size(${v("pinnedArch")}) > 0 && !(${v("pinnedArch")}[0] in ${list(Object.keys(HookKey))}))`;
+  const cannotPlace = [noHook, ...placeFields.map(([, free]) => `size(${v(free)}) == 0`)].join(" || ");
   return [
     { name: "annotations", expression: annotations },
     { name: "marked", expression: `${str(Annotation.injected)} in ${v("annotations")}` },

@@ -54,6 +54,14 @@ describe("the nodes", () => {
   it("warn about an architecture without a hook binary", () => {
     expect(judgeNodes(ok([node("a", "s390x")]), { major: 1, minor: 36 }).map((f) => f.message).join(" ")).toContain("no hook binary for s390x");
   });
+  it("with the hook image, pass mixed, and fail an architecture the image lacks (its pods could not start)", () => {
+    const mixed = judgeNodes(ok([node("a", "amd64"), node("b", "arm64")]), { major: 1, minor: 36 }, true);
+    expect(levels(mixed)).toEqual(["PASS"]);
+    expect(mixed[0]?.message).toContain("each node pulls the hook image for its own");
+    const lacking = judgeNodes(ok([node("a", "amd64"), node("b", "s390x")]), { major: 1, minor: 36 }, true);
+    expect(levels(lacking)).toEqual(["FAIL", "PASS"]);
+    expect(lacking[0]?.message).toContain("no hook image for s390x");
+  });
 });
 
 describe("Pod Security", () => {
