@@ -15,7 +15,7 @@ import { seededRandom, type Profile } from "./profile.ts";
 import { Propagation } from "./proxy.ts";
 import { makeListeners } from "./ports.ts";
 import { makeRollout, type RolloutTimes, type Workload } from "./rollout.ts";
-import { simNodeIp, startSimCluster, type SimTarget } from "./simcluster.ts";
+import { simNode, simNodeIp, startSimCluster, type SimTarget } from "./simcluster.ts";
 import { startStreams, type StreamSpec, type StreamSummary, type Streams } from "./streams.ts";
 import { startServiceProxy } from "./serviceproxy.ts";
 
@@ -45,6 +45,8 @@ export interface ScenarioSpec {
   readonly seed: number;
   /** lameduck with --hook-source=image: this reference, which the node pulls from the build's hook image layout. */
   readonly hookImage?: string;
+  /** A second node of this architecture, running no pods: a mixed-architecture cluster. */
+  readonly secondNodeArch?: "amd64" | "arm64";
 }
 
 export interface WorkerResult {
@@ -109,7 +111,8 @@ export async function runScenario(spec: ScenarioSpec, deps: ScenarioDeps): Promi
   const warnings: string[] = [];
   const cleanup: (() => Promise<void>)[] = [];
   try {
-    const cluster = await startSimCluster(dir, undefined, deps.target);
+    const nodes = spec.secondNodeArch === undefined ? undefined : [{ name: simNode, ip: simNodeIp }, { name: "sim-node-a", ip: "127.0.0.3", arch: spec.secondNodeArch }];
+    const cluster = await startSimCluster(dir, nodes, deps.target);
     cleanup.push(() => cluster.close());
     let controller: RunningController | undefined;
     if (usesLameduck(spec.strategy)) {
