@@ -1,6 +1,7 @@
 // The process configuration: parsed once in main from flags (and the few environment variables the
 // Deployment sets), validated with the offending flag named, frozen, and passed in.
 import { parseDuration } from "./duration.ts";
+import { checkImageRef } from "./image-ref.ts";
 import { ConfigError, flagLines, injectFlags, parseFlags, policyFlags, runFlags, type FlagValues } from "./flags.ts";
 
 export const Mode = { wait: "wait", sleep: "sleep" } as const;
@@ -8,6 +9,12 @@ export type Mode = (typeof Mode)[keyof typeof Mode];
 
 export const Injector = { webhook: "webhook", policy: "policy" } as const;
 export type Injector = (typeof Injector)[keyof typeof Injector];
+
+export const HookSourceKind = { configmap: "configmap", image: "image" } as const;
+export type HookSourceKind = (typeof HookSourceKind)[keyof typeof HookSourceKind];
+
+/** Where injected pods get the hook: the namespace's hook ConfigMap, or an image volume of one image. */
+export type HookSource = { readonly kind: typeof HookSourceKind.configmap } | { readonly kind: typeof HookSourceKind.image; readonly image: string };
 
 export const NamespaceSelection = { optOut: "opt-out", optIn: "opt-in" } as const;
 export type NamespaceSelection = (typeof NamespaceSelection)[keyof typeof NamespaceSelection];
@@ -47,6 +54,8 @@ export interface RunConfig {
   readonly defaults: Defaults;
   /** Upper bound on the grace period lameduck writes into a pod, in seconds. */
   readonly maxGracePeriodSeconds: number;
+  /** --hook-source and --hook-image. */
+  readonly hookSource: HookSource;
   readonly maxWaits: number;
   /** Held oracle long-polls one client address may have at once. */
   readonly maxWaitsPerClient: number;
@@ -98,7 +107,25 @@ function hostPort(flag: string, text: string): string {
 
 type PolicyFlag = (typeof policyFlags)[number]["name"];
 
-function parsePolicyValues(flags: FlagValues<PolicyFlag>): { defaults: Defaults; excludedNamespaces: readonly string[]; maxGracePeriodSeconds: number } {
+function parseHookSource(flags: FlagValues<PolicyFlag>): HookSource {
+  const kind = oneOf("hook-source", flags.value("hook-source"), [HookSourceKind.configmap, HookSourceKind.image]);
+  const image = flags.get("hook-image");
+  if (kind === HookSourceKind.configmap) {
+    if (image !== undefined) throw new ConfigError("--hook-image: only used with --hook-source=image");
+    return Object.freeze({ kind });
+  }
+  if (image === undefined) throw new ConfigError("--hook-image: required with --hook-source=image (the hook image, e.g. ghcr.io/lameduck-dev/lameduck-hook@sha256:...)");
+  const check = checkImageRef(image);
+  if (!check.ok) throw new ConfigError(`--hook-image: ${JSON.stringify(image)} ${check.problem}`);
+  return Object.freeze({ kind, image });
+}
+
+function parsePolicyValues(flags: FlagValues<PolicyFlag>): {
+  defaults: Defaults;
+  excludedNamespaces: readonly string[];
+  maxGracePeriodSeconds: number;
+  hookSource: HookSource;
+} {
   const values = (name: PolicyFlag): string => flags.value(name);
   const maxGrace = duration("max-grace-period", values("max-grace-period"));
   if (maxGrace < 1000) throw new ConfigError(`--max-grace-period: must be at least 1s`);
@@ -115,6 +142,7 @@ function parsePolicyValues(flags: FlagValues<PolicyFlag>): { defaults: Defaults;
     defaults,
     excludedNamespaces: values("exclude-namespaces").split(",").map((s) => s.trim()).filter((s) => s !== ""),
     maxGracePeriodSeconds: Math.floor(maxGrace / 1000),
+    hookSource: parseHookSource(flags),
   };
 }
 
@@ -157,6 +185,7 @@ export function parseRunConfig(args: readonly string[], env: Readonly<Record<str
     excludedNamespaces: Object.freeze([...new Set([namespace, ...policy.excludedNamespaces])]),
     defaults: policy.defaults,
     maxGracePeriodSeconds: policy.maxGracePeriodSeconds,
+    hookSource: policy.hookSource,
     maxWaits,
     maxWaitsPerClient,
     cacheStaleAfterMs,
@@ -179,6 +208,7 @@ export interface InjectConfig {
   readonly namespaceSelection: NamespaceSelection;
   readonly excludedNamespaces: readonly string[];
   readonly maxGracePeriodSeconds: number;
+  readonly hookSource: HookSource;
   readonly oracleAddress: string | undefined;
   readonly arch: InjectArch;
   readonly nativeSleep: boolean;
@@ -212,6 +242,7 @@ export function parseInjectConfig(args: readonly string[]): InjectConfig {
     const match = /^lameduck-hook-([a-z0-9]{1,40})$/.exec(hookConfigMap);
     if (match === null) throw new ConfigError(`--hook-configmap: "${hookConfigMap}" is not lameduck-hook-<hash>`);
     hookHash = match[1];
+    if (policy.hookSource.kind === HookSourceKind.image) throw new ConfigError("--hook-configmap: not used with --hook-source=image (pods mount the hook image)");
   }
   return Object.freeze({
     files: Object.freeze([...files]),
@@ -220,6 +251,7 @@ export function parseInjectConfig(args: readonly string[]): InjectConfig {
     namespaceSelection: NamespaceSelection.optOut,
     excludedNamespaces: Object.freeze([...policy.excludedNamespaces]),
     maxGracePeriodSeconds: policy.maxGracePeriodSeconds,
+    hookSource: policy.hookSource,
     oracleAddress: oracle === undefined ? undefined : hostPort("oracle", oracle),
     arch: oneOf("arch", flags.value("arch"), [InjectArch.amd64, InjectArch.arm64, InjectArch.mixed]),
     nativeSleep: oneOf("native-sleep", flags.value("native-sleep"), ["true", "false"]) === "true",

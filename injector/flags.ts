@@ -29,6 +29,13 @@ export const policyFlags = [
   { name: "drain", value: "true|false", default: "false", help: "after the quiet phase, wait until the pod's inbound connections have closed (hook wait --drain)" },
   { name: "sleep", value: "DURATION", default: "15s", help: "delay in sleep mode" },
   { name: "max-grace-period", value: "DURATION", default: "1h", help: "cap on the grace period lameduck writes" },
+  {
+    name: "hook-source",
+    value: "configmap|image",
+    default: "configmap",
+    help: "where pods get the hook from: the namespace's hook ConfigMap, or an image volume of --hook-image (Kubernetes 1.36+ with containerd 2.1+ or CRI-O 1.31+)",
+  },
+  { name: "hook-image", value: "REF", help: "the hook image (the Dockerfile's hook target), best pinned by digest; required with --hook-source=image" },
 ] as const satisfies readonly Flag[];
 
 export const runFlags = [

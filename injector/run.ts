@@ -5,7 +5,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { KubeConfig } from "@kubernetes/client-node";
 import { collectDefaultMetrics, Registry } from "prom-client";
 import { startAdmission } from "./admission/start.ts";
-import type { RunConfig } from "./config.ts";
+import { HookSourceKind, type RunConfig } from "./config.ts";
 import { makeDistributorApi } from "./distributor/api.ts";
 import { makeDistributor, type Distributor } from "./distributor/distributor.ts";
 import { loadHookSet } from "./distributor/hookset.ts";
@@ -70,6 +70,7 @@ export async function startController(config: RunConfig, deps: ControllerDeps): 
   const version = makeServerVersion(kc, logger, deps.informerDelay);
   const distributor = makeDistributor({
     hooks,
+    distribute: config.hookSource.kind === HookSourceKind.configmap,
     policy: config,
     api: makeDistributorApi(kc, registry),
     namespaces: informers.namespaces,

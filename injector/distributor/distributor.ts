@@ -26,6 +26,8 @@ export interface DistributorDeps {
   readonly gcRetryMs?: number;
   readonly concurrency?: number;
   readonly schedule?: Schedule;
+  /** false with --hook-source=image: the distributor stands down (reconcile.ts); default true. */
+  readonly distribute?: boolean;
 }
 
 export interface Distributor {
@@ -56,7 +58,9 @@ export function makeDistributor(deps: DistributorDeps): Distributor {
   configMaps.onDelete((cm) => {
     verdicts.forget(cm.metadata.uid);
   });
+  const distribute = deps.distribute ?? true;
   const reconcile = makeReconciler({
+    distribute,
     verdicts,
     hooks,
     policy: deps.policy,
@@ -113,6 +117,7 @@ export function makeDistributor(deps: DistributorDeps): Distributor {
   return {
     hash: hooks.hash,
     currentIn(ns) {
+      if (!distribute) return undefined;
       // An altered copy is about to be replaced; until then it does not count as present.
       // Present when cached with lameduck's labels and not judged altered: a copy not yet judged
       // counts (the webhook names the same ConfigMap either way), a replaced one comes back as new.
@@ -124,7 +129,8 @@ export function makeDistributor(deps: DistributorDeps): Distributor {
       if (started) return;
       started = true;
       void Promise.all([namespaces.synced(), configMaps.synced()]).then(() => {
-        log.info({ hash: hooks.hash, namespaces: namespaces.list().length }, "caches synced; reconciling every namespace");
+        if (distribute) log.info({ hash: hooks.hash, namespaces: namespaces.list().length }, "caches synced; reconciling every namespace");
+        else log.info({ namespaces: namespaces.list().length }, "hook source is the image: no hook ConfigMaps are distributed; lameduck's existing ones are deleted once no pod carries their version");
         enqueueAll();
       });
       resync = setInterval(enqueueAll, resyncMs);

@@ -20,6 +20,11 @@ export interface ReconcileDeps {
   readonly configMaps: (namespace: string) => readonly LeanConfigMap[];
   /** What is known of their content; judged here, from GETs and creates. */
   readonly verdicts: Verdicts;
+  /**
+   * false with --hook-source=image: no ConfigMap is created or repaired, and every one of lameduck's
+   * is an old version, deleted once no pod carries it (pods injected before the switch keep theirs).
+   */
+  readonly distribute: boolean;
 }
 
 export type ReconcileResult =
@@ -123,9 +128,11 @@ export function makeReconciler(deps: ReconcileDeps): (namespace: string) => Prom
       }
       return { outcome: "excluded" };
     }
-    const current = ours.find((cm) => cm.metadata.name === hooks.configMapName);
+    const current = deps.distribute ? ours.find((cm) => cm.metadata.name === hooks.configMapName) : undefined;
     if (current !== undefined) createdHere.delete(ns);
-    if (current === undefined) {
+    if (!deps.distribute) {
+      // Standing down: nothing to create.
+    } else if (current === undefined) {
       await create(ns);
     } else if (verdicts.of(current) !== true) {
       // Not judged in this version yet (or judged altered): its content is read once, now.
@@ -137,7 +144,7 @@ export function makeReconciler(deps: ReconcileDeps): (namespace: string) => Prom
     const inUse: string[] = [];
     for (const old of ours) {
       const name = old.metadata.name;
-      if (name === hooks.configMapName) continue;
+      if (deps.distribute && name === hooks.configMapName) continue;
       const hash = hashOf(old);
       if (await api.podsCarryHook(ns, hash)) {
         inUse.push(hash);

@@ -3,7 +3,7 @@
 import { Annotation, Label } from "../names.ts";
 import type { Plan } from "./decide.ts";
 import type { Container, Pod } from "./pod.ts";
-import { hookVolume } from "./volume.ts";
+import { hookMounts, hookVolumes } from "./volume.ts";
 
 /**
  * `original` with `plan` applied; `original` is not modified. Copy-on-write: only the objects on the
@@ -20,13 +20,14 @@ export function applyPlan(original: Pod, plan: Plan): Pod {
   const volume = plan.volume;
   if (volume !== undefined && !volume.exists) {
     // A pod without volumes needs the whole array added (`/spec/volumes/-` on a missing array fails).
-    spec.volumes = [...(spec.volumes ?? []), hookVolume(volume.name, volume.configMapName, volume.key)];
+    spec.volumes = [...(spec.volumes ?? []), ...hookVolumes(volume)];
   }
+  const mounts = volume === undefined ? [] : hookMounts(volume);
   const targets = new Set(plan.containers);
   const target = (container: Container): Container => {
     if (!targets.has(container.name)) return container;
     const injected: Container = { ...container, lifecycle: { ...container.lifecycle, preStop: plan.preStop } };
-    if (volume !== undefined) injected.volumeMounts = [...(container.volumeMounts ?? []), { name: volume.name, mountPath: volume.mountPath, readOnly: true }];
+    if (mounts.length > 0) injected.volumeMounts = [...(container.volumeMounts ?? []), ...mounts.map((m) => ({ ...m }))];
     return injected;
   };
   if (spec.containers !== undefined) spec.containers = spec.containers.map(target);

@@ -1,13 +1,13 @@
 // Whether and how to inject one pod: a pure decision from the pod, its namespace's policy, what the
 // caches know about the cluster, and the process configuration. No I/O; the reason always comes back.
-import { Mode } from "../config.ts";
+import { HookSourceKind, Mode, type HookSource } from "../config.ts";
 import { formatDuration } from "../duration.ts";
 import type { ClusterFacts } from "../cluster-facts.ts";
 import { Annotation, HookKey, hookConfigMapName, type Arch } from "../names.ts";
 import { isWindows, pinnedArch } from "./arch.ts";
 import { defaultGracePeriodSeconds, type LifecycleHandler, type Pod } from "./pod.ts";
 import { SkipReason, resolvePolicy, warningText, type Policy, type Settings } from "./policy.ts";
-import { findHookVolume, freeMountPath, freeVolumeName, type HookVolume } from "./volume.ts";
+import { findHookVolume, freeMountPath, freeVolumeName, podinfoMountPath, podinfoVolumeName, type HookVolume, type Recognised } from "./volume.ts";
 
 /** Static pods the kubelet mirrors into the API: the API server rejects changes to them. */
 const mirrorAnnotation = "kubernetes.io/config.mirror";
@@ -56,12 +56,42 @@ type HookChoice =
   | { ok: true; volume: HookVolume; hash: string | undefined; why: string }
   | { ok: false; reason: SkipReason; why: string };
 
+/**
+ * The hook volumes of the configured source, as the policy recognises them too: an image volume is
+ * lameduck's only when it mounts exactly --hook-image (nothing a pod carries names the image).
+ */
+function recognised(source: HookSource): Recognised {
+  return {
+    configMap: source.kind === HookSourceKind.configmap,
+    image: (reference) => source.kind === HookSourceKind.image && reference === source.image,
+  };
+}
+
+/**
+ * A new image volume: the node pulls the hook for its own architecture, so nothing is guessed. A
+ * pod pinned to an architecture the image lacks would never start (its volume cannot be pulled).
+ */
+function chooseImageVolume(pod: Pod, image: string): HookChoice {
+  const pinned = pinnedArch(pod);
+  if (pinned !== undefined && !isArch(pinned.arch)) return { ok: false, reason: SkipReason.noHookForArch, why: `no hook image for ${pinned.arch}` };
+  const name = freeVolumeName(pod);
+  const mountPath = freeMountPath(pod);
+  const podinfoName = freeVolumeName(pod, podinfoVolumeName);
+  const podinfoPath = freeMountPath(pod, podinfoMountPath);
+  if (name === undefined || mountPath === undefined || podinfoName === undefined || podinfoPath === undefined) {
+    return { ok: false, reason: SkipReason.noHookForArch, why: "no free volume name or mount path" };
+  }
+  const origin = { kind: "image", reference: image, podinfo: { name: podinfoName, mountPath: podinfoPath } } as const;
+  return { ok: true, volume: { name, mountPath, origin, exists: false }, hash: undefined, why: "the node pulls the hook image for its architecture" };
+}
+
 /** The volume the hook comes from: an existing one of ours, else a new one for the right arch. */
-function chooseHookVolume(pod: Pod, namespace: string, facts: ClusterFacts, marked: boolean): HookChoice {
+function chooseHookVolume(pod: Pod, namespace: string, facts: ClusterFacts, marked: boolean, source: HookSource): HookChoice {
   if (marked) {
-    const existing = findHookVolume(pod);
+    const existing = findHookVolume(pod, recognised(source));
     if (existing !== undefined) return { ok: true, volume: existing, hash: undefined, why: `reusing volume ${existing.name}` };
   }
+  if (source.kind === HookSourceKind.image) return chooseImageVolume(pod, source.image);
   const pinned = pinnedArch(pod);
   let arch: string;
   let archWhy: string;
@@ -86,10 +116,10 @@ function chooseHookVolume(pod: Pod, namespace: string, facts: ClusterFacts, mark
   if (name === undefined || mountPath === undefined) return { ok: false, reason: SkipReason.noHookForArch, why: "no free volume name or mount path" };
   const configMapName = cm?.name ?? hookConfigMapName(hash);
   const why = cm === undefined ? `${archWhy}; ${configMapName} not in the namespace yet, mounted optional` : archWhy;
-  return { ok: true, volume: { name, mountPath, configMapName, key: HookKey[arch], exists: false }, hash, why };
+  return { ok: true, volume: { name, mountPath, origin: { kind: "configmap", configMapName, key: HookKey[arch] }, exists: false }, hash, why };
 }
 
-function waitArgs(s: Settings, oracle: string, hostNetwork: boolean): string[] {
+function waitArgs(s: Settings, oracle: string, hostNetwork: boolean, volume: HookVolume): string[] {
   // On hostNetwork the pod's /proc/net/tcp is the node's: every connection on the node would count
   // as inbound traffic, so the quiet phase could only ever run to its maximum. The drain phase goes
   // with it: the pod's address is the node's there, so excluding the oracle's node= (kubelet probes)
@@ -99,6 +129,8 @@ function waitArgs(s: Settings, oracle: string, hostNetwork: boolean): string[] {
   const args = ["wait", `--oracle=${oracle}`, `--max=${formatDuration(s.maxMs)}`, `--settle=${formatDuration(s.settleMs)}`, `--quiet=${formatDuration(quietMs)}`, `--fallback=${formatDuration(s.fallbackMs)}`];
   // The bare flag: the hook refuses --drain=VALUE.
   if (s.drain && !hostNetwork) args.push("--drain");
+  // The hook's default --podinfo is its own directory, which an image volume cannot carry the pod's identity in.
+  if (volume.origin.kind === "image") args.push(`--podinfo=${volume.origin.podinfo.mountPath}`);
   return args;
 }
 
@@ -172,8 +204,11 @@ export function decide(pod: Pod, namespace: string, facts: ClusterFacts, policy:
   }
   if (settings.mode === Mode.sleep && native) return nativeSleep("sleep mode");
   // A reinvoked pod that got the native sleep the first time gets it for its new containers too.
-  if (marked && native && findHookVolume(pod) === undefined) return nativeSleep("as on the first pass");
-  if (!marked && native && facts.hookConfigMap(namespace) === undefined) return downgrade("the hook ConfigMap is not in the namespace yet");
+  const source = policy.hookSource;
+  if (marked && native && findHookVolume(pod, recognised(source)) === undefined) return nativeSleep("as on the first pass");
+  if (source.kind === HookSourceKind.configmap && !marked && native && facts.hookConfigMap(namespace) === undefined) {
+    return downgrade("the hook ConfigMap is not in the namespace yet");
+  }
 
   const oracle = facts.oracleAddress();
   const mode = settings.mode === Mode.wait && oracle !== undefined ? Mode.wait : Mode.sleep;
@@ -181,13 +216,13 @@ export function decide(pod: Pod, namespace: string, facts: ClusterFacts, policy:
     if (native) return downgrade("the oracle address is not known yet");
     warnNoWait("the oracle address is not known yet");
   }
-  const choice = chooseHookVolume(pod, namespace, facts, marked);
+  const choice = chooseHookVolume(pod, namespace, facts, marked, source);
   if (!choice.ok) {
     if (native) return downgrade(choice.why);
     return skip(choice.reason, choice.why);
   }
   const { volume } = choice;
-  const args = mode === Mode.wait && oracle !== undefined ? waitArgs(settings, oracle, pod.spec?.hostNetwork === true) : ["sleep", formatDuration(settings.sleepMs)];
+  const args = mode === Mode.wait && oracle !== undefined ? waitArgs(settings, oracle, pod.spec?.hostNetwork === true, volume) : ["sleep", formatDuration(settings.sleepMs)];
   const hookMs = mode === Mode.wait ? settings.maxMs : settings.sleepMs;
   return {
     inject: true,
@@ -201,7 +236,7 @@ export function decide(pod: Pod, namespace: string, facts: ClusterFacts, policy:
       hookLabel: volume.exists ? undefined : choice.hash,
       gracePeriodSeconds: grace(seconds(hookMs)),
       marker: marked ? undefined : `${markerVersion} ${mode}`,
-      why: `${mode}${drainWhy(mode, settings, pod)} via ${volume.key} (${choice.why})`,
+      why: `${mode}${drainWhy(mode, settings, pod)} via ${volume.origin.kind === "image" ? `image ${volume.origin.reference}` : volume.origin.key} (${choice.why})`,
     },
   };
 }

@@ -59,11 +59,19 @@ export interface Volume {
     sources?: VolumeProjection[];
     defaultMode?: number;
   };
+  downwardAPI?: DownwardAPIVolume;
+  /** An OCI image mounted read-only (KEP-4639). */
+  image?: { reference?: string; pullPolicy?: string };
+}
+
+export interface DownwardAPIVolume {
+  items?: { path: string; fieldRef?: { fieldPath: string; apiVersion?: string }; mode?: number }[];
+  defaultMode?: number;
 }
 
 export interface VolumeProjection {
   configMap?: { name?: string; optional?: boolean; items?: KeyToPath[] };
-  downwardAPI?: { items?: { path: string; fieldRef?: { fieldPath: string; apiVersion?: string }; mode?: number }[] };
+  downwardAPI?: DownwardAPIVolume;
 }
 
 export interface KeyToPath {
@@ -145,7 +153,9 @@ export function podShapeProblem(raw: unknown): string | undefined {
     if (!Array.isArray(volumes)) return "spec.volumes is not a list";
     for (const [i, v] of volumes.entries()) {
       if (!isObject(v) || typeof v["name"] !== "string") return `spec.volumes[${i}].name is not a string`;
-      if (v["projected"] !== undefined && !isObject(v["projected"])) return `spec.volumes[${i}].projected is not an object`;
+      for (const source of ["projected", "downwardAPI", "image"]) {
+        if (v[source] !== undefined && !isObject(v[source])) return `spec.volumes[${i}].${source} is not an object`;
+      }
     }
   }
   const grace = spec["terminationGracePeriodSeconds"];

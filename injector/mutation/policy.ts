@@ -8,7 +8,7 @@ import { Annotation, Label } from "../names.ts";
 import { namespaceInjected, NamespaceSkipReason, type NamespaceLike } from "../namespace-policy.ts";
 
 /** The part of the process configuration the mutation reads. */
-export type Policy = Pick<RunConfig, "defaults" | "namespaceSelection" | "excludedNamespaces" | "maxGracePeriodSeconds">;
+export type Policy = Pick<RunConfig, "defaults" | "namespaceSelection" | "excludedNamespaces" | "maxGracePeriodSeconds" | "hookSource">;
 
 /** One pod's effective settings: the process defaults with the pod's and namespace's overrides. */
 export type Settings = Defaults;

@@ -1,7 +1,7 @@
 // `lameduck inject`: reads every input first, writes to stdout only when all of it was injected, so a
 // bad document never leaves half a manifest in a pipeline.
 import { readFile } from "node:fs/promises";
-import { Mode, type InjectConfig } from "../config.ts";
+import { HookSourceKind, Mode, type InjectConfig } from "../config.ts";
 import { staticFacts } from "./static-facts.ts";
 import { Action, InjectError, injectManifests, joinDocuments, type DocumentReport } from "./manifests.ts";
 
@@ -34,8 +34,12 @@ export async function runInject(config: InjectConfig, io: InjectIo): Promise<num
     hookHash: config.hookHash,
   });
   const options = { facts, policy: config, namespace: config.namespace };
-  if (config.defaults.mode === Mode.wait && (config.hookHash === undefined || config.oracleAddress === undefined)) {
-    io.err(`lameduck inject: without --oracle and --hook-configmap pods get a sleep, not the drain wait\n`);
+  if (config.defaults.mode === Mode.wait) {
+    if (config.hookSource.kind === HookSourceKind.image && config.oracleAddress === undefined) {
+      io.err(`lameduck inject: without --oracle pods get a sleep, not the drain wait\n`);
+    } else if (config.hookSource.kind === HookSourceKind.configmap && (config.hookHash === undefined || config.oracleAddress === undefined)) {
+      io.err(`lameduck inject: without --oracle and --hook-configmap pods get a sleep, not the drain wait\n`);
+    }
   }
   const outputs: string[] = [];
   const reports: DocumentReport[] = [];

@@ -42,7 +42,10 @@ export function stripInjection(template: unknown, maxGracePeriodSeconds: number)
   if (!isObject(annotations) || typeof annotations[Annotation.injected] !== "string") return undefined;
   const read = readPod(template);
   if (!read.ok) return undefined;
-  const volume = findHookVolume(read.pod);
+  // Any image: the run that added it may have named another --hook-image; the marker and the
+  // preStop that runs the volume's hook (below) are what make it lameduck's.
+  const volume = findHookVolume(read.pod, { configMap: true, image: () => true });
+  const volumeNames = new Set(volume === undefined ? [] : [volume.name, ...(volume.origin.kind === "image" ? [volume.origin.podinfo.name] : [])]);
   const copy = structuredClone(template) as Json;
   const metadata = copy["metadata"] as Json;
   const marks = metadata["annotations"] as Json;
@@ -74,12 +77,12 @@ export function stripInjection(template: unknown, maxGracePeriodSeconds: number)
       dropKey(c, "lifecycle", emptyObject);
     }
     if (volume !== undefined && Array.isArray(c["volumeMounts"])) {
-      c["volumeMounts"] = c["volumeMounts"].filter((m) => !(isObject(m) && m["name"] === volume.name));
+      c["volumeMounts"] = c["volumeMounts"].filter((m) => !(isObject(m) && typeof m["name"] === "string" && volumeNames.has(m["name"])));
       dropKey(c, "volumeMounts", emptyArray);
     }
   }
   if (volume !== undefined && Array.isArray(spec["volumes"])) {
-    spec["volumes"] = spec["volumes"].filter((v) => !(isObject(v) && v["name"] === volume.name));
+    spec["volumes"] = spec["volumes"].filter((v) => !(isObject(v) && typeof v["name"] === "string" && volumeNames.has(v["name"])));
     dropKey(spec, "volumes", emptyArray);
   }
   const grace = spec["terminationGracePeriodSeconds"];

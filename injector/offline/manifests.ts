@@ -211,7 +211,11 @@ export function injectManifests(text: string, source: string, options: InjectOpt
       edits.push({ start, end, text: YAML.stringify(final, { lineWidth: 0 }) });
     } else {
       for (const { at, ops } of changes) applyToDocument(doc, at, ops);
-      edits.push({ start, end, text: doc.toString({ lineWidth: 0 }) });
+      // The document's range starts at its contents: a comment above them (which the parser hangs on
+      // the first key) is outside it and stays in the text as written; rendered again it would repeat.
+      const rendered = doc.toString({ lineWidth: 0 });
+      const leading = /^(?:#[^\n]*\n)+/.exec(rendered)?.[0] ?? "";
+      edits.push({ start, end, text: leading !== "" && text.slice(0, start).endsWith(leading) ? rendered.slice(leading.length) : rendered });
     }
   }
   return { yaml: applyEdits(text, edits), warnings, reports };

@@ -74,6 +74,8 @@ export function spliceEdits(src: string, doc: Document, base: Path, ops: readonl
   const rewritten: Ranged[] = [];
   const rewrites = new Set<Edit>();
   const within = (n: Ranged): boolean => rewritten.some((r) => r.range[0] <= n.range[0] && n.range[1] <= r.range[1]);
+  // Items appended to each list so far: the patch numbers a second new item after the first one.
+  const appended = new Map<YAMLSeq, number>();
   for (const op of ops) {
     const path: (string | number)[] = [];
     const chain: unknown[] = [doc.contents];
@@ -111,9 +113,10 @@ export function spliceEdits(src: string, doc: Document, base: Path, ops: readonl
       const edit = appendToMap(src, parent, { [String(key)]: op.value as unknown }, indentSeq);
       if (edit === undefined) return undefined;
       edits.push(edit);
-    } else if (op.op === "add" && isSeq(parent) && (key === "-" || key === parent.items.length)) {
+    } else if (op.op === "add" && isSeq(parent) && (key === "-" || key === parent.items.length + (appended.get(parent) ?? 0))) {
       const edit = appendToSeq(src, parent, op.value, indentSeq);
       if (edit === undefined) return undefined;
+      appended.set(parent, (appended.get(parent) ?? 0) + 1);
       edits.push(edit);
     } else if (op.op === "remove") {
       // A collection may lose its last entry when another operation adds one to it.

@@ -49,7 +49,8 @@ export function judgeVersion(read: Read<{ readonly gitVersion: string }>): { fin
   return { findings, version };
 }
 
-export function judgeNodes(read: Read<readonly V1Node[]>, version: ServerVersion | undefined): Finding[] {
+/** `hookImage`: --hook-source=image, where each node pulls the hook for its own architecture. */
+export function judgeNodes(read: Read<readonly V1Node[]>, version: ServerVersion | undefined, hookImage = false): Finding[] {
   const area = "nodes";
   if (!read.ok) return [warn(area, `could not list nodes (${read.error})`)];
   const linux = read.value.filter((n) => (n.metadata?.labels?.["kubernetes.io/os"] ?? "linux") === "linux");
@@ -63,10 +64,15 @@ export function judgeNodes(read: Read<readonly V1Node[]>, version: ServerVersion
   const findings: Finding[] = [];
   if (read.value.length === 0) findings.push(warn(area, "no nodes yet: the webhook cannot tell which hook binary new pods need"));
   const unsupported = [...byArch.keys()].filter((a) => !Object.hasOwn(HookKey, a));
-  if (unsupported.length > 0) {
+  if (unsupported.length > 0 && hookImage) {
+    // The webhook cannot know an unpinned pod's node: one scheduled there could not pull its volume.
+    findings.push(fail(area, `no hook image for ${unsupported.join(", ")}: unpinned pods scheduled there cannot start (their image volume cannot be pulled); pin them elsewhere, opt those namespaces out, or use --hook-source=configmap`));
+  } else if (unsupported.length > 0) {
     findings.push(warn(area, `no hook binary for ${unsupported.join(", ")}: pods pinned there get the native sleep action, or nothing before 1.30`));
   }
-  if (byArch.size > 1) {
+  if (byArch.size > 1 && hookImage) {
+    findings.push(pass(area, `mixed architectures: ${summary}; each node pulls the hook image for its own, so unpinned pods get the drain wait too`));
+  } else if (byArch.size > 1) {
     const native = version !== undefined && nativeSleepSupported(version);
     findings.push(
       warn(area, `mixed architectures: ${summary}`, [

@@ -1,7 +1,7 @@
 // Checks about lameduck's own installation: the controller, its webhook registration and TLS, and the
 // hook ConfigMaps the distributor keeps in every namespace.
 import type { V1ConfigMap, V1Deployment, V1EndpointSlice, V1MutatingWebhookConfiguration, V1Namespace, V1Secret } from "@kubernetes/client-node";
-import { ConfigError, NamespaceSelection, parseRunConfig } from "../config.ts";
+import { ConfigError, HookSourceKind, NamespaceSelection, parseRunConfig, type HookSource } from "../config.ts";
 import { Label } from "../names.ts";
 import { namespaceInjected, namespaceTerminating, type NamespacePolicy } from "../namespace-policy.ts";
 import { judgeCertificates } from "./certs.ts";
@@ -10,12 +10,16 @@ import { fail, listed, pass, warn, type Finding } from "./report.ts";
 import type { InstallNames } from "./snapshot.ts";
 
 /** The controller's namespace policy: from its Deployment's flags, else from the webhook's selector. */
-export function installedPolicy(deployment: V1Deployment | undefined, webhook: V1MutatingWebhookConfiguration | undefined, names: InstallNames): { policy: NamespacePolicy; source: string } {
+export function installedPolicy(
+  deployment: V1Deployment | undefined,
+  webhook: V1MutatingWebhookConfiguration | undefined,
+  names: InstallNames,
+): { policy: NamespacePolicy; source: string; hookSource?: HookSource } {
   const container = deployment?.spec?.template.spec?.containers[0];
   if (container !== undefined) {
     try {
       const config = parseRunConfig(container.args ?? [], { POD_NAMESPACE: names.namespace }, "");
-      return { policy: config, source: `Deployment ${names.namespace}/${names.deployment}` };
+      return { policy: config, source: `Deployment ${names.namespace}/${names.deployment}`, hookSource: config.hookSource };
     } catch (err) {
       if (!(err instanceof ConfigError)) throw err;
     }
@@ -153,5 +157,20 @@ export function judgeCoverage(input: CoverageInputs): Finding[] {
   if (olderVersions.length > 0) findings.push(pass(area, `${olderVersions.length} namespace(s) also keep an older version while pods still mount it: ${listed(olderVersions)}`));
   const stray = [...held.keys()].filter((ns) => !names.has(ns));
   if (stray.length > 0) findings.push(warn(area, `hook ConfigMaps in namespaces that are not selected (the distributor removes them): ${listed(stray)}`));
+  return findings;
+}
+
+/**
+ * The hook source from the controller's flags. With the image the distributor stands down: the
+ * ConfigMaps still there are old versions, deleted once no pod carries them, and none is missing.
+ */
+export function judgeHookSource(hookSource: HookSource, configMaps: readonly V1ConfigMap[]): Finding[] {
+  if (hookSource.kind === HookSourceKind.configmap) return [pass("hook source", "configmap: the distributor keeps the hook ConfigMap in every selected namespace")];
+  const findings = [pass("hook source", `image ${hookSource.image}: pods mount it as an image volume, no hook ConfigMaps are distributed (every node needs containerd 2.1+ or CRI-O 1.31+, see docs/operations.md)`)];
+  const left = configMaps.filter((cm) => (cm.metadata?.name ?? "").startsWith(hookPrefix));
+  if (left.length > 0) {
+    const spaces = [...new Set(left.map((cm) => cm.metadata?.namespace ?? ""))];
+    findings.push(pass("configmaps", `${left.length} hook ConfigMap(s) from before the image remain while pods carry their version; the controller deletes each once none does: ${listed(spaces)}`));
+  }
   return findings;
 }

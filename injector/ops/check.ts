@@ -3,7 +3,8 @@ import { randomUUID } from "node:crypto";
 import type { KubeConfig } from "@kubernetes/client-node";
 import { loadHookSet } from "../distributor/hookset.ts";
 import { judgeNodes, judgePodSecurity, judgeVersion } from "./check-cluster.ts";
-import { installedPolicy, judgeController, judgeCoverage, judgeWebhook } from "./check-install.ts";
+import { HookSourceKind } from "../config.ts";
+import { installedPolicy, judgeController, judgeCoverage, judgeHookSource, judgeWebhook } from "./check-install.ts";
 import { probeOracle, type httpGet } from "./oracle-probe.ts";
 import { warn, type Finding } from "./report.ts";
 import { readSnapshot, type ClusterSnapshot, type InstallNames } from "./snapshot.ts";
@@ -32,7 +33,9 @@ async function localHash(hookDir: string | undefined): Promise<string | undefine
 export async function judge(s: ClusterSnapshot, options: CheckOptions, get?: typeof httpGet): Promise<Finding[]> {
   const { names } = options;
   const version = judgeVersion(s.version);
-  const findings: Finding[] = [...version.findings, ...judgeNodes(s.nodes, version.version), ...judgeController(s.deployment, names)];
+  const ours = s.webhookConfigs.ok ? s.webhookConfigs.value.find((c) => c.metadata?.name === names.webhookConfig) : undefined;
+  const { policy, hookSource } = installedPolicy(s.deployment.ok ? s.deployment.value : undefined, ours, names);
+  const findings: Finding[] = [...version.findings, ...judgeNodes(s.nodes, version.version, hookSource?.kind === HookSourceKind.image), ...judgeController(s.deployment, names)];
   findings.push(...judgeWebhook({ webhookConfigs: s.webhookConfigs, tlsSecret: s.tlsSecret, webhookSlices: s.webhookSlices, names, now: options.now }));
 
   const service = s.oracleService.ok ? s.oracleService.value : undefined;
@@ -48,11 +51,13 @@ export async function judge(s: ClusterSnapshot, options: CheckOptions, get?: typ
 
   if (!s.namespaces.ok) findings.push(warn("namespaces", `could not list namespaces (${s.namespaces.error})`));
   else {
-    const ours = s.webhookConfigs.ok ? s.webhookConfigs.value.find((c) => c.metadata?.name === names.webhookConfig) : undefined;
-    const { policy } = installedPolicy(s.deployment.ok ? s.deployment.value : undefined, ours, names);
     findings.push(...judgePodSecurity(s.namespaces.value));
     if (!s.configMaps.ok) findings.push(warn("configmaps", `could not list hook ConfigMaps (${s.configMaps.error})`));
-    else findings.push(...judgeCoverage({ namespaces: s.namespaces.value, configMaps: s.configMaps.value, policy, localHash: await localHash(options.hookDir), now: options.now }));
+    else if (hookSource !== undefined && hookSource.kind === HookSourceKind.image) findings.push(...judgeHookSource(hookSource, s.configMaps.value));
+    else {
+      if (hookSource !== undefined) findings.push(...judgeHookSource(hookSource, s.configMaps.value));
+      findings.push(...judgeCoverage({ namespaces: s.namespaces.value, configMaps: s.configMaps.value, policy, localHash: await localHash(options.hookDir), now: options.now }));
+    }
   }
   return findings;
 }

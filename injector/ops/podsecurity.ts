@@ -84,7 +84,8 @@ const safeSysctls = new Set([
   "net.ipv4.tcp_keepalive_time", "net.ipv4.tcp_fin_timeout", "net.ipv4.tcp_keepalive_intvl", "net.ipv4.tcp_keepalive_probes",
 ]);
 const seLinuxTypes = new Set(["", "container_t", "container_init_t", "container_kvm_t", "container_engine_t"]);
-const restrictedVolumeTypes = new Set(["configMap", "csi", "downwardAPI", "emptyDir", "ephemeral", "persistentVolumeClaim", "projected", "secret"]);
+// image: allowed since policy 1.33 (kubernetes/kubernetes#130394; the website's list lags behind).
+const restrictedVolumeTypes = new Set(["configMap", "csi", "downwardAPI", "emptyDir", "ephemeral", "image", "persistentVolumeClaim", "projected", "secret"]);
 
 /** A volume's source types: every field but its name that is set. */
 function volumeTypes(volume: VolumeLike): string[] {

@@ -3,9 +3,9 @@
 // indexOf and jsonpatch.escapeKey are used: no optionals and no two-variable comprehensions, so the
 // fake API server's evaluator (@bufbuild/cel) runs exactly what a real 1.36 server runs. CEL has no
 // `let`, so `[x].map(v, …)[0]` binds an intermediate value where one is needed twice.
-import { Mode, type Defaults } from "../config.ts";
+import { HookSourceKind, Mode, type Defaults, type HookSource } from "../config.ts";
 import { defaultGracePeriodSeconds } from "../mutation/pod.ts";
-import { defaultMountPath, defaultVolumeName } from "../mutation/volume.ts";
+import { defaultMountPath, defaultVolumeName, podinfoMountPath, podinfoVolumeName } from "../mutation/volume.ts";
 import { Annotation, HookKey, hookConfigMapName } from "../names.ts";
 
 /** A CEL string literal (JSON's escapes are CEL's). */
@@ -27,6 +27,8 @@ export interface PolicyFacts {
   readonly architectures: readonly string[];
   /** The hook version the distributor keeps in every namespace; undefined → native sleep. */
   readonly hookHash: string | undefined;
+  /** --hook-source: with the image, no ConfigMap, hash or architecture is needed. */
+  readonly hookSource: HookSource;
 }
 
 export interface Variable {
@@ -68,6 +70,36 @@ function mountTaken(path: string): string {
   return `${v("allContainers")}.exists(c, has(c.volumeMounts) && c.volumeMounts.exists(m, m.mountPath == ${path} || (m.mountPath.startsWith(${path} + '/') && m.mountPath.substring(size(${path})).matches('^/+$'))))`;
 }
 
+/** The free-name search of volume.ts: the default name is nearly always free, tested alone first. */
+function freeVolumeName(base: string): string {
+  return `[has(object.spec.volumes) ? object.spec.volumes.map(vol, vol.name) : []].map(taken, !(${str(base)} in taken) ? [${str(base)}] : ${list(candidates(base))}.filter(n, !(n in taken)))[0]`;
+}
+
+function freeMountPath(base: string): string {
+  return `!${mountTaken(str(base))} ? [${str(base)}] : ${list(candidates(base))}.filter(p, !${mountTaken("p")})`;
+}
+
+/** The first mount path of a volume `vol` some container mounts (containers, init, ephemeral, in order). */
+const mountsOf = (volume: string): string => `${v("allContainers")}.filter(c, has(c.volumeMounts) && c.volumeMounts.exists(m, m.name == ${volume}.name))`;
+const firstMountPath = (volume: string): string => `${mountsOf(volume)}[0].volumeMounts.filter(m, m.name == ${volume}.name)[0].mountPath`;
+
+/**
+ * The image and podinfo volumes an earlier pass added (volume.ts, findHookVolume): the first mounted
+ * image volume of exactly the hook image and the first mounted podinfo volume, both or neither.
+ * Three variables: a list of lists trips @bufbuild/cel (the fake's evaluator).
+ */
+function existingImageVolume(image: string): Variable[] {
+  const isImage = `has(vol.image) && has(vol.image.reference) && vol.image.reference == ${str(image)} && size(${mountsOf("vol")}) > 0`;
+  const isPodinfo = `vol.name.startsWith(${str(podinfoVolumeName)}) && has(vol.downwardAPI) && has(vol.downwardAPI.items) && vol.downwardAPI.items.exists(i, i.path == 'pod/uid' && has(i.fieldRef) && i.fieldRef.fieldPath == 'metadata.uid') && size(${mountsOf("vol")}) > 0`;
+  const found = (test: string): string => `${v("marked")} && has(object.spec.volumes) ? object.spec.volumes.filter(vol, ${test}).map(vol, {'name': vol.name, 'mountPath': ${firstMountPath("vol")}}) : []`;
+  const [img, info] = [v("existingImage"), v("existingPodinfo")];
+  return [
+    { name: "existingImage", expression: found(isImage) },
+    { name: "existingPodinfo", expression: found(isPodinfo) },
+    { name: "existingVolume", expression: `size(${img}) > 0 && size(${info}) > 0 ? [{'name': ${img}[0].name, 'mountPath': ${img}[0].mountPath, 'podinfoName': ${info}[0].name, 'podinfoPath': ${info}[0].mountPath}] : []` },
+  ];
+}
+
 /** The policy's variables, in evaluation order (each may use the ones before it). */
 export function variables(f: PolicyFacts): Variable[] {
   const d = f.defaults;
@@ -76,7 +108,6 @@ export function variables(f: PolicyFacts): Variable[] {
   const clusterArch = f.architectures.length === 1 ? list(f.architectures) : "[]";
   const hookKeys = Object.entries(HookKey);
   const allContainers = ["containers", "initContainers", "ephemeralContainers"].map((k) => `(has(object.spec.${k}) ? object.spec.${k} : [])`).join(" + ");
-  const mountsOf = (volume: string): string => `${v("allContainers")}.filter(c, has(c.volumeMounts) && c.volumeMounts.exists(m, m.name == ${volume}.name))`;
   const isHookVolume = `has(vol.projected) && has(vol.projected.sources) && vol.projected.sources.exists(s, has(s.configMap) && has(s.configMap.name) && s.configMap.name.startsWith(${str(hookConfigMapName(""))}) && has(s.configMap.items) && s.configMap.items.exists(i, i.key in ${list(Object.values(HookKey))} && i.path == 'hook')) && size(${mountsOf("vol")}) > 0`;
   const original = `(has(object.spec.terminationGracePeriodSeconds) ? object.spec.terminationGracePeriodSeconds : ${String(defaultGracePeriodSeconds)})`;
   const native = v("handler") + " == 'native-sleep'";
@@ -86,8 +117,14 @@ export function variables(f: PolicyFacts): Variable[] {
   // On hostNetwork neither the quiet phase nor the drain phase (decide.ts, waitArgs).
   const quietMs = `(${hostNetwork} ? 0 : ${v("quietMs")})`;
   const oracle = f.oracleAddress ?? "";
+  const image = f.hookSource.kind === HookSourceKind.image ? f.hookSource.image : undefined;
   // The webhook names a new volume's ConfigMap after the hook version; reusing one needs no version.
-  const cannotAdd = f.hookHash === undefined ? "true || " : "";
+  const cannotAdd = image === undefined && f.hookHash === undefined ? "true || " : "";
+  /** The volume variable's fields, and the variables holding a new volume's free values for them. */
+  const placeFields: readonly (readonly [string, string])[] = [["name", "volumeName"], ["mountPath", "mountPath"], ...(image === undefined ? [] : [["podinfoName", "podinfoName"], ["podinfoPath", "podinfoPath"]] as const)];
+  // With the image, only a pod pinned to an architecture the image lacks (decide.ts, chooseImageVolume).
+  const noHook = image === undefined ? `${v("hookKey")} == ''` : `(size(${v("pinnedArch")}) > 0 && !(${v("pinnedArch")}[0] in ${list(Object.keys(HookKey))}))`;
+  const cannotPlace = [noHook, ...placeFields.map(([, free]) => `size(${v(free)}) == 0`)].join(" || ");
   return [
     { name: "annotations", expression: annotations },
     { name: "marked", expression: `${str(Annotation.injected)} in ${v("annotations")}` },
@@ -100,28 +137,34 @@ export function variables(f: PolicyFacts): Variable[] {
     { name: "drain", expression: `[${v("sources")}.filter(s, ${str(Annotation.drain)} in s && s[${str(Annotation.drain)}] in ['true', 'false']).map(s, s[${str(Annotation.drain)}] == 'true')].map(l, size(l) > 0 ? l[0] : ${String(d.drain)})[0]` },
     { name: "targets", expression: "object.spec.containers.filter(c, !has(c.lifecycle) || !has(c.lifecycle.preStop)).map(c, c.name)" },
     { name: "allContainers", expression: allContainers },
-    { name: "existingVolume", expression: `${v("marked")} && has(object.spec.volumes) ? object.spec.volumes.filter(vol, ${isHookVolume}).map(vol, {'name': vol.name, 'mountPath': ${mountsOf("vol")}[0].volumeMounts.filter(m, m.name == vol.name)[0].mountPath}) : []` },
+    ...(image !== undefined ? existingImageVolume(image) : [
+      { name: "existingVolume", expression: `${v("marked")} && has(object.spec.volumes) ? object.spec.volumes.filter(vol, ${isHookVolume}).map(vol, {'name': vol.name, 'mountPath': ${firstMountPath("vol")}}) : []` },
+    ]),
     { name: "windows", expression: `(has(object.spec.os) && has(object.spec.os.name) && object.spec.os.name == 'windows') || (has(object.spec.nodeSelector) && 'kubernetes.io/os' in object.spec.nodeSelector && object.spec.nodeSelector['kubernetes.io/os'] == 'windows')` },
     { name: "pinnedArch", expression: pinnedArchExpression() },
     { name: "hookKey", expression: `[size(${v("pinnedArch")}) > 0 ? ${v("pinnedArch")} : ${clusterArch}].map(a, size(a) != 1 ? '' : ${hookKeys.map(([arch, key]) => `a[0] == ${str(arch)} ? ${str(key)} : `).join("")}'')[0]` },
-    // The default name and path are nearly always free: test them alone before the bounded search.
-    { name: "volumeName", expression: `[has(object.spec.volumes) ? object.spec.volumes.map(vol, vol.name) : []].map(taken, !(${str(defaultVolumeName)} in taken) ? [${str(defaultVolumeName)}] : ${list(candidates(defaultVolumeName))}.filter(n, !(n in taken)))[0]` },
-    { name: "mountPath", expression: `!${mountTaken(str(defaultMountPath))} ? [${str(defaultMountPath)}] : ${list(candidates(defaultMountPath))}.filter(p, !${mountTaken("p")})` },
+    { name: "volumeName", expression: freeVolumeName(defaultVolumeName) },
+    { name: "mountPath", expression: freeMountPath(defaultMountPath) },
+    ...(image === undefined ? [] : [
+      { name: "podinfoName", expression: freeVolumeName(podinfoVolumeName) },
+      { name: "podinfoPath", expression: freeMountPath(podinfoMountPath) },
+    ]),
     {
       // decide(): the drain wait through the hook when everything it needs is known, else the
       // native sleep (policy mode runs on 1.36+, which always serves it).
       name: "handler",
+      // With the hook image no architecture or hook version is needed, only free names.
       expression: f.oracleAddress === undefined ? "'native-sleep'"
-        : `${v("windows")} || ${v("mode")} == 'sleep' ? 'native-sleep' : size(${v("existingVolume")}) > 0 ? 'wait' : ${cannotAdd}${v("marked")} || ${v("hookKey")} == '' || size(${v("volumeName")}) == 0 || size(${v("mountPath")}) == 0 ? 'native-sleep' : 'wait'`,
+        : `${v("windows")} || ${v("mode")} == 'sleep' ? 'native-sleep' : size(${v("existingVolume")}) > 0 ? 'wait' : ${cannotAdd}${v("marked")} || ${cannotPlace} ? 'native-sleep' : 'wait'`,
     },
     { name: "newVolume", expression: `${v("handler")} == 'wait' && size(${v("existingVolume")}) == 0` },
-    { name: "volume", expression: `${v("handler")} != 'wait' ? {'name': '', 'mountPath': ''} : ${v("newVolume")} ? {'name': ${v("volumeName")}[0], 'mountPath': ${v("mountPath")}[0]} : ${v("existingVolume")}[0]` },
+    { name: "volume", expression: `${v("handler")} != 'wait' ? {${placeFields.map(([k]) => `'${k}': ''`).join(", ")}} : ${v("newVolume")} ? {${placeFields.map(([k, free]) => `'${k}': ${v(free)}[0]`).join(", ")}} : ${v("existingVolume")}[0]` },
     { name: "original", expression: original },
     { name: "grace", expression: `${v("marked")} ? ${v("original")} : ${extended}` },
     {
       name: "preStop",
       // dyn(): the two handlers are maps of different types, which a conditional may not mix.
-      expression: `${v("handler")} == 'native-sleep' ? dyn({'sleep': {'seconds': [(${v("sleepMs")} + 999) / 1000].map(s, s < ${v("grace")} ? s : ${v("grace")})[0]}}) : dyn({'exec': {'command': [${v("volume")}.mountPath + '/hook', 'wait', ${str(`--oracle=${oracle}`)}, '--max=' + ${renderDuration(v("maxMs"))}, '--settle=' + ${renderDuration(v("settleMs"))}, '--quiet=' + ${renderDuration(quietMs)}, ${str(`--fallback=${formatLiteral(d.fallbackMs)}`)}] + (${v("drain")} && !${hostNetwork} ? ['--drain'] : [])}})`,
+      expression: `${v("handler")} == 'native-sleep' ? dyn({'sleep': {'seconds': [(${v("sleepMs")} + 999) / 1000].map(s, s < ${v("grace")} ? s : ${v("grace")})[0]}}) : dyn({'exec': {'command': [${v("volume")}.mountPath + '/hook', 'wait', ${str(`--oracle=${oracle}`)}, '--max=' + ${renderDuration(v("maxMs"))}, '--settle=' + ${renderDuration(v("settleMs"))}, '--quiet=' + ${renderDuration(quietMs)}, ${str(`--fallback=${formatLiteral(d.fallbackMs)}`)}] + (${v("drain")} && !${hostNetwork} ? ['--drain'] : [])${image === undefined ? "" : ` + ['--podinfo=' + ${v("volume")}.podinfoPath]`}}})`,
     },
   ];
 }

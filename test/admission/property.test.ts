@@ -8,8 +8,8 @@ import type { Container, Pod, Volume } from "../../injector/mutation/pod.ts";
 import { applyOps, testFacts, testPolicy } from "../support/admission.ts";
 
 const dnsLabel = fc.stringMatching(/^[a-z]([-a-z0-9]{0,10}[a-z0-9])?$/);
-const volumeName = fc.oneof(dnsLabel, fc.constantFrom("lameduck", "lameduck-1", "lameduck-2"));
-const mountPath = fc.oneof(fc.constantFrom("/.lameduck", "/.lameduck-1", "/.lameduck/", "/data", "/var/run/x"), dnsLabel.map((s) => `/${s}`));
+const volumeName = fc.oneof(dnsLabel, fc.constantFrom("lameduck", "lameduck-1", "lameduck-2", "lameduck-podinfo"));
+const mountPath = fc.oneof(fc.constantFrom("/.lameduck", "/.lameduck-1", "/.lameduck/", "/.lameduck-podinfo", "/data", "/var/run/x"), dnsLabel.map((s) => `/${s}`));
 const annotationValue = fc.oneof(fc.string({ maxLength: 12 }), fc.constantFrom("wait", "sleep", "true", "false", "0s", "15s", "1500ms", "2m", "forever"));
 const lameduckKeys = ["inject", "mode", "max", "settle", "quiet", "sleep"] as const;
 
@@ -84,7 +84,9 @@ const factsArbitrary = fc.record({
   hookHash: fc.option(fc.constantFrom("3f2a9c1e", "0badc0de"), { nil: undefined }),
   currentHookHash: fc.option(fc.constant("77aa00ff"), { nil: undefined }),
 });
-const flagsArbitrary = fc.subarray(["--mode=sleep", "--max-grace-period=45s", "--quiet=0s", "--sleep=1500ms", "--max=2m"]);
+const flagsArbitrary = fc
+  .tuple(fc.subarray(["--mode=sleep", "--max-grace-period=45s", "--quiet=0s", "--sleep=1500ms", "--max=2m"]), fc.boolean())
+  .map(([flags, image]) => (image ? [...flags, "--hook-source=image", "--hook-image=registry.example/lameduck-hook:1"] : flags));
 
 /** JSON Pointer paths lameduck may add or replace; anything else is someone else's field. */
 const ownPaths = [

@@ -33,6 +33,7 @@ export async function run(report: BenchReport): Promise<void> {
   const policy = testPolicy();
   const facts = testFacts();
   const { policy: map, binding } = injectionPolicy(policy, { oracleAddress: defaultStaticFacts.oracleAddress, architectures: ["amd64"], hookHash: defaultStaticFacts.hookHash });
+  const image = injectionPolicy(testPolicy(["--hook-source=image", "--hook-image=registry.example/lameduck-hook:1"]), { oracleAddress: defaultStaticFacts.oracleAddress, architectures: ["amd64"], hookHash: defaultStaticFacts.hookHash });
   const namespaceObject = { metadata: { name: "shop", labels: { "kubernetes.io/metadata.name": "shop" } } };
   report.section("policy mode: evaluation per pod creation (fake's CEL evaluator)");
   for (const containers of [1, 10, 100]) {
@@ -46,6 +47,11 @@ export async function run(report: BenchReport): Promise<void> {
     });
     report.row(`pod with ${String(containers)} container(s): policy`, Math.round(evaluated), "µs", { ratio: evaluated / webhook, baseline: "webhook mutation in-process" });
     report.row(`pod with ${String(containers)} container(s): webhook mutation`, Math.round(webhook * 10) / 10, "µs");
+    // --hook-source=image: two volumes and two mounts per container instead of one of each.
+    const withImage = perCall(() => {
+      applyPolicyPatch(p, policyPatch(image.policy, image.binding, { resource: Res.pods, object: p, namespaceObject, request: {} }));
+    });
+    report.row(`pod with ${String(containers)} container(s): policy with the hook image`, Math.round(withImage), "µs", { ratio: withImage / evaluated, baseline: "policy with the hook ConfigMap" });
   }
   await Promise.resolve();
 }

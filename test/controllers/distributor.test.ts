@@ -4,6 +4,7 @@ import { loadHookSet } from "../../injector/distributor/hookset.ts";
 import { desiredConfigMap } from "../../injector/distributor/reconcile.ts";
 import type { FakeApi } from "../fakeapi/index.ts";
 import { createNode, runPod } from "../support/cluster.ts";
+import { captureLogger } from "../support/log.ts";
 import { body, eventually, fakeHookDir, syncedController, type TestController, withFakeApi } from "./harness.ts";
 
 let api: FakeApi;
@@ -15,7 +16,7 @@ withFakeApi(running, (clients) => {
   ({ api, kc, core } = clients);
 });
 
-const controller = (options: { hookDir?: string; args?: string[]; gcRetryMs?: number; resyncMs?: number } = {}): Promise<TestController> => syncedController(kc, running, options);
+const controller = (options: Partial<Parameters<typeof syncedController>[2]> = {}): Promise<TestController> => syncedController(kc, running, options);
 
 async function hookConfigMaps(ns: string): Promise<V1ConfigMap[]> {
   const list = await core.listNamespacedConfigMap({ namespace: ns, labelSelector: "app.kubernetes.io/managed-by=lameduck" });
@@ -150,6 +151,37 @@ describe("the hook ConfigMap distributor", () => {
     // The question "does any pod still use it" is one limited list per check, never a relist.
     const podLists = api.requests.filter((r) => r.resource === "pods" && r.verb === "list");
     expect(podLists.length).toBeGreaterThan(0);
+  });
+
+  it("stands down with --hook-source=image: creates none, says so once, and deletes its old ones once no pod carries them", async () => {
+    await createNode(kc, { name: "node-a", ip: "192.168.1.10" });
+    await createNamespace("shop");
+    await createNamespace("idle");
+    const hookDir = fakeHookDir();
+    const hooks = await loadHookSet(hookDir);
+    // What the distributor left from before the switch: its current version in both namespaces, one
+    // of them still mounted by a pod.
+    for (const ns of ["shop", "idle"]) await core.createNamespacedConfigMap({ namespace: ns, body: desiredConfigMap(hooks, ns) });
+    await core.createNamespacedPod({
+      namespace: "shop",
+      body: body<V1Pod>({ metadata: { name: "old-web", labels: { "lameduck.dev/hook": hooks.hash } }, spec: { containers: [{ name: "web", image: "web" }] } }),
+    });
+    await runPod(kc, "shop", "old-web", { node: "node-a", ip: "10.1.0.5" });
+    const log = captureLogger();
+    const setup = api.requests.length;
+    const c = await controller({ hookDir, gcRetryMs: 100, resyncMs: 100, logger: log.logger, args: ["--hook-source=image", "--hook-image=registry.example/lameduck-hook:1"] });
+    await eventually("idle's ConfigMap deleted", async () => (await names("idle")).length === 0);
+    await createNamespace("new");
+    await new Promise((r) => setTimeout(r, 300));
+    await c.distributor.idle();
+    expect(await names("new")).toEqual([]);
+    expect(await names("shop")).toEqual([hooks.configMapName]);
+    expect(c.facts.hookConfigMap("shop")).toBeUndefined();
+    await core.deleteNamespacedPod({ namespace: "shop", name: "old-web", gracePeriodSeconds: 0 });
+    await eventually("shop's ConfigMap deleted", async () => (await names("shop")).length === 0);
+    expect(api.requests.slice(setup).filter((r) => r.resource === "configmaps" && r.verb === "create")).toEqual([]);
+    expect(log.messages().filter((m) => m.startsWith("hook source is the image"))).toHaveLength(1);
+    expect(await c.metric("lameduck_distributor_reconciles_total", { outcome: "error" })).toBe(0);
   });
 
   it("two replicas at once converge without errors", async () => {

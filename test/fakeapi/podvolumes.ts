@@ -138,6 +138,18 @@ function projected(field: string, p: Obj): FieldError[] {
   return errors;
 }
 
+const pullPolicies = ["Always", "IfNotPresent", "Never"];
+
+/** validateImageVolumeSource: a pod's image volume names its image; a pull policy, if set, is one of the three. */
+function imageErrors(at: string, s: Obj): FieldError[] {
+  const errors = (str(s["reference"]) ?? "") === "" ? [required(`${at}.reference`)] : [];
+  const policy = str(s["pullPolicy"]) ?? "";
+  if (s["pullPolicy"] !== undefined && !pullPolicies.includes(policy)) {
+    errors.push({ type: "FieldValueNotSupported", field: `${at}.pullPolicy`, detail: `Unsupported value: ${goValue(policy)}: supported values: ${pullPolicies.map((p) => goValue(p)).join(", ")}` });
+  }
+  return errors;
+}
+
 function ownErrors(kind: string, s: Obj, at: string): FieldError[] {
   switch (kind) {
     case "secret":
@@ -152,6 +164,8 @@ function ownErrors(kind: string, s: Obj, at: string): FieldError[] {
       return projected(at, s);
     case "hostPath":
       return (str(s["path"]) ?? "") === "" ? [required(`${at}.path`)] : [];
+    case "image":
+      return imageErrors(at, s);
     default:
       return [];
   }

@@ -109,6 +109,25 @@ it("a downward API item offers only the pod fields a volume may carry [source: v
   expect(unknown.message).toBe('Pod "downward-unknown" is invalid: spec.volumes[0].projected.sources[0].downwardAPI.fieldRef.fieldPath: Invalid value: "spec.containers": error converting fieldPath: field label not supported: spec.containers');
 });
 
+it("an image volume needs its reference and a known pull policy [source: validateImageVolumeSource]", async () => {
+  const r = await rejection("imagevol", { volumes: [{ name: "a", image: {} }, { name: "b", image: { reference: "registry.example/hook:1", pullPolicy: "Sometimes" } }] });
+  expect(r.fields).toEqual(["spec.volumes[0].image.reference", "spec.volumes[1].image.pullPolicy"]);
+  expect(r.message).toContain('spec.volumes[1].image.pullPolicy: Unsupported value: "Sometimes": supported values: "Always", "IfNotPresent", "Never"');
+});
+
+it("the hook image's pod shape is accepted: an image volume, a downwardAPI volume, a preStop exec under the image's mount path", async () => {
+  // As a real v1.36.2 server accepted it (issue 15): what --hook-source=image injects.
+  const created = await core.createNamespacedPod({ namespace: ns, body: { metadata: { name: "hookimage" }, spec: {
+    containers: [{ ...app, lifecycle: { preStop: { exec: { command: ["/.lameduck/hook", "wait", "--oracle=10.96.40.7:8080", "--max=30s", "--podinfo=/.lameduck-podinfo"] } } },
+      volumeMounts: [{ name: "lameduck", mountPath: "/.lameduck", readOnly: true }, { name: "lameduck-podinfo", mountPath: "/.lameduck-podinfo", readOnly: true }] }],
+    volumes: [
+      { name: "lameduck", image: { reference: "ghcr.io/lameduck-dev/lameduck-hook:0.1.0", pullPolicy: "IfNotPresent" } },
+      { name: "lameduck-podinfo", downwardAPI: { items: [{ path: "pod/uid", fieldRef: { fieldPath: "metadata.uid" } }] } },
+    ],
+  } } });
+  expect(created.spec?.volumes?.[0]?.image).toEqual({ reference: "ghcr.io/lameduck-dev/lameduck-hook:0.1.0", pullPolicy: "IfNotPresent" });
+});
+
 it("a volume with no source is defaulted to an emptyDir [source: SetDefaults_Volume]", async () => {
   const created = await core.createNamespacedPod({ namespace: ns, body: { metadata: { name: "sourceless" }, spec: { containers: [app], volumes: [{ name: "scratch" }] } } });
   expect(created.spec?.volumes?.find((v) => v.name === "scratch")?.emptyDir).toEqual({});

@@ -105,6 +105,25 @@ describe("lameduck inject, run again", () => {
     expect(YAML.parse((await inject(longer.out, [])).out)).toEqual(YAML.parse(first.out));
   });
 
+  it("moves between the hook ConfigMap and the hook image, both volumes of the image going with it", async () => {
+    const image = ["--oracle=10.96.40.7:8080", "--hook-source=image", "--hook-image=registry.example/lameduck-hook:0.1.0"];
+    const fromImage = await inject(deployment, image);
+    expect(fromImage.err).toContain("injected: wait via image registry.example/lameduck-hook:0.1.0");
+    expect(fromImage.err).not.toContain("--hook-configmap");
+    expect(fromImage.out).toContain("--podinfo=/.lameduck-podinfo");
+    expect((await inject(fromImage.out, image)).out).toBe(fromImage.out);
+    // A switch rewrites the volume in place, which the text splice does not do: the document is
+    // rendered again (its comments kept, once), as the direct injection would make it.
+    const toConfigMap = await inject(fromImage.out);
+    expect(toConfigMap.err).toContain("re-injected: wait via hook-amd64");
+    expect(YAML.parse(toConfigMap.out)).toEqual(YAML.parse((await inject(deployment)).out));
+    expect(toConfigMap.out.match(/# the web tier/g)).toHaveLength(1);
+    const back = await inject(toConfigMap.out, image);
+    expect(YAML.parse(back.out)).toEqual(YAML.parse(fromImage.out));
+    expect(YAML.parse((await inject(back.out, [...image, "--namespace=kube-system"])).out)).toEqual(YAML.parse(deployment));
+    expect((await inject(fromImage.out, [...image, "--namespace=kube-system"])).out).toBe(deployment);
+  });
+
   it("takes its injection off when the new settings leave the pod alone, and keeps the user's preStop", async () => {
     const injected = (await inject(deployment)).out;
     const { out, err } = await inject(injected, [...cluster, "--namespace=kube-system"]);
@@ -131,11 +150,21 @@ function rewritable(text: string): Set<number> {
   return lines;
 }
 
+/** A golden case's --hook-source and --hook-image flags (its first YAML document). */
+function hookSourceFlags(text: string): string[] {
+  const setup: unknown = YAML.parseAllDocuments(text).length > 1 ? YAML.parseAllDocuments(text)[0]?.toJS() : undefined;
+  const flags = typeof setup === "object" && setup !== null && "flags" in setup && Array.isArray(setup.flags) ? setup.flags.filter((f): f is string => typeof f === "string") : [];
+  return flags.filter((f) => f.startsWith("--hook-source=") || f.startsWith("--hook-image="));
+}
+
 describe("lameduck inject on the fixture corpus", () => {
   const files = readdirSync(fixtures).filter((f) => f.endsWith(".pod.yaml"));
   it.each(files)("%s: keeps every line outside the flow collections and numbers it extends, in order", async (file) => {
     const text = readFileSync(join(fixtures, file), "utf8");
-    const { code, out } = await inject(text);
+    // With the hook source the case was written for: a case of a pod with the hook image, injected
+    // from the ConfigMap, would switch sources (the test above).
+    const image = hookSourceFlags(text);
+    const { code, out } = await inject(text, image.length === 0 ? cluster : ["--oracle=10.96.40.7:8080", ...image]);
     expect(code).toBe(0);
     const keep = rewritable(text);
     const expected = text.split("\n").filter((_, i) => !keep.has(i));

@@ -7,7 +7,7 @@ import type { V1ConfigMap, V1Deployment, V1MutatingWebhookConfiguration, V1Names
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { NamespaceSelection } from "../../injector/config.ts";
 import { injectedSamples, judgeNodes, judgePodSecurity, judgeVersion } from "../../injector/ops/check-cluster.ts";
-import { installedPolicy, judgeCoverage } from "../../injector/ops/check-install.ts";
+import { installedPolicy, judgeCoverage, judgeHookSource } from "../../injector/ops/check-install.ts";
 import { defaultInstallNames } from "../../injector/ops/snapshot.ts";
 import { judgeCertificates } from "../../injector/ops/certs.ts";
 import { probeOracle } from "../../injector/ops/oracle-probe.ts";
@@ -53,6 +53,14 @@ describe("the nodes", () => {
   });
   it("warn about an architecture without a hook binary", () => {
     expect(judgeNodes(ok([node("a", "s390x")]), { major: 1, minor: 36 }).map((f) => f.message).join(" ")).toContain("no hook binary for s390x");
+  });
+  it("with the hook image, pass mixed, and fail an architecture the image lacks (its pods could not start)", () => {
+    const mixed = judgeNodes(ok([node("a", "amd64"), node("b", "arm64")]), { major: 1, minor: 36 }, true);
+    expect(levels(mixed)).toEqual(["PASS"]);
+    expect(mixed[0]?.message).toContain("each node pulls the hook image for its own");
+    const lacking = judgeNodes(ok([node("a", "amd64"), node("b", "s390x")]), { major: 1, minor: 36 }, true);
+    expect(levels(lacking)).toEqual(["FAIL", "PASS"]);
+    expect(lacking[0]?.message).toContain("no hook image for s390x");
   });
 });
 
@@ -131,6 +139,27 @@ describe("the hook ConfigMap coverage", () => {
   it("fails when no namespace holds any hook, and warns when this CLI ships another version", () => {
     expect(levels(judgeCoverage({ namespaces: [ns("a", day)], configMaps: [], policy: optOut, localHash: undefined, now }))).toEqual(["FAIL"]);
     expect(levels(judgeCoverage({ namespaces: [ns("a", day)], configMaps: [cm("a", "aaaa1111")], policy: optOut, localHash: "bbbb2222", now }))).toEqual(["WARN", "PASS"]);
+  });
+});
+
+describe("the hook source", () => {
+  const cm = (namespace: string): V1ConfigMap => asConfigMap({ metadata: { namespace, name: "lameduck-hook-aaaa1111", labels: { "lameduck.dev/hook": "aaaa1111" } } });
+  it("comes from the controller's flags and is reported either way", async () => {
+    const deployment = asDeployment(find(await render("manifests"), "Deployment", "lameduck"));
+    expect(installedPolicy(deployment, undefined, defaultInstallNames).hookSource).toEqual({ kind: "configmap" });
+    const container = deployment.spec?.template.spec?.containers[0];
+    if (container !== undefined) container.args = [...(container.args ?? []), "--hook-source=image", "--hook-image=registry.example/lameduck-hook:1"];
+    const hookSource = installedPolicy(deployment, undefined, defaultInstallNames).hookSource;
+    expect(hookSource).toEqual({ kind: "image", image: "registry.example/lameduck-hook:1" });
+    expect(judgeHookSource({ kind: "configmap" }, [])[0]?.message).toMatch(/^configmap: /);
+    const f = judgeHookSource({ kind: "image", image: "registry.example/lameduck-hook:1" }, []);
+    expect(levels(f)).toEqual(["PASS"]);
+    expect(f[0]?.message).toContain("image registry.example/lameduck-hook:1: pods mount it as an image volume, no hook ConfigMaps are distributed");
+  });
+  it("with the image, names the ConfigMaps left from before instead of asking for them everywhere", () => {
+    const f = judgeHookSource({ kind: "image", image: "registry.example/lameduck-hook:1" }, [cm("a"), cm("b"), cm("b")]);
+    expect(levels(f)).toEqual(["PASS", "PASS"]);
+    expect(f[1]?.message).toContain("3 hook ConfigMap(s) from before the image remain");
   });
 });
 

@@ -4,6 +4,8 @@ import { posix } from "node:path";
 
 export interface Copy {
   readonly from: string | undefined;
+  /** --chmod=MODE (octal text), if given. */
+  readonly chmod?: string;
   readonly sources: readonly string[];
   readonly destination: string;
 }
@@ -88,8 +90,10 @@ export function parseDockerfile(text: string): Stage[] {
         if (destination === undefined || rest.length === 0) throw new Error(`Dockerfile: COPY needs a source and a destination: ${line}`);
         const from = flags.get("from");
         // Sources of COPY --from are paths in that stage's filesystem; of a plain COPY, in the context.
+        const chmod = flags.get("chmod");
         stage.copies.push({
           from,
+          ...(chmod === undefined ? {} : { chmod }),
           sources: rest.map((s) => (from === undefined ? posix.normalize(s) : posix.resolve("/", s))),
           destination: posix.resolve(stage.workdir, destination),
         });

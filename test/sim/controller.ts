@@ -22,6 +22,8 @@ export interface ControllerOptions {
   /** Namespaces whose hook ConfigMap must exist before pods are created there. */
   readonly appNamespaces: readonly string[];
   readonly timeoutMs: number;
+  /** --hook-source=image with this --hook-image: pods mount it, and no namespace gets a ConfigMap. */
+  readonly hookImage?: string;
 }
 
 export interface RunningController {
@@ -104,6 +106,7 @@ export async function startController(options: ControllerOptions): Promise<Runni
       // The simulation stops the controller only as teardown, with nothing routed to it: no delay.
       "--shutdown-delay=0",
       "--log-level=info",
+      ...(options.hookImage === undefined ? [] : ["--hook-source=image", `--hook-image=${options.hookImage}`]),
     ],
     { stdio: ["ignore", "pipe", "pipe"] },
   );
@@ -124,7 +127,7 @@ export async function startController(options: ControllerOptions): Promise<Runni
       return (mwc.webhooks ?? []).every((w) => (w.clientConfig.caBundle ?? "") !== "");
     }),
   );
-  for (const namespace of options.appNamespaces) {
+  for (const namespace of options.hookImage === undefined ? options.appNamespaces : []) {
     await until(`the hook ConfigMap in namespace ${namespace}`, options.timeoutMs, () =>
       alive(async () => (await core.listNamespacedConfigMap({ namespace })).items.some((cm) => cm.metadata?.name?.startsWith("lameduck-hook-"))),
     );

@@ -1,6 +1,7 @@
 // A simulated kubelet for one node. It follows the pods bound to its node through an informer
-// against the API server; for each new pod it writes the pod's projected volumes into a per-pod
-// directory, starts the app as a real process serving on the pod's containerPort (handing it the
+// against the API server; for each new pod it writes the pod's projected and downwardAPI volumes
+// into a per-pod directory (and mounts image volumes from the images it can pull, hook-image.ts),
+// starts the app as a real process serving on the pod's containerPort (handing it the
 // listener bound for that port when the pod was written, see ports.ts), and reports the pod
 // Running and Ready with the simulation's pod address (127.0.0.1, or podip.ts's against a
 // kubeconfig). When the pod gets a deletionTimestamp it does what the
@@ -18,6 +19,7 @@ import { spawnApp, waitListening } from "./appprocess.ts";
 import type { Children } from "./children.ts";
 import type { SimApi } from "./api.ts";
 import type { Listeners } from "./ports.ts";
+import type { ImageStore } from "./hook-image.ts";
 import { hookOptions, materialiseVolumes, rewriteCommand, type Mounted } from "./volumes.ts";
 
 export interface PodTimes {
@@ -55,6 +57,8 @@ export interface KubeletOptions {
   readonly listeners: Listeners;
   readonly appLatencyMs: number;
   readonly now: () => number;
+  /** The images this node can pull for image volumes (hook-image.ts); none unless given. */
+  readonly images?: ImageStore;
   readonly onEvent?: (event: KubeletEvent) => void;
 }
 
@@ -127,6 +131,7 @@ export async function startKubelet(options: KubeletOptions): Promise<Kubelet> {
       container.volumeMounts ?? [],
       (cm) => api.readConfigMap(options.namespace, cm),
       (message) => { emit({ type: "warning", pod: name, message }); },
+      options.images,
     );
     const listener = options.listeners.take(port);
     if (!listener) throw new Error(`pod ${name}: no listener is held for its containerPort ${String(port)}`);

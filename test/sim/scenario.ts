@@ -8,13 +8,14 @@ import { join } from "node:path";
 import type { Children } from "./children.ts";
 import { startController, type RunningController } from "./controller.ts";
 import { makeSimApi } from "./api.ts";
+import { hookImageStore } from "./hook-image.ts";
 import { startKubelet, type KubeletEvent } from "./kubelet.ts";
 import { bucketize, startLoad, summarize, type Bucket, type LoadSummary } from "./load.ts";
 import { seededRandom, type Profile } from "./profile.ts";
 import { Propagation } from "./proxy.ts";
 import { makeListeners } from "./ports.ts";
 import { makeRollout, type RolloutTimes, type Workload } from "./rollout.ts";
-import { simNodeIp, startSimCluster, type SimTarget } from "./simcluster.ts";
+import { simNode, simNodeIp, startSimCluster, type SimTarget } from "./simcluster.ts";
 import { startStreams, type StreamSpec, type StreamSummary, type Streams } from "./streams.ts";
 import { startServiceProxy } from "./serviceproxy.ts";
 
@@ -42,6 +43,10 @@ export interface ScenarioSpec {
   readonly warmupMs: number;
   readonly tailMs: number;
   readonly seed: number;
+  /** lameduck with --hook-source=image: this reference, which the node pulls from the build's hook image layout. */
+  readonly hookImage?: string;
+  /** A second node of this architecture, running no pods: a mixed-architecture cluster. */
+  readonly secondNodeArch?: "amd64" | "arm64";
 }
 
 export interface WorkerResult {
@@ -106,7 +111,8 @@ export async function runScenario(spec: ScenarioSpec, deps: ScenarioDeps): Promi
   const warnings: string[] = [];
   const cleanup: (() => Promise<void>)[] = [];
   try {
-    const cluster = await startSimCluster(dir, undefined, deps.target);
+    const nodes = spec.secondNodeArch === undefined ? undefined : [{ name: simNode, ip: simNodeIp }, { name: "sim-node-a", ip: "127.0.0.3", arch: spec.secondNodeArch }];
+    const cluster = await startSimCluster(dir, nodes, deps.target);
     cleanup.push(() => cluster.close());
     let controller: RunningController | undefined;
     if (usesLameduck(spec.strategy)) {
@@ -118,6 +124,7 @@ export async function runScenario(spec: ScenarioSpec, deps: ScenarioDeps): Promi
         logFile: join(dir, "lameduck.log"),
         appNamespaces: [cluster.namespace],
         timeoutMs: waitTimeoutMs,
+        ...(spec.hookImage === undefined ? {} : { hookImage: spec.hookImage }),
       });
       const running = controller;
       cleanup.push(() => running.stop());
@@ -140,6 +147,7 @@ export async function runScenario(spec: ScenarioSpec, deps: ScenarioDeps): Promi
       appLatencyMs: 5,
       now,
       onEvent: onKubelet,
+      ...(spec.hookImage === undefined ? {} : { images: await hookImageStore(join(dir, "images"), spec.hookImage) }),
     });
     cleanup.push(() => kubelet.stop());
     const propagation = spec.propagation ?? Propagation.perEndpoint;

@@ -45,6 +45,8 @@ export const simNodeNames: readonly string[] = [simNode, "sim-node-a", "sim-node
 export interface SimNode {
   readonly name: string;
   readonly ip: string;
+  /** kubernetes.io/arch; amd64 unless said otherwise. */
+  readonly arch?: "amd64" | "arm64";
 }
 
 export class ForeignClusterError extends Error {
@@ -55,7 +57,7 @@ const defaultNodes: readonly SimNode[] = [{ name: simNode, ip: simNodeIp }];
 
 async function createApp(kc: KubeConfig, namespace: string, nodes: readonly SimNode[]): Promise<void> {
   const objects = KubernetesObjectApi.makeApiClient(kc);
-  for (const node of nodes) await createNode(kc, { ...node, arch: "amd64" });
+  for (const node of nodes) await createNode(kc, { ...node, arch: node.arch ?? "amd64" });
   await objects.create({ apiVersion: "v1", kind: "Namespace", metadata: { name: namespace } });
   await objects.create({
     apiVersion: "v1",

@@ -66,3 +66,25 @@ describe("the simulated kubelet's volumes", () => {
     expect(hookOptions(["/x/hook", "sleep", "5s", "--log=/dev/null"], "/x", "/y")).toEqual(["/x/hook", "sleep", "5s", "--log=/dev/null"]);
   });
 });
+
+describe("the simulated kubelet's image volumes", () => {
+  const imageVolumes: VolumeLike[] = [
+    { name: "lameduck", image: { reference: "registry.sim/lameduck-hook:1", pullPolicy: "IfNotPresent" } },
+    { name: "lameduck-podinfo", downwardAPI: { items: [{ path: "pod/uid", fieldRef: { fieldPath: "metadata.uid" } }] } },
+  ];
+  const imageMounts = [{ name: "lameduck", mountPath: "/.lameduck" }, { name: "lameduck-podinfo", mountPath: "/.lameduck-podinfo" }];
+
+  it("mounts the image's root as pulled for the node and writes the downwardAPI volume, and --podinfo follows its mount", async () => {
+    const dir = await podDir();
+    const mounted = await materialiseVolumes(dir, meta, imageVolumes, imageMounts, () => Promise.resolve(undefined), () => undefined, (ref) => (ref === "registry.sim/lameduck-hook:1" ? "/images/hook/amd64" : undefined));
+    expect(mounted[0]).toEqual({ mountPath: "/.lameduck", dir: "/images/hook/amd64" });
+    expect(await readFile(join(mounted[1]?.dir ?? "", "pod/uid"), "utf8")).toBe("1234-abcd");
+    const command = rewriteCommand(["/.lameduck/hook", "wait", "--oracle=10.0.0.1:8080", "--podinfo=/.lameduck-podinfo", "--note=/.lameduck-other"], mounted);
+    expect(command).toEqual(["/images/hook/amd64/hook", "wait", "--oracle=10.0.0.1:8080", `--podinfo=${mounted[1]?.dir ?? ""}`, "--note=/.lameduck-other"]);
+    expect(hookOptions(command, "/images/hook/amd64", "/tmp/pod/hook.log").filter((a) => a.startsWith("--podinfo="))).toHaveLength(1);
+  });
+
+  it("fails the pod's start for an image the node cannot pull", async () => {
+    await expect(materialiseVolumes(await podDir(), meta, imageVolumes, imageMounts, () => Promise.resolve(undefined), () => undefined)).rejects.toThrow("image volume lameduck: cannot pull registry.sim/lameduck-hook:1");
+  });
+});

@@ -1,10 +1,13 @@
 // What the simulated kubelet does with a pod's volumes and preStop command. Projected volumes
-// (configMap items with their mode, downwardAPI metadata fields) are written into a per-pod
-// directory, as the real kubelet writes them into the container's mount. The one liberty the
-// simulation takes: pods share this machine's filesystem, so a command path under a volume's
-// mountPath (`/.lameduck/hook`) is rewritten to that volume's per-pod directory.
+// (configMap items with their mode, downwardAPI metadata fields) and downwardAPI volumes are written
+// into a per-pod directory, as the real kubelet writes them into the container's mount; an image
+// volume mounts the image's root filesystem for the node's architecture (hook-image.ts), read-only
+// and shared, as a runtime mounts it. The one liberty the simulation takes: pods share this
+// machine's filesystem, so a command path under a volume's mountPath (`/.lameduck/hook`, or an
+// option's value such as `--podinfo=/.lameduck-podinfo`) is rewritten to that volume's directory.
 import { chmod, mkdir, writeFile } from "node:fs/promises";
 import { dirname, join, relative, isAbsolute } from "node:path";
+import type { ImageStore } from "./hook-image.ts";
 
 export interface KeyToPath {
   readonly key: string;
@@ -12,14 +15,20 @@ export interface KeyToPath {
   readonly mode?: number;
 }
 
+interface DownwardAPILike {
+  readonly items?: readonly { readonly path: string; readonly fieldRef?: { readonly fieldPath: string }; readonly mode?: number }[];
+}
+
 export interface VolumeLike {
   readonly name: string;
   readonly projected?: {
     readonly sources?: readonly {
       readonly configMap?: { readonly name?: string; readonly optional?: boolean; readonly items?: readonly KeyToPath[] };
-      readonly downwardAPI?: { readonly items?: readonly { readonly path: string; readonly fieldRef?: { readonly fieldPath: string }; readonly mode?: number }[] };
+      readonly downwardAPI?: DownwardAPILike;
     }[];
   };
+  readonly downwardAPI?: DownwardAPILike;
+  readonly image?: { readonly reference?: string; readonly pullPolicy?: string };
 }
 
 export interface MountLike {
@@ -57,7 +66,19 @@ async function put(dir: string, path: string, data: Buffer | string, mode: numbe
   await chmod(file, mode ?? 0o644);
 }
 
-/** Writes the projected volumes a container mounts under podDir; returns where each mount went. */
+async function writeDownwardAPI(dir: string, meta: PodMeta, source: DownwardAPILike): Promise<void> {
+  for (const item of source.items ?? []) {
+    const value = item.fieldRef ? fieldValue(meta, item.fieldRef.fieldPath) : undefined;
+    if (value === undefined) throw new Error(`downwardAPI item ${item.path}: field not simulated`);
+    await put(dir, item.path, value, item.mode);
+  }
+}
+
+/**
+ * Writes the volumes a container mounts under podDir (projected and downwardAPI), or finds an image
+ * volume's image in `images`; returns where each mount went. An image the store does not hold fails
+ * the container's start, as a failed pull does (ErrImagePull).
+ */
 export async function materialiseVolumes(
   podDir: string,
   meta: PodMeta,
@@ -65,10 +86,25 @@ export async function materialiseVolumes(
   mounts: readonly MountLike[],
   readConfigMap: ConfigMapReader,
   warn: (message: string) => void,
+  images: ImageStore = () => undefined,
 ): Promise<Mounted[]> {
   const mounted: Mounted[] = [];
   for (const mount of mounts) {
     const volume = volumes.find((v) => v.name === mount.name);
+    if (volume?.image) {
+      const reference = volume.image.reference ?? "";
+      const root = images(reference);
+      if (root === undefined) throw new Error(`image volume ${volume.name}: cannot pull ${reference}`);
+      mounted.push({ mountPath: mount.mountPath, dir: root });
+      continue;
+    }
+    if (volume?.downwardAPI) {
+      const dir = join(podDir, "volumes", volume.name);
+      await mkdir(dir, { recursive: true });
+      await writeDownwardAPI(dir, meta, volume.downwardAPI);
+      mounted.push({ mountPath: mount.mountPath, dir });
+      continue;
+    }
     if (!volume?.projected) continue;
     const dir = join(podDir, "volumes", volume.name);
     await mkdir(dir, { recursive: true });
@@ -85,25 +121,25 @@ export async function materialiseVolumes(
           await put(dir, item.path, value, item.mode);
         }
       }
-      for (const item of source.downwardAPI?.items ?? []) {
-        const value = item.fieldRef ? fieldValue(meta, item.fieldRef.fieldPath) : undefined;
-        if (value === undefined) throw new Error(`downwardAPI item ${item.path}: field not simulated`);
-        await put(dir, item.path, value, item.mode);
-      }
+      if (source.downwardAPI) await writeDownwardAPI(dir, meta, source.downwardAPI);
     }
     mounted.push({ mountPath: mount.mountPath, dir });
   }
   return mounted;
 }
 
-/** The preStop exec command as run on this machine: mount paths rewritten to per-pod directories. */
+/** The preStop exec command as run on this machine: mount paths, also as an option's value, rewritten to their directories. */
 export function rewriteCommand(command: readonly string[], mounted: readonly Mounted[]): string[] {
-  const rewrite = (arg: string): string => {
+  const rewritePath = (path: string): string => {
     for (const m of mounted) {
-      if (arg === m.mountPath) return m.dir;
-      if (arg.startsWith(`${m.mountPath}/`)) return m.dir + arg.slice(m.mountPath.length);
+      if (path === m.mountPath) return m.dir;
+      if (path.startsWith(`${m.mountPath}/`)) return m.dir + path.slice(m.mountPath.length);
     }
-    return arg;
+    return path;
+  };
+  const rewrite = (arg: string): string => {
+    const option = /^(--[a-z-]+=)(\/.*)$/.exec(arg);
+    return option === null ? rewritePath(arg) : `${option[1] ?? ""}${rewritePath(option[2] ?? "")}`;
   };
   return command.map(rewrite);
 }

@@ -48,6 +48,7 @@ describe("reconcile", () => {
       // The cache never catches up in this test: every reconcile finds no ConfigMap.
       configMaps: () => [],
       verdicts: makeVerdicts(),
+      distribute: true,
     });
     await reconcile("shop");
     await reconcile("shop");
