@@ -111,4 +111,10 @@ describe("the simulation against an API server given by a kubeconfig", () => {
     expect(code).toBe(1);
     expect(err).toBe("demo: --pod-ip=127.0.0.1: may not be in the loopback range (127.0.0.0/8, ::1/128): a real API server refuses it in an EndpointSlice, so its EndpointSlice controller could never publish the pods\n");
   }, 60_000);
+
+  it("npm run demo -- --injector refuses a value other than webhook or policy, naming it, exit 1", async () => {
+    const { code, err } = await demo("--injector=webhooks", `--chart=${join(dir, "chart-injector.svg")}`);
+    expect(code).toBe(1);
+    expect(err).toBe("demo: --injector=webhooks: expected webhook or policy\n");
+  }, 60_000);
 });
