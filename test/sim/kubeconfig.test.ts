@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createNode } from "../support/cluster.ts";
 import { makeChildren } from "./children.ts";
 import { expectLameduckRollout } from "./expect-rollout.ts";
+import { Injection } from "./injection.ts";
 import { runNodeShutdown } from "./nodeshutdown.ts";
 import { runScenario, Strategy } from "./scenario.ts";
 import { endpointIpMessages } from "../fakeapi/ips.ts";
@@ -71,6 +72,24 @@ describe("the simulation against an API server given by a kubeconfig", () => {
     expect((await kc.makeApiClient(CoreV1Api).listNode()).items).toEqual([]);
     expect((await kc.makeApiClient(CoreV1Api).listNamespace()).items.map((n) => n.metadata?.name).filter((n) => n?.startsWith("lameduck-sim-"))).toEqual([]);
     expect((await kc.makeApiClient(AdmissionregistrationV1Api).listMutatingWebhookConfiguration()).items).toEqual([]);
+    expect(children.size).toBe(0);
+  }, 90_000);
+
+  it("rolls pods in policy mode, injected by the API server, and leaves no policy or binding behind", async () => {
+    const result = await runScenario(
+      { strategy: Strategy.lameduck, injection: Injection.policy, profile: quick, replicas: 2, workerReplicas: 1, rps: 20, warmupMs: 500, tailMs: 500, seed: 34 },
+      { children, progress: () => undefined, workDir: join(dir, "policy"), target },
+    );
+    expectLameduckRollout(result);
+    expect(result.webhook?.end.reviews).toBe(0);
+    expect(result.uninjectedPods).toEqual([]);
+    const kc = new KubeConfig();
+    kc.loadFromFile(kubeconfig);
+    const { AdmissionregistrationV1Api } = await import("@kubernetes/client-node");
+    const admission = kc.makeApiClient(AdmissionregistrationV1Api);
+    expect((await admission.listMutatingAdmissionPolicy()).items).toEqual([]);
+    expect((await admission.listMutatingAdmissionPolicyBinding()).items).toEqual([]);
+    expect((await admission.listMutatingWebhookConfiguration()).items).toEqual([]);
     expect(children.size).toBe(0);
   }, 90_000);
 
