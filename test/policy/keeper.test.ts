@@ -122,6 +122,13 @@ describe.skipIf(targetsRealCluster())("the policy keeper on the fake API server"
     const overlay = YAML.parseAllDocuments(readFileSync(join(import.meta.dirname, "..", "..", "manifests", "overlays", "policy", "policy.yaml"), "utf8")).map((d) => d.toJS() as KubernetesObject);
     const objects = KubernetesObjectApi.makeApiClient(cluster.kc);
     for (const o of overlay) await objects.create(o);
+    // The placeholder injects nothing: check says so, and does not yet tell to unregister the webhook.
+    const waiting = await judgeInjector(cluster.kc, undefined, true);
+    expect(waiting.map((f) => f.level)).toEqual(["PASS", "WARN"]);
+    expect(waiting[1]?.message).toMatch(/^MutatingAdmissionPolicy lameduck is still the placeholder of manifests\/overlays\/policy .*keep the webhook registered until then$/);
+    const exposed = await judgeInjector(cluster.kc, undefined, false);
+    expect(exposed.map((f) => f.level)).toEqual(["PASS", "FAIL"]);
+    expect(exposed[1]?.message).toContain("the webhook is not registered: pods are created without lameduck's preStop");
     expect(await keeper.reconcile()).toBe("updated");
     expect(await keeper.reconcile()).toBe("unchanged");
 
