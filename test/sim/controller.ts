@@ -2,8 +2,8 @@
 // the simulation's API server, with its webhook registered by URL as `manifests/base/webhook.yaml`
 // registers it by Service: the controller writes the CA bundle (and the URL) into it on start. In
 // policy mode it is installed as manifests/overlays/policy installs it (policy.ts) and the webhook
-// registration is deleted once the controller has filled the policy in, as docs/operations.md's
-// migration says; or the same migration is run later, while the simulation runs.
+// registration is deleted once `lameduck check` says so, as docs/operations.md's migration says; or
+// the same migration is run later, while the simulation runs.
 import { createWriteStream } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -12,7 +12,7 @@ import { AdmissionregistrationV1Api, CoreV1Api, KubernetesObjectApi, type KubeCo
 import { statusCode } from "./api.ts";
 import type { Children } from "./children.ts";
 import { webhookCounts, type WebhookCounts } from "./injection.ts";
-import { applyPolicyOverlay, deletePolicyOverlay, deleteWebhookRegistration, policyFilledIn } from "./policy.ts";
+import { applyPolicyOverlay, checkSaysUnregister, deletePolicyOverlay, deleteWebhookRegistration } from "./policy.ts";
 import { reservePort } from "./ports.ts";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
@@ -42,8 +42,8 @@ export interface RunningController {
    * until the controller fills the policy in at its next resync.
    */
   applyPolicyOverlay(): Promise<void>;
-  /** Resolves once the controller has filled the policy in. */
-  policyFilledIn(): Promise<void>;
+  /** Resolves once `lameduck check` says to delete the webhook registration: the controller has filled the policy in. */
+  migrationChecked(): Promise<void>;
   /** The migration's second step: the webhook registration deleted. */
   unregisterWebhook(): Promise<void>;
   /** The webhook's counters so far, from its /metrics. */
@@ -149,10 +149,10 @@ export async function startController(options: ControllerOptions): Promise<Runni
       return (mwc.webhooks ?? []).every((w) => (w.clientConfig.caBundle ?? "") !== "");
     }),
   );
-  const filledIn = (): Promise<void> =>
-    until(`the controller to fill in the MutatingAdmissionPolicy (its log: ${options.logFile})`, options.timeoutMs, () => alive(() => policyFilledIn(kc)));
+  const checked = (): Promise<void> =>
+    until(`lameduck check to say the MutatingAdmissionPolicy is filled in (the controller's log: ${options.logFile})`, options.timeoutMs, () => alive(() => checkSaysUnregister(kc)));
   if (policy) {
-    await filledIn();
+    await checked();
     await deleteWebhookRegistration(kc);
   }
   for (const namespace of options.appNamespaces) {
@@ -172,7 +172,7 @@ export async function startController(options: ControllerOptions): Promise<Runni
       await until('the controller to log "injector chosen"', options.timeoutMs, () => alive(async () => (await logEntries()).some((e) => e.msg === "injector chosen")));
       await applyPolicyOverlay(kc);
     },
-    policyFilledIn: filledIn,
+    migrationChecked: checked,
     unregisterWebhook: () => deleteWebhookRegistration(kc),
     async webhookCounts() {
       return webhookCounts(await (await fetch(`http://127.0.0.1:${String(metricsPort)}/metrics`)).text());

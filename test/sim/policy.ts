@@ -9,13 +9,12 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { AdmissionregistrationV1Api, KubernetesObjectApi, type KubeConfig, type KubernetesObject } from "@kubernetes/client-node";
 import { parse, parseAllDocuments } from "yaml";
+import { judgeInjector } from "../../injector/policy/check.ts";
 import { ignoreNotFound, statusCode } from "./api.ts";
 
 const overlayDir = fileURLToPath(new URL("../../manifests/overlays/policy/", import.meta.url));
 const policyName = "lameduck";
 const webhookConfigName = "lameduck";
-/** What the controller writes on the policy it filled in (docs/operations.md). */
-const digestAnnotation = "lameduck.dev/policy-digest";
 const admissionKinds = new Set(["MutatingAdmissionPolicy", "MutatingAdmissionPolicyBinding"]);
 const authorizationKinds = new Set(["ClusterRole", "ClusterRoleBinding"]);
 
@@ -65,10 +64,15 @@ export async function applyPolicyOverlay(kc: KubeConfig): Promise<void> {
   }
 }
 
-/** Whether the controller has replaced the placeholder with the policy it generates. */
-export async function policyFilledIn(kc: KubeConfig): Promise<boolean> {
-  const policy = await kc.makeApiClient(AdmissionregistrationV1Api).readMutatingAdmissionPolicy({ name: policyName });
-  return policy.metadata?.annotations?.[digestAnnotation] !== undefined;
+/**
+ * What the operator waits for between the migration's two steps: `lameduck check` telling to delete
+ * the webhook registration, which it does once the controller has filled the policy in (its
+ * injector findings, injector/policy/check.ts, asked in process rather than through the CLI's
+ * whole report).
+ */
+export async function checkSaysUnregister(kc: KubeConfig): Promise<boolean> {
+  const findings = await judgeInjector(kc, undefined, true);
+  return findings.some((f) => f.message.includes("delete the MutatingWebhookConfiguration to finish the migration"));
 }
 
 /** The migration's second step: `kubectl delete mutatingwebhookconfiguration lameduck`. */

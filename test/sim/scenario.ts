@@ -196,8 +196,8 @@ export async function runScenario(spec: ScenarioSpec, deps: ScenarioDeps): Promi
     }
     await sleep(spec.warmupMs);
     if (injection === Injection.migrate) {
-      progress("waiting under load for the controller to fill the policy in; the webhook stays registered until the rollout's second batch");
-      await controller?.policyFilledIn();
+      progress("waiting under load until lameduck check says the policy is filled in; the webhook stays registered until the rollout's second batch");
+      await controller?.migrationChecked();
     }
     const rolloutStart = await controller?.webhookCounts();
     let unregistered: WebhookCounts | undefined;
