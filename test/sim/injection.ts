@@ -1,10 +1,12 @@
-// Who injected the simulation's pods, as the cluster shows it: the choice of injector for a scenario,
-// the pods without lameduck's marker, and (controller.ts) the webhook's count of AdmissionReviews.
+// Who injected the simulation's pods: the choice of injector for a scenario, the webhook's counters
+// from its /metrics (what it answered, patched and found already injected), and the pods that carry
+// no lameduck marker.
 import { CoreV1Api, type KubeConfig } from "@kubernetes/client-node";
 
 /**
  * Who injects the lameduck strategies' pods: the webhook, the MutatingAdmissionPolicy from the start,
- * or the webhook until docs/operations.md's migration to the policy, run under load before the rollout.
+ * or the webhook until docs/operations.md's migration to the policy, begun before the first pods and
+ * finished between the rollout's first two batches.
  */
 export const Injection = { webhook: "webhook", policy: "policy", migrate: "webhook, then policy" } as const;
 export type Injection = (typeof Injection)[keyof typeof Injection];

@@ -1,3 +1,7 @@
+// The rollout simulation in policy mode (issue 15): the API server injects the pods through the
+// MutatingAdmissionPolicy the controller keeps, with no webhook in their path; and the documented
+// migration from the webhook, run under load. Which injector did the work is read from the
+// webhook's own counters and the pods' marker.
 import { afterAll, describe, expect, it } from "vitest";
 import { makeChildren } from "./children.ts";
 import { expectLameduckRollout } from "./expect-rollout.ts";
