@@ -2,11 +2,12 @@
 // from discovery, the policy's presence and the Deployment's --injector), and a reminder when policy
 // mode runs with the webhook still registered in the pod's path. The reminder waits until the
 // controller has filled the policy in: the overlay's placeholder injects nothing, so unregistering
-// the webhook before then would let pods through without their hook.
+// the webhook before then would let pods through without their hook. Judged by the spec itself,
+// not the digest annotation, which survives the overlay being applied again.
 import type { KubeConfig, V1Deployment } from "@kubernetes/client-node";
 import { Injector } from "../config.ts";
 import { fail, pass, warn, type Finding } from "../ops/report.ts";
-import { kubePolicyStore, specDigestAnnotation, type PolicyStore } from "./keeper.ts";
+import { kubePolicyStore, type PolicyStore } from "./keeper.ts";
 import { chooseInjector, servesMutatingPolicies } from "./mode.ts";
 
 const area = "injector";
@@ -15,6 +16,18 @@ function injectorFlag(deployment: V1Deployment | undefined): Injector | undefine
   const args = deployment?.spec?.template.spec?.containers[0]?.args ?? [];
   const value = args.map((a) => /^--injector=(.*)$/.exec(a)?.[1]).find((v) => v !== undefined);
   return value === Injector.webhook || value === Injector.policy ? value : undefined;
+}
+
+/**
+ * Whether the policy's mutations are all the overlay's empty patch: so it is until the controller
+ * fills it in, and again after the overlay is applied anew, until the controller's next resync.
+ */
+function placeholder(spec: unknown): boolean {
+  const mutations = typeof spec === "object" && spec !== null && "mutations" in spec && Array.isArray(spec.mutations) ? (spec.mutations as unknown[]) : [];
+  return mutations.every((m) => {
+    const expression = typeof m === "object" && m !== null && "jsonPatch" in m && typeof m.jsonPatch === "object" && m.jsonPatch !== null && "expression" in m.jsonPatch ? m.jsonPatch.expression : undefined;
+    return typeof expression === "string" && expression.trim() === "[]";
+  });
 }
 
 export async function judgeInjector(kc: KubeConfig, deployment: V1Deployment | undefined, webhookRegistered: boolean): Promise<Finding[]> {
@@ -29,8 +42,8 @@ export async function judgeInjector(kc: KubeConfig, deployment: V1Deployment | u
   const choice = chooseInjector(injectorFlag(deployment), served, policy !== undefined);
   const findings = [pass(area, `${choice.injector}: ${choice.why}`)];
   if (choice.injector !== Injector.policy) return findings;
-  if (policy?.digest === undefined) {
-    const placeholder = `MutatingAdmissionPolicy lameduck is still the placeholder of manifests/overlays/policy (no ${specDigestAnnotation}) and injects nothing`;
+  if (policy === undefined || placeholder(policy.spec)) {
+    const placeholder = "MutatingAdmissionPolicy lameduck is still the placeholder of manifests/overlays/policy (its mutation is the empty patch) and injects nothing";
     findings.push(
       webhookRegistered
         ? warn(area, `${placeholder}: the controller fills it in within its resync (30 s); keep the webhook registered until then`)
