@@ -14,7 +14,8 @@ import { injectionPolicy, policyName, type PolicyConfig } from "./generate.ts";
 export const specDigestAnnotation = `${prefix}policy-digest`;
 
 export interface PolicyStore {
-  read(): Promise<{ readonly resourceVersion: string; readonly digest: string | undefined } | undefined>;
+  /** The installed policy: its spec as the API server holds it, and the digest lameduck last wrote on it. */
+  read(): Promise<{ readonly resourceVersion: string; readonly digest: string | undefined; readonly spec: unknown } | undefined>;
   replace(policy: Record<string, unknown>, resourceVersion: string): Promise<void>;
 }
 
@@ -26,6 +27,19 @@ export interface PolicyKeeper {
 
 export function specDigest(spec: unknown): string {
   return createHash("sha256").update(JSON.stringify(spec)).digest("hex").slice(0, 16);
+}
+
+/**
+ * Whether every field of `want` is in `have` with the same value: the API server adds defaults to
+ * what was written but removes nothing the generated policy holds (it has no empty lists or objects).
+ */
+export function holds(have: unknown, want: unknown): boolean {
+  if (Array.isArray(want)) return Array.isArray(have) && have.length === want.length && want.every((w, i) => holds(have[i], w));
+  if (typeof want === "object" && want !== null) {
+    if (typeof have !== "object" || have === null || Array.isArray(have)) return false;
+    return Object.entries(want).every(([k, w]) => holds((have as Record<string, unknown>)[k], w));
+  }
+  return have === want;
 }
 
 export function makePolicyKeeper(deps: { store: PolicyStore; config: PolicyConfig; facts: ClusterFacts; logger: Logger }): PolicyKeeper {
@@ -43,10 +57,14 @@ export function makePolicyKeeper(deps: { store: PolicyStore; config: PolicyConfi
         logger.warn({ policy: policyName }, "MutatingAdmissionPolicy not found: apply manifests/overlays/policy; pods are injected only by the webhook until it exists");
         return "missing";
       }
-      if (current.digest === digest) return "unchanged";
+      // The digest alone is not enough: `kubectl apply -k manifests/overlays/policy` again puts the
+      // placeholder's spec back and leaves the annotation, and the policy would inject nothing for good.
+      const intact = holds(current.spec, policy["spec"]);
+      if (current.digest === digest && intact) return "unchanged";
       const metadata = policy["metadata"] as Record<string, unknown>;
       await store.replace({ ...policy, metadata: { ...metadata, annotations: { [specDigestAnnotation]: digest } } }, current.resourceVersion);
-      logger.info({ policy: policyName, digest, oracle: facts.oracleAddress() ?? "unknown", hook: facts.currentHookHash() ?? "unknown" }, "MutatingAdmissionPolicy updated");
+      const why = current.digest === digest ? "its spec was changed by someone else (manifests/overlays/policy applied again?)" : "its inputs changed";
+      logger.info({ policy: policyName, digest, why, oracle: facts.oracleAddress() ?? "unknown", hook: facts.currentHookHash() ?? "unknown" }, "MutatingAdmissionPolicy updated");
       return "updated";
     },
   };
@@ -65,7 +83,9 @@ export function kubePolicyStore(kc: KubeConfig): PolicyStore {
     async read() {
       try {
         const p = await api.readMutatingAdmissionPolicy({ name: policyName });
-        return { resourceVersion: p.metadata?.resourceVersion ?? "", digest: p.metadata?.annotations?.[specDigestAnnotation] };
+        // As JSON: the typed model's fields the server left unset are then absent, not undefined.
+        const spec: unknown = JSON.parse(JSON.stringify(p.spec ?? {}));
+        return { resourceVersion: p.metadata?.resourceVersion ?? "", digest: p.metadata?.annotations?.[specDigestAnnotation], spec };
       } catch (err) {
         // 403: manifests older than this controller do not grant get on it; then it is not theirs.
         if (httpCode(err) === 404 || httpCode(err) === 403) return undefined;

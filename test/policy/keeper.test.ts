@@ -5,11 +5,11 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import YAML from "yaml";
-import { CoreV1Api, KubernetesObjectApi, type KubernetesObject } from "@kubernetes/client-node";
+import { CoreV1Api, KubernetesObjectApi, PatchStrategy, type KubernetesObject } from "@kubernetes/client-node";
 import { Injector, parseRunConfig } from "../../injector/config.ts";
 import { silentLogger } from "../../injector/log.ts";
 import { injectionPolicy } from "../../injector/policy/generate.ts";
-import { kubePolicyStore, makePolicyKeeper, specDigest, specDigestAnnotation } from "../../injector/policy/keeper.ts";
+import { holds, kubePolicyStore, makePolicyKeeper, specDigest, specDigestAnnotation } from "../../injector/policy/keeper.ts";
 import { chooseInjector, servesMutatingPolicies } from "../../injector/policy/mode.ts";
 import { startInjectorLoop } from "../../injector/policy/start.ts";
 import { KubeConfig } from "@kubernetes/client-node";
@@ -46,11 +46,13 @@ describe("the policy keeper", () => {
   it("rewrites the policy when the oracle address or the hook version changes, and only then", async () => {
     const written: Record<string, unknown>[] = [];
     let digest: string | undefined = "placeholder";
+    let spec: unknown = {};
     const store = {
-      read: () => Promise.resolve({ resourceVersion: String(written.length), digest }),
+      read: () => Promise.resolve({ resourceVersion: String(written.length), digest, spec }),
       replace: (policy: Record<string, unknown>) => {
         written.push(policy);
         digest = (policy["metadata"] as { annotations: Record<string, string> }).annotations[specDigestAnnotation];
+        spec = policy["spec"];
         return Promise.resolve();
       },
     };
@@ -69,12 +71,23 @@ describe("the policy keeper", () => {
   });
 });
 
+describe("a written spec holding in the stored one", () => {
+  it("allows the server's defaults and nothing else: a changed, missing or extra list element does not hold", () => {
+    const want = { failurePolicy: "Ignore", mutations: [{ patchType: "JSONPatch", jsonPatch: { expression: "[x]" } }] };
+    expect(holds({ ...want, matchConstraints: { matchPolicy: "Equivalent" } }, want)).toBe(true);
+    expect(holds({ ...want, mutations: [{ patchType: "JSONPatch", jsonPatch: { expression: "[]" } }] }, want)).toBe(false);
+    expect(holds({ failurePolicy: "Ignore" }, want)).toBe(false);
+    expect(holds({ ...want, mutations: [...want.mutations, ...want.mutations] }, want)).toBe(false);
+    expect(holds({ ...want, failurePolicy: "Fail" }, want)).toBe(false);
+  });
+});
+
 describe("the controller's injector loop", () => {
   it("decides after the caches synced, keeps the policy current in policy mode, and notices the policy installed later", async () => {
     let installed = false;
     let replaced = 0;
     const store = {
-      read: () => Promise.resolve(installed ? { resourceVersion: "1", digest: undefined } : undefined),
+      read: () => Promise.resolve(installed ? { resourceVersion: "1", digest: undefined, spec: {} } : undefined),
       replace: () => {
         replaced++;
         return Promise.resolve();
@@ -121,12 +134,27 @@ describe.skipIf(targetsRealCluster())("the policy keeper on the fake API server"
 
     const overlay = YAML.parseAllDocuments(readFileSync(join(import.meta.dirname, "..", "..", "manifests", "overlays", "policy", "policy.yaml"), "utf8")).map((d) => d.toJS() as KubernetesObject);
     const objects = KubernetesObjectApi.makeApiClient(cluster.kc);
+    const policyRef = { apiVersion: "admissionregistration.k8s.io/v1", kind: "MutatingAdmissionPolicy", metadata: { name: "lameduck" } };
     for (const o of overlay) await objects.create(o);
+    // The placeholder injects nothing: check says so, and does not yet tell to unregister the webhook.
+    const waiting = await judgeInjector(cluster.kc, undefined, true);
+    expect(waiting.map((f) => f.level)).toEqual(["PASS", "WARN"]);
+    expect(waiting[1]?.message).toMatch(/^MutatingAdmissionPolicy lameduck is still the placeholder of manifests\/overlays\/policy .*keep the webhook registered until then$/);
+    const exposed = await judgeInjector(cluster.kc, undefined, false);
+    expect(exposed.map((f) => f.level)).toEqual(["PASS", "FAIL"]);
+    expect(exposed[1]?.message).toContain("the webhook is not registered: pods are created without lameduck's preStop");
+    expect(await keeper.reconcile()).toBe("updated");
+    expect(await keeper.reconcile()).toBe("unchanged");
+    // `kubectl apply -k manifests/overlays/policy` again: the placeholder's fields come back (its
+    // mutation), the digest annotation stays. The keeper puts the generated spec back.
+    const placeholder = overlay.find((o) => o.kind === "MutatingAdmissionPolicy") as KubernetesObject & { spec: unknown };
+    await objects.patch({ ...policyRef, spec: placeholder.spec } as KubernetesObject, undefined, undefined, undefined, undefined, PatchStrategy.MergePatch);
+    expect((await judgeInjector(cluster.kc, undefined, true))[1]?.message).toMatch(/^MutatingAdmissionPolicy lameduck is still the placeholder/);
     expect(await keeper.reconcile()).toBe("updated");
     expect(await keeper.reconcile()).toBe("unchanged");
 
     const want = injectionPolicy(config, { oracleAddress: defaultStaticFacts.oracleAddress, architectures: ["amd64"], hookHash: defaultStaticFacts.hookHash }).policy;
-    const stored = await objects.read({ apiVersion: "admissionregistration.k8s.io/v1", kind: "MutatingAdmissionPolicy", metadata: { name: "lameduck" } });
+    const stored = await objects.read(policyRef);
     expect(stored.metadata?.annotations?.[specDigestAnnotation]).toBe(specDigest(want["spec"]));
 
     const core = cluster.kc.makeApiClient(CoreV1Api);

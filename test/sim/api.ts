@@ -19,6 +19,15 @@ export function statusCode(err: unknown): number | undefined {
   return err instanceof ApiException ? err.code : undefined;
 }
 
+/** Awaits a request whose 404 means the work is done (a delete of what is already gone). */
+export async function ignoreNotFound(p: Promise<unknown>): Promise<void> {
+  try {
+    await p;
+  } catch (err) {
+    if (statusCode(err) !== 404) throw err;
+  }
+}
+
 const conflictRetries = 5;
 
 /** Read-modify-write against the API: a 409 (someone wrote in between) is retried a few times. */

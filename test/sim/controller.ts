@@ -1,6 +1,9 @@
 // The real lameduck controller (`dist/lameduck.mjs run`, unchanged code) as a child process against
 // the simulation's API server, with its webhook registered by URL as `manifests/base/webhook.yaml`
-// registers it by Service: the controller writes the CA bundle (and the URL) into it on start.
+// registers it by Service: the controller writes the CA bundle (and the URL) into it on start. In
+// policy mode it is installed as manifests/overlays/policy installs it (policy.ts) and the webhook
+// registration is deleted once `lameduck check` says so, as docs/operations.md's migration says; or
+// the same migration is run later, while the simulation runs.
 import { createWriteStream } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -8,6 +11,8 @@ import { fileURLToPath } from "node:url";
 import { AdmissionregistrationV1Api, CoreV1Api, KubernetesObjectApi, type KubeConfig } from "@kubernetes/client-node";
 import { statusCode } from "./api.ts";
 import type { Children } from "./children.ts";
+import { webhookCounts, type WebhookCounts } from "./injection.ts";
+import { applyPolicyOverlay, checkSaysUnregister, deletePolicyOverlay, deleteWebhookRegistration } from "./policy.ts";
 import { reservePort } from "./ports.ts";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
@@ -24,10 +29,27 @@ export interface ControllerOptions {
   readonly timeoutMs: number;
   /** --hook-source=image with this --hook-image: pods mount it, and no namespace gets a ConfigMap. */
   readonly hookImage?: string;
+  /** Who injects pods from the start: the webhook (the default), or the policy with the webhook unregistered. */
+  readonly injector?: SimInjector;
 }
+
+export const SimInjector = { webhook: "webhook", policy: "policy" } as const;
+export type SimInjector = (typeof SimInjector)[keyof typeof SimInjector];
 
 export interface RunningController {
   readonly oracleAddress: string;
+  /**
+   * The migration's first step (docs/operations.md), once the controller has made its first choice
+   * of injector (the webhook): the overlay's placeholder policy and binding, which inject nothing
+   * until the controller fills the policy in at its next resync.
+   */
+  applyPolicyOverlay(): Promise<void>;
+  /** Resolves once `lameduck check` says to delete the webhook registration: the controller has filled the policy in. */
+  migrationChecked(): Promise<void>;
+  /** The migration's second step: the webhook registration deleted. */
+  unregisterWebhook(): Promise<void>;
+  /** The webhook's counters so far, from its /metrics. */
+  webhookCounts(): Promise<WebhookCounts>;
   /** The lines the controller has logged so far at level error or fatal, each as "msg {line}". */
   errorLines(): Promise<readonly string[]>;
   stop(): Promise<void>;
@@ -84,10 +106,12 @@ export async function startController(options: ControllerOptions): Promise<Runni
   await objects.create({ apiVersion: "v1", kind: "Namespace", metadata: { name: systemNamespace } }).catch((err: unknown) => {
     if (statusCode(err) !== 409) throw err;
   });
-  await admission.deleteMutatingWebhookConfiguration({ name: "lameduck" }).catch((err: unknown) => {
-    if (statusCode(err) !== 404) throw err;
-  });
+  await deleteWebhookRegistration(kc);
   await objects.create(webhookConfiguration(webhookUrl));
+  const policy = options.injector === SimInjector.policy;
+  // Applied before the controller starts, as `kubectl apply -k manifests/overlays/policy` does on a
+  // fresh install: its first look finds the policy. Otherwise a policy a killed run left is removed.
+  await (policy ? applyPolicyOverlay(kc) : deletePolicyOverlay(kc));
   const log = createWriteStream(options.logFile);
   const child = children.spawn(
     process.execPath,
@@ -107,6 +131,7 @@ export async function startController(options: ControllerOptions): Promise<Runni
       "--shutdown-delay=0",
       "--log-level=info",
       ...(options.hookImage === undefined ? [] : ["--hook-source=image", `--hook-image=${options.hookImage}`]),
+      ...(policy ? ["--injector=policy"] : []),
     ],
     { stdio: ["ignore", "pipe", "pipe"] },
   );
@@ -127,19 +152,36 @@ export async function startController(options: ControllerOptions): Promise<Runni
       return (mwc.webhooks ?? []).every((w) => (w.clientConfig.caBundle ?? "") !== "");
     }),
   );
+  const checked = (): Promise<void> =>
+    until(`lameduck check to say the MutatingAdmissionPolicy is filled in (the controller's log: ${options.logFile})`, options.timeoutMs, () => alive(() => checkSaysUnregister(kc)));
+  if (policy) {
+    await checked();
+    await deleteWebhookRegistration(kc);
+  }
   for (const namespace of options.hookImage === undefined ? options.appNamespaces : []) {
     await until(`the hook ConfigMap in namespace ${namespace}`, options.timeoutMs, () =>
       alive(async () => (await core.listNamespacedConfigMap({ namespace })).items.some((cm) => cm.metadata?.name?.startsWith("lameduck-hook-"))),
     );
   }
+  const logEntries = async (): Promise<{ readonly line: string; readonly level?: string; readonly msg?: string }[]> => {
+    // Whole lines only: the last one may be half written.
+    const lines = (await readFile(options.logFile, "utf8")).split("\n").slice(0, -1).filter((l) => l.startsWith("{"));
+    return lines.map((line) => ({ line, ...(JSON.parse(line) as { level?: string; msg?: string }) }));
+  };
   return {
     oracleAddress,
+    async applyPolicyOverlay() {
+      // Applied before that, the overlay would be found at once and the placeholder never seen.
+      await until('the controller to log "injector chosen"', options.timeoutMs, () => alive(async () => (await logEntries()).some((e) => e.msg === "injector chosen")));
+      await applyPolicyOverlay(kc);
+    },
+    migrationChecked: checked,
+    unregisterWebhook: () => deleteWebhookRegistration(kc),
+    async webhookCounts() {
+      return webhookCounts(await (await fetch(`http://127.0.0.1:${String(metricsPort)}/metrics`)).text());
+    },
     async errorLines() {
-      const lines = (await readFile(options.logFile, "utf8")).split("\n").filter((l) => l.startsWith("{"));
-      return lines.flatMap((line) => {
-        const entry = JSON.parse(line) as { level?: string; msg?: string };
-        return entry.level === "error" || entry.level === "fatal" ? [`${entry.msg ?? ""} ${line}`] : [];
-      });
+      return (await logEntries()).flatMap((e) => (e.level === "error" || e.level === "fatal" ? [`${e.msg ?? ""} ${e.line}`] : []));
     },
     async stop() {
       children.signal(child, "SIGTERM");
@@ -147,10 +189,10 @@ export async function startController(options: ControllerOptions): Promise<Runni
       await children.exited(child);
       clearTimeout(timer);
       log.end();
-      // Its URL is dead now: the next scenario on the same API server must not call it.
-      await admission.deleteMutatingWebhookConfiguration({ name: "lameduck" }).catch((err: unknown) => {
-        if (statusCode(err) !== 404) throw err;
-      });
+      // Its URL and the policy's oracle address are dead now: the next scenario on the same API
+      // server must not call the one nor be injected by the other.
+      await deleteWebhookRegistration(kc);
+      await deletePolicyOverlay(kc);
     },
   };
 }

@@ -7,7 +7,8 @@
 // that API server instead of the in-repo one (simcluster.ts: it must run an EndpointSlice
 // controller and have no node but the simulation's own); the pods then serve on --pod-ip=ADDR, by
 // default this machine's first non-loopback IPv4 address (podip.ts: a real API server refuses a
-// loopback address in an EndpointSlice).
+// loopback address in an EndpointSlice). --injector=policy runs the lameduck scenarios in policy
+// mode, installed as manifests/overlays/policy installs it, the webhook unregistered (policy.ts).
 import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -18,13 +19,16 @@ import { makeWorkRoot, runMatrix, writeChart, writeJson } from "./matrix.ts";
 import { profiles, type Profile } from "./profile.ts";
 import { Propagation } from "./proxy.ts";
 import { Strategy, type ScenarioSpec, type Strategy as StrategyT } from "./scenario.ts";
+import { Injection } from "./injection.ts";
 import { choosePodIp, PodIpError } from "./podip.ts";
 import { inRepoTarget, type SimTarget } from "./simcluster.ts";
 import { checkTargets, figuresOf, formatTable, formatTargets } from "./summary.ts";
 import { startExitWatchdog } from "./watchdog.ts";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
-const { values: options } = parseArgs({ options: { chart: { type: "string" }, json: { type: "string" }, kubeconfig: { type: "string" }, "pod-ip": { type: "string" } } });
+const { values: options } = parseArgs({
+  options: { chart: { type: "string" }, json: { type: "string" }, kubeconfig: { type: "string" }, "pod-ip": { type: "string" }, injector: { type: "string" } },
+});
 const chartPath = resolve(options.chart ?? join(root, "bench-results", "demo-rollout.svg"));
 
 // `npm run demo` must always return: if it is still running this long after it started, or this
@@ -44,12 +48,23 @@ function targetOf(): SimTarget {
   return { kind: "kubeconfig", path: resolve(options.kubeconfig), podIp: choosePodIp(options["pod-ip"], "--pod-ip") };
 }
 
+class UsageError extends Error {}
+
+function injectionOf(): Injection {
+  const value = options.injector ?? "webhook";
+  if (value === "webhook") return Injection.webhook;
+  if (value === "policy") return Injection.policy;
+  throw new UsageError(`--injector=${value}: expected webhook or policy`);
+}
+
 async function main(): Promise<number> {
   let target: SimTarget;
+  let injection: Injection;
   try {
     target = targetOf();
+    injection = injectionOf();
   } catch (err) {
-    if (!(err instanceof PodIpError)) throw err;
+    if (!(err instanceof PodIpError) && !(err instanceof UsageError)) throw err;
     process.stderr.write(`demo: ${err.message}\n`);
     return 1;
   }
@@ -66,7 +81,10 @@ async function main(): Promise<number> {
   say("  - 1 and 2: kube-proxy-like propagation (0.5-3 s), with no preStop (most pods today), then with lameduck;");
   say("  - 3 and 4: a slower consumer (6-10 s), with a hand-written `preStop: sleep 5`, then with lameduck.");
   say("  Failed: requests a client saw fail (refused, reset, 5xx). Keep-alive clients retry only what Go and");
-  say("  browsers retry. A worker Deployment (no Service selects it) is rolled alongside each time.\n");
+  say("  browsers retry. A worker Deployment (no Service selects it) is rolled alongside each time.");
+  say(injection === Injection.policy
+    ? "  lameduck in policy mode: the API server injects pods through the MutatingAdmissionPolicy; no webhook.\n"
+    : "  lameduck injects pods through its webhook (--injector=policy: through a MutatingAdmissionPolicy).\n");
 
   const haveLameduck = existsSync(bundlePath) && existsSync(join(hookDir, "hook-amd64"));
   if (!haveLameduck) {
@@ -89,6 +107,7 @@ async function main(): Promise<number> {
     warmupMs: 1500,
     tailMs: 2000,
     seed: 42 + i,
+    injection,
   }));
   if (target.kind === "kubeconfig") say(`control plane: the API server of ${target.path}; the pods serve on ${target.podIp}\n`);
   const results = await runMatrix(specs, { children, progress: stamp, workRoot: workRoot.path, target });

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createNode } from "../support/cluster.ts";
 import { makeChildren } from "./children.ts";
 import { expectLameduckRollout } from "./expect-rollout.ts";
+import { Injection } from "./injection.ts";
 import { runNodeShutdown } from "./nodeshutdown.ts";
 import { runScenario, Strategy } from "./scenario.ts";
 import { endpointIpMessages } from "../fakeapi/ips.ts";
@@ -74,6 +75,24 @@ describe("the simulation against an API server given by a kubeconfig", () => {
     expect(children.size).toBe(0);
   }, 90_000);
 
+  it("rolls pods in policy mode, injected by the API server, and leaves no policy or binding behind", async () => {
+    const result = await runScenario(
+      { strategy: Strategy.lameduck, injection: Injection.policy, profile: quick, replicas: 2, workerReplicas: 1, rps: 20, warmupMs: 500, tailMs: 500, seed: 34 },
+      { children, progress: () => undefined, workDir: join(dir, "policy"), target },
+    );
+    expectLameduckRollout(result);
+    expect(result.webhook?.end.reviews).toBe(0);
+    expect(result.uninjectedPods).toEqual([]);
+    const kc = new KubeConfig();
+    kc.loadFromFile(kubeconfig);
+    const { AdmissionregistrationV1Api } = await import("@kubernetes/client-node");
+    const admission = kc.makeApiClient(AdmissionregistrationV1Api);
+    expect((await admission.listMutatingAdmissionPolicy()).items).toEqual([]);
+    expect((await admission.listMutatingAdmissionPolicyBinding()).items).toEqual([]);
+    expect((await admission.listMutatingWebhookConfiguration()).items).toEqual([]);
+    expect(children.size).toBe(0);
+  }, 90_000);
+
   it("plays a graceful node shutdown through the API alone", async () => {
     const result = await runNodeShutdown(
       { strategy: Strategy.lameduck, profile: quick, rps: 20, shutdownAtMs: 500, shutdownGracePeriodSeconds: 30, shutdownGracePeriodCriticalPodsSeconds: 10, tailMs: 300, seed: 32 },
@@ -110,5 +129,11 @@ describe("the simulation against an API server given by a kubeconfig", () => {
     const { code, err } = await demo(`--kubeconfig=${kubeconfig}`, "--pod-ip=127.0.0.1", `--chart=${join(dir, "chart-lo.svg")}`);
     expect(code).toBe(1);
     expect(err).toBe("demo: --pod-ip=127.0.0.1: may not be in the loopback range (127.0.0.0/8, ::1/128): a real API server refuses it in an EndpointSlice, so its EndpointSlice controller could never publish the pods\n");
+  }, 60_000);
+
+  it("npm run demo -- --injector refuses a value other than webhook or policy, naming it, exit 1", async () => {
+    const { code, err } = await demo("--injector=webhooks", `--chart=${join(dir, "chart-injector.svg")}`);
+    expect(code).toBe(1);
+    expect(err).toBe("demo: --injector=webhooks: expected webhook or policy\n");
   }, 60_000);
 });

@@ -32,7 +32,8 @@ export interface RolloutTimes {
 
 export interface Rollout {
   createPods(version: string, count: number): Promise<string[]>;
-  rollTo(version: string, oldPods: readonly string[]): Promise<RolloutTimes>;
+  /** beforeBatch runs before each batch's new pods are created (index 0 first): a change mid-rollout. */
+  rollTo(version: string, oldPods: readonly string[], beforeBatch?: (index: number) => Promise<void>): Promise<RolloutTimes>;
 }
 
 export interface RolloutOptions {
@@ -132,12 +133,13 @@ export function makeRollout(options: RolloutOptions): Rollout {
 
   return {
     createPods,
-    async rollTo(version, oldPods) {
+    async rollTo(version, oldPods, beforeBatch) {
       const startedAt = now();
       const surge = Math.max(1, Math.ceil(workload.replicas * 0.25));
       const deletedAt = new Map<string, number>();
       const remaining = [...oldPods];
-      while (remaining.length > 0) {
+      for (let index = 0; remaining.length > 0; index++) {
+        await beforeBatch?.(index);
         const batch = remaining.splice(0, surge);
         const created = await createPods(version, batch.length);
         progress(`${workload.app}: ${created.join(", ")} available; deleting ${batch.join(", ")}`);

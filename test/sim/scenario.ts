@@ -6,9 +6,10 @@ import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Children } from "./children.ts";
-import { startController, type RunningController } from "./controller.ts";
+import { SimInjector, startController, type RunningController } from "./controller.ts";
 import { makeSimApi } from "./api.ts";
 import { hookImageStore } from "./hook-image.ts";
+import { Injection, podsWithoutMarker, type WebhookCounts } from "./injection.ts";
 import { startKubelet, type KubeletEvent } from "./kubelet.ts";
 import { bucketize, startLoad, summarize, type Bucket, type LoadSummary } from "./load.ts";
 import { seededRandom, type Profile } from "./profile.ts";
@@ -47,6 +48,8 @@ export interface ScenarioSpec {
   readonly hookImage?: string;
   /** A second node of this architecture, running no pods: a mixed-architecture cluster. */
   readonly secondNodeArch?: "amd64" | "arm64";
+  /** With a lameduck strategy: who injects; the webhook unless said otherwise. */
+  readonly injection?: Injection;
 }
 
 export interface WorkerResult {
@@ -77,6 +80,11 @@ export interface ScenarioResult {
   readonly warnings: readonly string[];
   /** Error lines the lameduck controller logged during the run (none without lameduck). */
   readonly controllerErrors: readonly string[];
+  readonly injection: Injection | undefined;
+  /** With a lameduck strategy: the webhook's counters when the rollout started, when it was unregistered (Injection.migrate) and at the end. */
+  readonly webhook: { readonly rolloutStart: WebhookCounts; readonly unregistered: WebhookCounts | undefined; readonly end: WebhookCounts } | undefined;
+  /** With a lameduck strategy: the pods left at the end (the new version) without lameduck's marker annotation. */
+  readonly uninjectedPods: readonly string[];
 }
 
 export interface ScenarioDeps {
@@ -106,6 +114,8 @@ const mean = (xs: readonly number[]): number => (xs.length === 0 ? Number.NaN : 
 
 export async function runScenario(spec: ScenarioSpec, deps: ScenarioDeps): Promise<ScenarioResult> {
   const { children, progress } = deps;
+  // With one replica the web rollout has one batch, and no "between batches" to unregister the webhook in.
+  if (spec.injection === Injection.migrate && spec.replicas < 2) throw new Error("Injection.migrate needs replicas >= 2");
   const dir = deps.workDir ?? (await mkdtemp(join(tmpdir(), "lameduck-sim-")));
   await mkdir(dir, { recursive: true });
   const warnings: string[] = [];
@@ -115,8 +125,13 @@ export async function runScenario(spec: ScenarioSpec, deps: ScenarioDeps): Promi
     const cluster = await startSimCluster(dir, nodes, deps.target);
     cleanup.push(() => cluster.close());
     let controller: RunningController | undefined;
-    if (usesLameduck(spec.strategy)) {
-      progress("starting the lameduck controller (webhook, distributor, oracle)");
+    const injection = usesLameduck(spec.strategy) ? (spec.injection ?? Injection.webhook) : undefined;
+    if (injection !== undefined) {
+      progress(
+        injection === Injection.policy
+          ? "starting the lameduck controller (policy, distributor, oracle); the webhook unregistered once the policy is filled in"
+          : "starting the lameduck controller (webhook, distributor, oracle)",
+      );
       controller = await startController({
         kc: cluster.kc,
         kubeconfigPath: cluster.kubeconfigPath,
@@ -125,9 +140,14 @@ export async function runScenario(spec: ScenarioSpec, deps: ScenarioDeps): Promi
         appNamespaces: [cluster.namespace],
         timeoutMs: waitTimeoutMs,
         ...(spec.hookImage === undefined ? {} : { hookImage: spec.hookImage }),
+        injector: injection === Injection.policy ? SimInjector.policy : SimInjector.webhook,
       });
       const running = controller;
       cleanup.push(() => running.stop());
+      if (injection === Injection.migrate) {
+        progress("migrating to the policy: manifests/overlays/policy applied; its placeholder injects nothing until the controller fills it in (its next resync, within 30 s)");
+        await controller.applyPolicyOverlay();
+      }
     }
     const listeners = makeListeners(cluster.podIp);
     cleanup.push(() => listeners.close());
@@ -183,13 +203,29 @@ export async function runScenario(spec: ScenarioSpec, deps: ScenarioDeps): Promi
       cleanup.push(async () => { await running.stop(); });
     }
     await sleep(spec.warmupMs);
+    if (injection === Injection.migrate) {
+      progress("waiting under load until lameduck check says the policy is filled in; the webhook stays registered until the rollout's second batch");
+      await controller?.migrationChecked();
+    }
+    const rolloutStart = await controller?.webhookCounts();
+    let unregistered: WebhookCounts | undefined;
+    // The migration's second step between the web rollout's batches: the first batch's pods are
+    // injected by both, the rest by the policy alone.
+    const migrateMidRollout = async (index: number): Promise<void> => {
+      if (injection !== Injection.migrate || controller === undefined || index !== 1) return;
+      await controller.unregisterWebhook();
+      unregistered = await controller.webhookCounts();
+      progress("MutatingWebhookConfiguration lameduck deleted: the policy alone injects from here");
+    };
     progress(`rolling out v2 (maxSurge 25%, maxUnavailable 0) under ${spec.strategy}, ${spec.profile.name}`);
-    const [webTimes, workerTimes] = await Promise.all([webRollout.rollTo("v2", oldWeb), workerRollout.rollTo("v2", oldWorkers)]);
+    const [webTimes, workerTimes] = await Promise.all([webRollout.rollTo("v2", oldWeb, migrateMidRollout), workerRollout.rollTo("v2", oldWorkers)]);
     progress(`rollout done in ${((webTimes.endedAt - webTimes.startedAt) / 1000).toFixed(1)} s; load continues until the proxy has caught up, then ${String(spec.tailMs / 1000)} s`);
     // Requests keep failing until the slowest consumer has applied the last change.
     const caughtUpBy = now() + waitTimeoutMs + spec.profile.maxMs;
     while (proxy.pending() > 0 && now() < caughtUpBy) await sleep(50);
     await sleep(spec.tailMs);
+    const end = await controller?.webhookCounts();
+    const uninjectedPods = injection === undefined ? [] : await podsWithoutMarker(cluster.kc, cluster.namespace);
     const records = await load.stop();
     const streamSummary = await streams?.stop();
     const endMs = now() - load.startedAt;
@@ -221,6 +257,9 @@ export async function runScenario(spec: ScenarioSpec, deps: ScenarioDeps): Promi
       hookLogs,
       warnings,
       controllerErrors,
+      injection,
+      webhook: rolloutStart === undefined || end === undefined ? undefined : { rolloutStart, unregistered, end },
+      uninjectedPods,
     };
   } finally {
     for (const c of cleanup.reverse()) await c().catch((err: unknown) => warnings.push(`cleanup: ${String(err)}`));

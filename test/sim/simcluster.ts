@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { CoreV1Api, KubeConfig, KubernetesObjectApi } from "@kubernetes/client-node";
 import { startFakeApi } from "../fakeapi/index.ts";
 import { createNode } from "../support/cluster.ts";
-import { statusCode } from "./api.ts";
+import { ignoreNotFound } from "./api.ts";
 
 export interface SimCluster {
   readonly kc: KubeConfig;
@@ -91,14 +91,6 @@ export async function checkSimOnly(kc: KubeConfig, path: string): Promise<void> 
     throw new ForeignClusterError(
       `${path} (context "${kc.getCurrentContext()}"): the cluster has node "${foreign}", which is not one of the simulation's own (${simNodeNames.join(", ")}); refusing to run the simulation against what may be a real cluster`,
     );
-  }
-}
-
-async function ignoreNotFound(p: Promise<unknown>): Promise<void> {
-  try {
-    await p;
-  } catch (err) {
-    if (statusCode(err) !== 404) throw err;
   }
 }
 

@@ -3,6 +3,7 @@
 // one run).
 import type { ChartPanel } from "./chart.ts";
 import type { LoadSummary } from "./load.ts";
+import { Injection } from "./injection.ts";
 import { Strategy, type ScenarioResult } from "./scenario.ts";
 
 const seconds = (ms: number): string => (Number.isFinite(ms) ? `${(ms / 1000).toFixed(1)} s` : "-");
@@ -98,6 +99,16 @@ export function checkTargets(results: readonly ScenarioResult[]): TargetCheck[] 
   if (workers.length > 0) {
     const max = Math.max(...workers.map((r) => r.worker?.maxDeleteToSigtermMs ?? Infinity));
     checks.push({ target: "lameduck: worker pods get SIGTERM within 100 ms of deletion", met: max <= 100, figures: `max ${millis(max)}` });
+  }
+  const policy = results.filter((r) => r.injection === Injection.policy);
+  if (policy.length > 0) {
+    const reviews = policy.reduce((n, r) => n + (r.webhook?.end.reviews ?? Infinity), 0);
+    const uninjected = policy.reduce((n, r) => n + r.uninjectedPods.length, 0);
+    checks.push({
+      target: "policy mode: every pod injected with no AdmissionReview (the API server injected them)",
+      met: reviews === 0 && uninjected === 0,
+      figures: `${String(reviews)} AdmissionReviews, ${String(uninjected)} pods without the marker`,
+    });
   }
   return checks;
 }
