@@ -154,6 +154,14 @@ export function rssMb(pid: number): number {
   return kb / 1024;
 }
 
+/** CPU time (user + system, every thread) the process has used so far, in seconds. */
+export function cpuSeconds(pid: number): number {
+  // Fields 14 and 15 of /proc/PID/stat, after the command in parentheses (which may hold spaces).
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
 /** Reviews answered per second by `clients` connections sending back to back (closed loop) for `durationMs`. */
 export async function capacity(port: number, ca: string, clients: number, durationMs: number): Promise<number> {
   const agent = new Agent({ keepAlive: true, maxSockets: clients });

@@ -23,7 +23,8 @@ import { imageNodeFlags } from "./image.ts";
 import type { BenchReport } from "./report.ts";
 import { percentile, post, review, reviewWithContainers } from "./review.ts";
 import type { ClusterMessage } from "./webhook-cluster.ts";
-import { capacity, holdUploads, holdWaits, openLoop, pollHealthz, rssMb, type Sample } from "./webhook-load.ts";
+import { placement } from "./cpus.ts";
+import { capacity, cpuSeconds, holdUploads, holdWaits, openLoop, pollHealthz, rssMb, type Sample } from "./webhook-load.ts";
 
 const root = join(import.meta.dirname, "..", "..");
 const rate = 1_000;
@@ -62,7 +63,8 @@ function latencyRows(report: BenchReport, what: string, samples: readonly Sample
 }
 
 export async function run(report: BenchReport): Promise<void> {
-  report.section("Admission webhook in `lameduck run` (its own process, image Node flags, info logging; fake API in a third process)");
+  const cpus = placement();
+  report.section(`Admission webhook in \`lameduck run\` (its own process, image Node flags, info logging; fake API in a third process; ${cpus.description})`);
   report.row("load average (1 min) at start", loadavg()[0] ?? 0, "");
   report.row("lines in injector/admission/", lines(join(root, "injector", "admission")), "lines");
   report.row("lines in injector/mutation/", lines(join(root, "injector", "mutation")), "lines");
@@ -74,6 +76,7 @@ export async function run(report: BenchReport): Promise<void> {
   try {
     const [ready] = (await once(cluster, "message")) as [ClusterMessage];
     if (ready.kind !== "ready") throw new Error("bench: the API server process did not start");
+    cpus.background(cluster.pid ?? 0);
     const [webhookPort, oraclePort, metricsPort] = [await freePort(), await freePort(), await freePort()];
     controller = spawn(
       process.execPath,
@@ -86,6 +89,7 @@ export async function run(report: BenchReport): Promise<void> {
       { stdio: ["ignore", "ignore", "inherit"] },
     );
     const pid = controller.pid ?? 0;
+    cpus.measured(pid);
     await until("the controller ready", async () => (await httpGet(metricsPort, "/readyz")).startsWith("200"), 60_000, 100);
     const kc = new KubeConfig();
     kc.loadFromFile(ready.kubeconfig);
@@ -102,6 +106,7 @@ export async function run(report: BenchReport): Promise<void> {
     // TLS cost by themselves, measured now, beside what the webhook adds.
     const noop = fork(join(import.meta.dirname, "noop-responder.ts"), [], { execArgv: imageNodeFlags(), stdio: ["ignore", "inherit", "inherit", "ipc"] });
     const [{ port: noopPort, ca: noopCa }] = (await once(noop, "message")) as [{ port: number; ca: string }];
+    cpus.measured(noop.pid ?? 0);
     const noopAgent = new Agent({ keepAlive: true, maxSockets: 64 });
     await openLoop(noopPort, noopCa, noopAgent, rate, 3_000);
     const baseline = await openLoop(noopPort, noopCa, noopAgent, rate, 4_000);
@@ -140,6 +145,8 @@ export async function run(report: BenchReport): Promise<void> {
     const quiet = await openLoop(webhookPort, ca, agent, rate, 4_000);
     const quietStall = await longestStall(metricsPort);
     const heldQuiet = await metric(metricsPort, "lameduck_oracle_active_waits");
+    const cpuBefore = cpuSeconds(pid);
+    const wallBefore = performance.now();
     const loaded = openLoop(webhookPort, ca, agent, rate, 8_000);
     await sleep(1_000);
     const burstAt = performance.now();
@@ -147,6 +154,8 @@ export async function run(report: BenchReport): Promise<void> {
     const [burstDone] = (await once(cluster, "message")) as [ClusterMessage];
     const burstSentMs = burstDone.kind === "burst-done" ? burstDone.ms : Number.NaN;
     const samples = await loaded;
+    const cpuUsed = cpuSeconds(pid) - cpuBefore;
+    const wallUsed = (performance.now() - wallBefore) / 1000;
     const burstStall = await longestStall(metricsPort);
     const heldAfter = await metric(metricsPort, "lameduck_oracle_active_waits");
     const ok = samples.filter((s) => s.ok);
@@ -160,6 +169,7 @@ export async function run(report: BenchReport): Promise<void> {
     report.row("  reviews failed", samples.length - ok.length, "reviews", { target: 0 });
     report.row(`  the API server sent the ${burstUpdates.toLocaleString("en")} updates (100 slices × 100 endpoints) in`, burstSentMs, "ms");
     report.row("  longest event-loop stall meanwhile", burstStall, "ms", { target: 100 });
+    report.row(`  the controller's CPU time meanwhile (its limit is one CPU), in ${wallUsed.toFixed(1)} s`, cpuUsed, "s", { ratio: cpuUsed / wallUsed, baseline: "wall time" });
     report.row("  long-polls still held after the burst", heldAfter, "waits", { target: uids.length, higherIsBetter: true });
     waits.stop();
     waits = undefined;
@@ -212,6 +222,7 @@ export async function run(report: BenchReport): Promise<void> {
     agent.destroy();
     if (controller !== undefined && controller.exitCode === null) controller.kill("SIGKILL");
     cluster.kill("SIGTERM");
+    cpus.release();
   }
 }
 
