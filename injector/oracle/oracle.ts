@@ -4,7 +4,7 @@
 // termination.ts): only the pod that really has the uid counts, and a pod the kubelet is killing on
 // its own, or whose deleter left no time, is let go at once instead of held.
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
-import type { PodChecker } from "./podcheck.ts";
+import type { CheckListener, PodChecker } from "./podcheck.ts";
 import type { SliceIndex } from "./slices.ts";
 import { DrainState, type Answer, type PodRef } from "./state.ts";
 import { judge, type CheckResult } from "./termination.ts";
@@ -206,6 +206,15 @@ export function makeOracle(deps: OracleDeps): Oracle {
     }
   };
 
+  /** A lookup completed: every request about the pod still waiting for one gets its result. */
+  const verified: CheckListener = (uid, result) => {
+    for (const w of [...(waiters.get(uid) ?? [])]) {
+      if (!w.verifying || w.result !== undefined) continue;
+      w.result = result;
+      evaluate(w, WaitOutcome.immediate);
+    }
+  };
+
   return {
     ask(uid, waitMs, client, reply) {
       track(uid);
@@ -239,11 +248,11 @@ export function makeOracle(deps: OracleDeps): Oracle {
         finish(w, reply.kind === "refused" ? WaitOutcome.unverified : WaitOutcome.timeout, reply);
       }, waitMs);
       if (checker !== undefined) {
-        void checker.check(uid, index.claims(uid)).then((result) => {
-          if (!waiters.get(uid)?.has(w)) return;
-          w.result = result;
+        const known = checker.check(uid, index.claims(uid), verified);
+        if (known !== undefined) {
+          w.result = known;
           evaluate(w, WaitOutcome.immediate);
-        });
+        }
       }
       return {
         cancel() {

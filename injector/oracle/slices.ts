@@ -27,6 +27,10 @@ function sameView(a: EndpointView, b: EndpointView): boolean {
   return a.inRotation === b.inRotation && a.nodeName === b.nodeName && a.ports.length === b.ports.length && a.ports.every((p, i) => p === b.ports[i]);
 }
 
+function sameRef(a: PodRef, b: PodRef): boolean {
+  return a.namespace === b.namespace && a.name === b.name && a.uid === b.uid;
+}
+
 const nothing: ReadonlyMap<string, EndpointView> = new Map();
 
 export function makeSliceIndex(): SliceIndex {
@@ -57,7 +61,10 @@ export function makeSliceIndex(): SliceIndex {
     for (const [uid, view] of next ?? nothing) {
       const before = previous.get(uid);
       if (before !== undefined && sameView(before, view)) {
-        byUid.get(uid)?.set(key, view);
+        // The view already indexed stays: a slice update rewrites every endpoint while changing one,
+        // and keeping the new copies would carry them all into the old generation.
+        if (sameRef(before.ref, view.ref)) next?.set(uid, before);
+        else byUid.get(uid)?.set(key, view);
         continue;
       }
       let entries = byUid.get(uid);

@@ -107,6 +107,15 @@ describe("the EndpointSlice index", () => {
     expect(index.pods()).toBe(0);
     expect(index.answer("p1").state).toBe("unselected");
   });
+  it("follows a renamed targetRef even when nothing else of the endpoint changed", () => {
+    const index = makeSliceIndex();
+    const named = (name: string) => ({ metadata: { name: "a", namespace: "shop" }, ports: [{ port: 80 }], endpoints: [{ conditions: { ready: true }, targetRef: { namespace: "shop", name, uid: "p1" } }] });
+    index.upsert(named("web-0"));
+    expect(index.upsert(named("web-0"))).toEqual([]);
+    index.upsert(named("web-1"));
+    expect(index.claims("p1")).toEqual([{ namespace: "shop", name: "web-1", uid: "p1" }]);
+    expect(index.answer("p1").ref).toEqual({ namespace: "shop", name: "web-1", uid: "p1" });
+  });
   it("keeps a pod listed by another slice when one slice drops it", () => {
     const index = makeSliceIndex();
     index.upsert(slice("v4", [80], [{ uid: "p1" }]));

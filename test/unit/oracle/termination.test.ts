@@ -1,8 +1,8 @@
 import { Registry } from "prom-client";
 import { describe, expect, it } from "vitest";
-import { makePodChecker } from "../../../injector/oracle/podcheck.ts";
-import { DrainState, foreignEndpoints, viewsOf, type Answer } from "../../../injector/oracle/state.ts";
-import { judge, podFacts, releaseBy, type PodFacts } from "../../../injector/oracle/termination.ts";
+import { makePodChecker, type PodChecker } from "../../../injector/oracle/podcheck.ts";
+import { DrainState, foreignEndpoints, viewsOf, type Answer, type PodRef } from "../../../injector/oracle/state.ts";
+import { judge, podFacts, releaseBy, type CheckResult, type PodFacts } from "../../../injector/oracle/termination.ts";
 
 const t0 = Date.parse("2026-03-01T12:00:00Z");
 
@@ -74,8 +74,18 @@ describe("what a hook's question gets", () => {
   });
 });
 
+/** The result `check` knows now, or the one its lookup calls back with. */
+function ask(checker: PodChecker, uid: string, claims: readonly PodRef[]): Promise<CheckResult> {
+  return new Promise((resolve) => {
+    const known = checker.check(uid, claims, (_uid, result) => {
+      resolve(result);
+    });
+    if (known !== undefined) resolve(known);
+  });
+}
+
 describe("the pod lookup", () => {
-  const claim = (namespace: string, name: string) => ({ namespace, name, uid: "u1" });
+  const claim = (namespace: string, name: string, uid = "u1") => ({ namespace, name, uid });
   it("keeps the claim whose pod has the uid, looks each pod up once for concurrent askers, and reuses the result", async () => {
     const calls: string[] = [];
     const checker = makePodChecker({
@@ -86,19 +96,19 @@ describe("the pod lookup", () => {
       },
     });
     const claims = [claim("shop", "web-0"), claim("shop", "decoy"), claim("b", "x")];
-    const [one, two] = await Promise.all([checker.check("u1", claims), checker.check("u1", claims)]);
+    const [one, two] = await Promise.all([ask(checker, "u1", claims), ask(checker, "u1", claims)]);
     expect(one).toMatchObject({ kind: "found", pod: { namespace: "shop", name: "web-0" } });
     expect(two).toBe(one);
-    expect(await checker.check("u1", claims)).toBe(one);
+    expect(checker.check("u1", claims, () => undefined)).toBe(one);
     expect(calls.sort()).toEqual(["b/x", "shop/decoy", "shop/web-0"]);
   });
   it("no claim verified: absent; too many claims or a failed lookup without a verified one: unknown", async () => {
     const registry = new Registry();
     const failing = makePodChecker({ registry, lookup: () => Promise.reject(new Error("connection refused")) });
-    expect(await failing.check("u1", [claim("shop", "web-0")])).toEqual({ kind: "unknown", reason: "connection refused" });
+    expect(await ask(failing, "u1", [claim("shop", "web-0")])).toEqual({ kind: "unknown", reason: "connection refused" });
     const none = makePodChecker({ registry: new Registry(), lookup: () => Promise.resolve(undefined) });
-    expect(await none.check("u1", [claim("shop", "web-0")])).toEqual({ kind: "absent" });
-    expect(await none.check("u2", [1, 2, 3, 4, 5].map((i) => ({ namespace: "a", name: `p${i}`, uid: "u2" })))).toMatchObject({ kind: "unknown" });
+    expect(await ask(none, "u1", [claim("shop", "web-0")])).toEqual({ kind: "absent" });
+    expect(await ask(none, "u2", [1, 2, 3, 4, 5].map((i) => ({ namespace: "a", name: `p${i}`, uid: "u2" })))).toMatchObject({ kind: "unknown" });
     expect(await registry.getSingleMetricAsString("lameduck_oracle_pod_lookups_total")).toContain('result="failed"} 1');
   });
   it("gives up on a GET that takes longer than its timeout; one waiting for the slot runs after it", async () => {
@@ -109,10 +119,56 @@ describe("the pod lookup", () => {
         });
       }) });
     const started = Date.now();
-    const [a, b] = await Promise.all([checker.check("u1", [claim("shop", "a")]), checker.check("u3", [claim("shop", "b")])]);
+    const [a, b] = await Promise.all([ask(checker, "u1", [claim("shop", "a")]), ask(checker, "u3", [claim("shop", "b", "u3")])]);
     expect(a.kind).toBe("unknown");
     expect(b.kind).toBe("unknown");
     expect(Date.now() - started).toBeLessThan(1_000);
+  });
+  it("runs at most `concurrency` GETs, in the order asked, and tells each listener once per lookup", async () => {
+    const answer: (() => void)[] = [];
+    const order: string[] = [];
+    const checker = makePodChecker({
+      registry: new Registry(),
+      concurrency: 2,
+      lookup: (namespace, name) =>
+        new Promise((resolve) => {
+          order.push(name);
+          answer.push(() => {
+            resolve(pod({}, { namespace, name, uid: name }));
+          });
+        }),
+    });
+    const told: string[] = [];
+    const listener = (uid: string): void => {
+      told.push(uid);
+    };
+    for (const uid of ["p1", "p2", "p3", "p4", "p3"]) expect(checker.check(uid, [claim("shop", uid, uid)], listener)).toBeUndefined();
+    await Promise.resolve();
+    expect(order).toEqual(["p1", "p2"]);
+    while (told.length < 4) {
+      answer.shift()?.();
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    expect(order).toEqual(["p1", "p2", "p3", "p4"]);
+    expect(told).toEqual(["p1", "p2", "p3", "p4"]);
+  });
+  it("forgets results once they expire, and looks the pod up again", async () => {
+    let t = 0;
+    let calls = 0;
+    const checker = makePodChecker({
+      registry: new Registry(),
+      now: () => t,
+      lookup: (namespace) => {
+        calls += 1;
+        return Promise.resolve(pod({}, { namespace }));
+      },
+    });
+    const first = await ask(checker, "u1", [claim("shop", "web-0")]);
+    t = 4_999;
+    expect(checker.check("u1", [claim("shop", "web-0")], () => undefined)).toBe(first);
+    t = 5_000;
+    expect(await ask(checker, "u1", [claim("shop", "web-0")])).toEqual(first);
+    expect(calls).toBe(2);
   });
 });
 
