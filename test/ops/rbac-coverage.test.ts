@@ -21,7 +21,7 @@ import { describeGrant, grantsOf, grantUsedBy, makeRbac, type ResourceRequest } 
 import { startRecordingProxy, type RecordingProxy } from "./recording-proxy.ts";
 import { applyInstall } from "./install.ts";
 import { find, render, type K8sObject } from "./render.ts";
-import { publicNonResource, requestInfo } from "./requestinfo.ts";
+import { publicNonResource, requestInfo, resourceRequests as resourceRequestsOf } from "./requestinfo.ts";
 
 const namespace = "lameduck-system";
 const serviceAccount = { namespace, name: "lameduck" };
@@ -161,11 +161,7 @@ afterAll(async () => {
 });
 
 describe("the rendered RBAC, against what the controller does", () => {
-  const resourceRequests = (): { request: ResourceRequest; line: string }[] =>
-    proxy.requests.flatMap((r) => {
-      const info = requestInfo(r.method, r.url);
-      return info.kind === "resource" ? [{ request: info.request, line: `${r.method} ${r.url} → ${r.status}` }] : [];
-    });
+  const resourceRequests = (): { request: ResourceRequest; line: string }[] => resourceRequestsOf(proxy.requests);
 
   it("saw the controller make requests of every kind the scenario needs", () => {
     const verbs = new Set(resourceRequests().map((r) => `${r.request.verb} ${r.request.resource}`));

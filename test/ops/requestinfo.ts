@@ -47,3 +47,11 @@ export function requestInfo(method: string, url: string): RequestInfo {
 export function publicNonResource(path: string): boolean {
   return ["/version", "/healthz", "/livez", "/readyz", "/api", "/apis", "/openapi"].some((p) => path === p || path.startsWith(`${p}/`));
 }
+
+/** The resource requests among recorded ones, each with a line naming it for failure messages. */
+export function resourceRequests(recorded: readonly { readonly method: string; readonly url: string; readonly status: number }[]): { request: ResourceRequest; line: string }[] {
+  return recorded.flatMap((r) => {
+    const info = requestInfo(r.method, r.url);
+    return info.kind === "resource" ? [{ request: info.request, line: `${r.method} ${r.url} → ${r.status}` }] : [];
+  });
+}
