@@ -1,6 +1,7 @@
 // The controller as the oracle benches run it: the built bundle (dist/lameduck.mjs run) in a child
 // process with the image's Node flags, so that its RSS is its own, against a fake API server in the
 // bench's process; plus the measurements the benches share.
+import { metricSum as sumOfMetric } from "../support/metrics.ts";
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { connect, type Socket } from "node:net";
@@ -85,14 +86,9 @@ export async function ready(c: BenchController, timeoutMs: number): Promise<void
   await until("the controller to be ready", async () => (await httpGet(c.metricsPort, "/readyz").catch(() => "")).startsWith("200"), timeoutMs, 100);
 }
 
-/** Sum of a metric's series; `name` may carry labels (lameduck_x{outcome="y"} matches that series only). */
+/** Sum of a metric's series from the controller's /metrics (see metricSum in test/support/metrics.ts). */
 export async function metricSum(port: number, name: string): Promise<number> {
-  const text = await httpGet(port, "/metrics");
-  let sum = 0;
-  for (const line of text.split("\n")) {
-    if (line.startsWith(`${name} `) || (!name.includes("{") && line.startsWith(`${name}{`))) sum += Number(line.slice(line.lastIndexOf(" ") + 1));
-  }
-  return sum;
+  return sumOfMetric(await httpGet(port, "/metrics"), name);
 }
 
 export function percentile(sorted: readonly number[], p: number): number {

@@ -19,6 +19,7 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { CoreV1Api, KubeConfig } from "@kubernetes/client-node";
 import { freePort, httpGet } from "../controllers/harness.ts";
+import { metricSum } from "../support/metrics.ts";
 import { imageNodeFlags } from "./image.ts";
 import type { BenchReport } from "./report.ts";
 import { percentile, post, review, reviewWithContainers } from "./review.ts";
@@ -39,10 +40,7 @@ async function until(what: string, check: () => Promise<boolean> | boolean, time
 
 /** A metric's value (summed over its series) from the controller's /metrics. */
 async function metric(port: number, name: string): Promise<number> {
-  const text = await httpGet(port, "/metrics");
-  let sum = 0;
-  for (const line of text.split("\n")) if (line.startsWith(`${name} `) || line.startsWith(`${name}{`)) sum += Number(line.slice(line.lastIndexOf(" ") + 1));
-  return sum;
+  return metricSum(await httpGet(port, "/metrics"), name);
 }
 
 /** The longest event-loop stall in the controller since the last call, ms (prom-client resets it on every scrape). */

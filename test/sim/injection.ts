@@ -2,6 +2,7 @@
 // from its /metrics (what it answered, patched and found already injected), and the pods that carry
 // no lameduck marker.
 import { CoreV1Api, type KubeConfig } from "@kubernetes/client-node";
+import { metricSum } from "../support/metrics.ts";
 
 /**
  * Who injects the lameduck strategies' pods: the webhook, the MutatingAdmissionPolicy from the start,
@@ -21,21 +22,11 @@ export interface WebhookCounts {
   readonly alreadyInjected: number;
 }
 
-/** The sum of a metric's samples whose labels include `labels`, from a Prometheus text exposition; 0 when none. */
-function sumOf(exposition: string, metric: string, labels = ""): number {
-  let sum = 0;
-  for (const line of exposition.split("\n")) {
-    const [series = "", value = ""] = line.split(" ");
-    if ((series === metric || series.startsWith(`${metric}{`)) && series.includes(labels)) sum += Number(value);
-  }
-  return sum;
-}
-
 export function webhookCounts(exposition: string): WebhookCounts {
   return {
-    reviews: sumOf(exposition, "lameduck_admission_reviews_total"),
-    injected: sumOf(exposition, "lameduck_injections_total"),
-    alreadyInjected: sumOf(exposition, "lameduck_admission_skips_total", 'reason="already-injected"'),
+    reviews: metricSum(exposition, "lameduck_admission_reviews_total"),
+    injected: metricSum(exposition, "lameduck_injections_total"),
+    alreadyInjected: metricSum(exposition, 'lameduck_admission_skips_total{reason="already-injected"}'),
   };
 }
 
