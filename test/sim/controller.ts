@@ -11,7 +11,7 @@ import { fileURLToPath } from "node:url";
 import { AdmissionregistrationV1Api, CoreV1Api, KubernetesObjectApi, type KubeConfig } from "@kubernetes/client-node";
 import { statusCode } from "./api.ts";
 import type { Children } from "./children.ts";
-import { webhookCounts, type WebhookCounts } from "./injection.ts";
+import { Injection, webhookCounts, type WebhookCounts } from "./injection.ts";
 import { applyPolicyOverlay, checkSaysUnregister, deletePolicyOverlay, deleteWebhookRegistration } from "./policy.ts";
 import { reservePort } from "./ports.ts";
 
@@ -29,12 +29,12 @@ export interface ControllerOptions {
   readonly timeoutMs: number;
   /** --hook-source=image with this --hook-image: pods mount it, and no namespace gets a ConfigMap. */
   readonly hookImage?: string;
-  /** Who injects pods from the start: the webhook (the default), or the policy with the webhook unregistered. */
-  readonly injector?: SimInjector;
+  /**
+   * Who injects pods from the start: the policy with the webhook unregistered, or else the webhook
+   * (for the migration too, whose steps are RunningController's methods below).
+   */
+  readonly injector?: Injection;
 }
-
-export const SimInjector = { webhook: "webhook", policy: "policy" } as const;
-export type SimInjector = (typeof SimInjector)[keyof typeof SimInjector];
 
 export interface RunningController {
   readonly oracleAddress: string;
@@ -108,7 +108,7 @@ export async function startController(options: ControllerOptions): Promise<Runni
   });
   await deleteWebhookRegistration(kc);
   await objects.create(webhookConfiguration(webhookUrl));
-  const policy = options.injector === SimInjector.policy;
+  const policy = options.injector === Injection.policy;
   // Applied before the controller starts, as `kubectl apply -k manifests/overlays/policy` does on a
   // fresh install: its first look finds the policy. Otherwise a policy a killed run left is removed.
   await (policy ? applyPolicyOverlay(kc) : deletePolicyOverlay(kc));

@@ -6,7 +6,7 @@ import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Children } from "./children.ts";
-import { SimInjector, startController, type RunningController } from "./controller.ts";
+import { startController, type RunningController } from "./controller.ts";
 import { makeSimApi } from "./api.ts";
 import { hookImageStore } from "./hook-image.ts";
 import { Injection, podsWithoutMarker, type WebhookCounts } from "./injection.ts";
@@ -140,7 +140,7 @@ export async function runScenario(spec: ScenarioSpec, deps: ScenarioDeps): Promi
         appNamespaces: [cluster.namespace],
         timeoutMs: waitTimeoutMs,
         ...(spec.hookImage === undefined ? {} : { hookImage: spec.hookImage }),
-        injector: injection === Injection.policy ? SimInjector.policy : SimInjector.webhook,
+        injector: injection,
       });
       const running = controller;
       cleanup.push(() => running.stop());
