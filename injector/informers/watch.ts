@@ -6,8 +6,8 @@
 // is otherwise parsed and handled in one go: after a burst (a rollout's thousands of EndpointSlice
 // updates, up to 15 KB each) libuv hands a readable socket over in up to 32 reads of 64 KB, and one
 // turn handled some 60 slices while every webhook review and oracle answer waited (measured: npm run
-// bench -- webhook). Past about 1 MiB of events waiting, the connection is not read (lines.ts): the
-// rest stays in the socket, and TCP slows the sender down.
+// bench -- webhook). Past about 1 MiB of events received and not handled, the connection is not read
+// (lines.ts): the rest stays in the socket, and TCP slows the sender down.
 import { setImmediate as nextTurn } from "node:timers/promises";
 import { readBody, statusError, type Transport } from "./client.ts";
 import { receiveLines } from "./lines.ts";
@@ -68,6 +68,12 @@ export function startWatch(transport: Transport, request: WatchRequest, onEvent:
       const sliceMs = request.sliceMs ?? watchSliceMs;
       let sliceStarted = performance.now();
       for (;;) {
+        // The slice is checked before a line is taken: until then it stays received bytes, not a string.
+        if (performance.now() - sliceStarted >= sliceMs) {
+          await nextTurn();
+          if (controller.signal.aborted) break;
+          sliceStarted = performance.now();
+        }
         const line = lines.next();
         if (line === undefined) {
           if (lines.ended()) {
@@ -77,11 +83,6 @@ export function startWatch(transport: Transport, request: WatchRequest, onEvent:
           await lines.more();
           sliceStarted = performance.now();
           continue;
-        }
-        if (performance.now() - sliceStarted >= sliceMs) {
-          await nextTurn();
-          if (controller.signal.aborted) break;
-          sliceStarted = performance.now();
         }
         if (line === "") continue;
         let event: { type?: unknown; object?: unknown };

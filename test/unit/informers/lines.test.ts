@@ -31,6 +31,24 @@ describe("receiveLines", () => {
     expect(lines.failure()).toBeUndefined();
   });
 
+  it("decodes a line whose characters and \\r\\n are split across chunks, and reads on for a line longer than its buffer", async () => {
+    const input = new PassThrough();
+    const lines = receiveLines(input, 1_000);
+    const seen: string[] = [];
+    const done = drain(lines, (l) => seen.push(l));
+    const text = Buffer.from("héllo wörld ✓\r\n");
+    for (const byte of text) input.write(Buffer.of(byte));
+    const long = "z".repeat(50_000);
+    for (let i = 0; i < long.length; i += 4_096) {
+      input.write(long.slice(i, i + 4_096));
+      await nextTurn();
+    }
+    input.end("\nlast");
+    await done;
+    expect(seen).toEqual(["héllo wörld ✓", long, "last"]);
+    expect(lines.held()).toBe(0);
+  });
+
   it("stops reading its input past its buffer, while nobody takes the lines, and reads on once they are taken", async () => {
     const input = new PassThrough({ highWaterMark: 64 * 1024 });
     const buffer = 100_000;
@@ -47,7 +65,7 @@ describe("receiveLines", () => {
     });
     write();
     for (let i = 0; i < 20; i++) await nextTurn();
-    // Held: at most the buffer plus what one 64 KB chunk still split after the pause.
+    // Held: at most the buffer plus the one chunk that crossed it.
     expect(lines.held()).toBeGreaterThanOrEqual(buffer);
     expect(lines.held()).toBeLessThanOrEqual(buffer + 64 * 1024 + line.length);
     expect(written).toBeLessThan(1_000);

@@ -110,8 +110,8 @@ describe("the informers' watch", () => {
 });
 
 describe("the informers' watch, ended between slices of a burst on a connection still open", () => {
-  // readline re-emits the response's "aborted" error after the loop has stopped listening: without a
-  // listener of its own that error ended the process (found by the webhook bench at shutdown).
+  // The response's "aborted" error arrives after the loop has stopped listening: without a listener
+  // it would end the process (readline re-emitted it so; found by the webhook bench at shutdown).
   it("abort(): ends quietly, delivering nothing more", async () => {
     const kc = await serve(events(1000), true);
     let delivered = 0;
