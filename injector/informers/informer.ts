@@ -30,8 +30,11 @@ export interface InformerSpec<T extends Lean> {
    * and lameduck does not need from the cache; transform then sees only metadata.
    */
   readonly metadataOnly?: boolean;
-  /** What the cache keeps of an object as the API sends it; undefined skips a malformed one. */
-  readonly transform: (raw: unknown) => T | undefined;
+  /**
+   * What the cache keeps of an object as the API sends it; undefined skips a malformed one. `cached`
+   * is the copy cached under the same name, whose unchanged parts the result may share.
+   */
+  readonly transform: (raw: unknown, cached?: T) => T | undefined;
 }
 
 export interface InformerDeps {
@@ -107,6 +110,13 @@ export function makeInformer<T extends Lean>(spec: InformerSpec<T>, deps: Inform
   let watch: WatchHandle | undefined;
   const syncWaiters: (() => void)[] = [];
 
+  const cachedCopy = (raw: unknown): T | undefined => {
+    const metadata = (raw as { metadata?: { name?: unknown; namespace?: unknown } } | null)?.metadata;
+    const name = metadata?.name;
+    const namespace = metadata?.namespace;
+    return typeof name === "string" ? store.get(name, typeof namespace === "string" ? namespace : undefined) : undefined;
+  };
+
   const relist = async (gen: number): Promise<void> => {
     const seen = new Map<string, Set<string>>();
     let continueToken = "";
@@ -119,7 +129,7 @@ export function makeInformer<T extends Lean>(spec: InformerSpec<T>, deps: Inform
       );
       if (gen !== generation) return;
       for (const raw of page.items) {
-        const obj = spec.transform(raw);
+        const obj = spec.transform(raw, cachedCopy(raw));
         if (obj === undefined) continue;
         const namespace = obj.metadata.namespace ?? "";
         let names = seen.get(namespace);
@@ -164,7 +174,7 @@ export function makeInformer<T extends Lean>(spec: InformerSpec<T>, deps: Inform
       }
       const rv = resourceVersionOf(obj);
       if (phase === "ADDED" || phase === "MODIFIED") {
-        const lean = spec.transform(obj);
+        const lean = spec.transform(obj, cachedCopy(obj));
         if (lean !== undefined) store.upsert(lean);
       } else if (phase === "DELETED") {
         const lean = spec.transform(obj);

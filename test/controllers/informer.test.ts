@@ -94,6 +94,28 @@ describe("the restarting informer", () => {
     expect(relists.length).toBeGreaterThanOrEqual(2);
   });
 
+  it("hands transform the copy it caches under the same namespace and name, so that an update can share it", async () => {
+    await core.createNamespace({ body: body<V1Namespace>({ metadata: { name: "shop" } }) });
+    await core.createNamespace({ body: body<V1Namespace>({ metadata: { name: "mall" } }) });
+    const labels = { "app.kubernetes.io/managed-by": "lameduck" };
+    await core.createNamespacedConfigMap({ namespace: "shop", body: cm("ours", labels) });
+    const given: string[] = [];
+    const transform = (raw: unknown, cached?: ReturnType<typeof leanConfigMap>): ReturnType<typeof leanConfigMap> => {
+      const lean = leanConfigMap(raw);
+      given.push(`${lean?.metadata.namespace ?? ""}/${lean?.metadata.name ?? ""} ${cached === undefined ? "-" : `${cached.metadata.namespace ?? ""}/${cached.metadata.name}`}`);
+      return lean;
+    };
+    const informer = makeInformer({ resource: "configmaps", path: "/api/v1/configmaps", labelSelector: selector, transform }, deps());
+    started.push(informer);
+    informer.start();
+    await informer.synced();
+    await eventually("watching", () => informer.failingSince() === undefined);
+    await core.createNamespacedConfigMap({ namespace: "mall", body: cm("ours", labels) });
+    await core.replaceNamespacedConfigMap({ namespace: "shop", name: "ours", body: cm("ours", labels, { k: "w" }) });
+    await eventually("both followed", () => given.length === 3);
+    expect(given).toEqual(["shop/ours -", "mall/ours -", "shop/ours shop/ours"]);
+  });
+
   it("lists in pages of its page size", async () => {
     await core.createNamespace({ body: body<V1Namespace>({ metadata: { name: "shop" } }) });
     for (let i = 0; i < 7; i++) await core.createNamespacedConfigMap({ namespace: "shop", body: cm(`ours-${i}`, { "app.kubernetes.io/managed-by": "lameduck" }) });

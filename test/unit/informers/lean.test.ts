@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { configMapDigest, leanConfigMap, leanEndpointSlice, leanNamespace, leanNode } from "../../../injector/informers/lean.ts";
+import { configMapDigest, leanConfigMap, leanEndpointSlice, leanNamespace, leanNode, type LeanEndpointSlice } from "../../../injector/informers/lean.ts";
 
 const bulky = {
   managedFields: [{ manager: "x", fieldsV1: { "f:data": {} } }],
@@ -76,5 +76,57 @@ describe("what the caches keep of an object", () => {
   it("an object without a name is skipped", () => {
     expect(leanEndpointSlice({ metadata: {} })).toBeUndefined();
     expect(leanConfigMap("nonsense")).toBeUndefined();
+  });
+});
+
+describe("an EndpointSlice update shares the cached copy's unchanged parts", () => {
+  const endpoint = (uid: string, ready = true) => ({ addresses: ["10.1.0.1"], conditions: { ready, serving: ready, terminating: !ready }, nodeName: "node-a", targetRef: { kind: "Pod", namespace: "shop", name: `web-${uid}`, uid } });
+  const raw = (rv: string, endpoints: object[], ports = [8080]) => ({ metadata: { name: "web-abc", namespace: "shop", resourceVersion: rv }, ports: ports.map((port) => ({ port })), endpoints });
+  const version = (rv: string, endpoints: object[], ports = [8080], cached?: LeanEndpointSlice): LeanEndpointSlice => {
+    const lean = leanEndpointSlice(raw(rv, endpoints, ports), cached);
+    if (lean === undefined) throw new Error("no slice");
+    return lean;
+  };
+
+  it("keeps the cached arrays when nothing lameduck reads changed, and takes the new metadata", () => {
+    const cached = version("1", [endpoint("p1"), endpoint("p2")]);
+    const next = version("2", [{ ...endpoint("p1"), zone: "z9" }, endpoint("p2")], [8080], cached);
+    expect(next.endpoints).toBe(cached.endpoints);
+    expect(next.ports).toBe(cached.ports);
+    expect(next.metadata.resourceVersion).toBe("2");
+  });
+
+  it("takes the changed endpoint and the changed ports, reusing every other endpoint, also when reordered", () => {
+    const cached = version("1", [endpoint("p1"), endpoint("p2"), endpoint("p3")]);
+    const update = [endpoint("p3"), endpoint("p2", false), endpoint("p1")];
+    const next = version("2", update, [8080, 9090], cached);
+    expect(next).toEqual(version("2", update, [8080, 9090]));
+    expect(next.ports).toEqual([{ port: 8080 }, { port: 9090 }]);
+    expect(next.endpoints?.[0]).toBe(cached.endpoints?.[2]);
+    expect(next.endpoints?.[1]).not.toBe(cached.endpoints?.[1]);
+    expect(next.endpoints?.[2]).toBe(cached.endpoints?.[0]);
+  });
+
+  it("never reuses an endpoint that differs in any field it keeps", () => {
+    const base = endpoint("p1");
+    const variants = [
+      { ...base, nodeName: "node-b" },
+      { ...base, nodeName: undefined },
+      { ...base, conditions: { ready: true, serving: false, terminating: false } },
+      { ...base, conditions: { ready: true, serving: true } },
+      { ...base, conditions: {} },
+      { ...base, targetRef: { ...base.targetRef, name: "web-other" } },
+      { ...base, targetRef: { ...base.targetRef, namespace: "other" } },
+      { addresses: base.addresses, conditions: base.conditions, nodeName: base.nodeName },
+    ];
+    const cached = version("1", [base]);
+    for (const variant of variants) {
+      const next = version("2", [variant], [8080], cached);
+      expect(next.endpoints?.[0]).not.toBe(cached.endpoints?.[0]);
+      expect(next).toEqual(version("2", [variant]));
+    }
+    expect(version("3", [], [8080], cached).endpoints).toEqual([]);
+    expect(version("4", [base, endpoint("p2")], [8080], cached).endpoints).toHaveLength(2);
+    expect(version("5", [base], [], cached).ports).toEqual([]);
   });
 });
