@@ -48,9 +48,13 @@ export function makeSliceIndex(): SliceIndex {
     if (before === 0) for (const cb of foreignHandlers) cb(slice.metadata?.namespace ?? "", slice.metadata?.name ?? "", next);
   };
 
+  // The endpoints and ports arrays each slice was last indexed from: the informer keeps a slice's
+  // arrays when an update leaves them unchanged (reuseEndpointSlice), and then nothing here can change.
+  const indexedFrom = new Map<string, readonly [SliceLike["endpoints"], SliceLike["ports"]]>();
   const replace = (key: string, next: Map<string, EndpointView> | undefined): string[] => {
     const previous = bySlice.get(key) ?? nothing;
     const changed: string[] = [];
+    let kept = 0;
     for (const [uid] of previous) {
       if (next?.has(uid) === true) continue;
       const entries = byUid.get(uid);
@@ -63,8 +67,12 @@ export function makeSliceIndex(): SliceIndex {
       if (before !== undefined && sameView(before, view)) {
         // The view already indexed stays: a slice update rewrites every endpoint while changing one,
         // and keeping the new copies would carry them all into the old generation.
-        if (sameRef(before.ref, view.ref)) next?.set(uid, before);
-        else byUid.get(uid)?.set(key, view);
+        if (sameRef(before.ref, view.ref)) {
+          next?.set(uid, before);
+          kept += 1;
+        } else {
+          byUid.get(uid)?.set(key, view);
+        }
         continue;
       }
       let entries = byUid.get(uid);
@@ -76,18 +84,24 @@ export function makeSliceIndex(): SliceIndex {
       changed.push(uid);
     }
     if (next === undefined || next.size === 0) bySlice.delete(key);
-    else bySlice.set(key, next);
+    else if (kept !== previous.size || kept !== next.size) bySlice.set(key, next);
     return changed;
   };
 
   return {
     upsert: (slice) => {
-      countForeign(slice, keyOf(slice), foreignEndpoints(slice));
-      return replace(keyOf(slice), viewsOf(slice));
+      const key = keyOf(slice);
+      const from = indexedFrom.get(key);
+      if (from !== undefined && from[0] === slice.endpoints && from[1] === slice.ports) return [];
+      indexedFrom.set(key, [slice.endpoints, slice.ports]);
+      countForeign(slice, key, foreignEndpoints(slice));
+      return replace(key, viewsOf(slice));
     },
     remove: (slice) => {
-      countForeign(slice, keyOf(slice), 0);
-      return replace(keyOf(slice), undefined);
+      const key = keyOf(slice);
+      indexedFrom.delete(key);
+      countForeign(slice, key, 0);
+      return replace(key, undefined);
     },
     answer(uid, only) {
       const views = byUid.get(uid)?.values() ?? [];

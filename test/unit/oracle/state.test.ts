@@ -116,6 +116,21 @@ describe("the EndpointSlice index", () => {
     expect(index.claims("p1")).toEqual([{ namespace: "shop", name: "web-1", uid: "p1" }]);
     expect(index.answer("p1").ref).toEqual({ namespace: "shop", name: "web-1", uid: "p1" });
   });
+  it("changes nothing for an update carrying the arrays it last indexed, and compares any new arrays", () => {
+    const index = makeSliceIndex();
+    const first = slice("a", [80], [{ uid: "p1" }, { uid: "p2" }]);
+    index.upsert(first);
+    // As the informer hands over an update that changed nothing lameduck reads (reuseEndpointSlice).
+    const same = { ...first, metadata: { name: "a", namespace: "shop" } };
+    expect(index.upsert(same)).toEqual([]);
+    // Equal content in new arrays is compared, not skipped: a change is never missed.
+    const ended = slice("a", [80], [{ uid: "p1" }, { uid: "p2", terminating: true }]);
+    expect(index.upsert(ended)).toEqual(["p2"]);
+    expect(index.answer("p2").state).toBe("drained");
+    // Removed and listed again with the very same arrays: indexed again.
+    index.remove(ended);
+    expect(index.upsert(ended)).toEqual(["p1", "p2"]);
+  });
   it("keeps a pod listed by another slice when one slice drops it", () => {
     const index = makeSliceIndex();
     index.upsert(slice("v4", [80], [{ uid: "p1" }]));
