@@ -3,7 +3,7 @@
 import { hostname } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { KubeConfig } from "@kubernetes/client-node";
-import { collectDefaultMetrics, Registry } from "prom-client";
+import { Registry } from "prom-client";
 import { startAdmission } from "./admission/start.ts";
 import { HookSourceKind, type RunConfig } from "./config.ts";
 import { makeDistributorApi } from "./distributor/api.ts";
@@ -20,6 +20,7 @@ import { apiEventCreator, makeEventRecorder } from "./oracle/events.ts";
 import { startDrainOracle } from "./oracle/start.ts";
 import { startInjectorLoop, type InjectorLoop } from "./policy/start.ts";
 import type { InjectorChoice } from "./policy/mode.ts";
+import { registerProcessMetrics } from "./process-metrics.ts";
 import { runUntilSignalled } from "./shutdown.ts";
 
 export interface ControllerDeps {
@@ -174,7 +175,7 @@ export async function startController(config: RunConfig, deps: ControllerDeps): 
 /** Runs until SIGTERM or SIGINT; returns the process exit code. */
 export async function run(config: RunConfig, kc: KubeConfig, logger: Logger): Promise<number> {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry });
+  registerProcessMetrics(registry);
   let controller: Controller;
   try {
     controller = await startController(config, { kc, logger, registry });
