@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { CoreV1Api, makeInformer } from "@kubernetes/client-node";
+import { CoreV1Api, makeInformer, Watch } from "@kubernetes/client-node";
 import type { V1ConfigMap } from "@kubernetes/client-node";
 import { createNamespace, deleteNamespace, startCluster, targetsRealCluster } from "../support/cluster.ts";
 import type { Cluster } from "../support/cluster.ts";
@@ -123,6 +123,30 @@ describe.skipIf(targetsRealCluster())("fault knobs [fake only: a real control pl
     fake.faults.releaseStalled();
     await call;
     expect(done).toBe(true);
+  });
+
+  it("holdWatchEvents queues every watch's events and bookmarks until released, then delivers them in order", async () => {
+    const seen: string[] = [];
+    const list = await core.listNamespacedConfigMap({ namespace: ns, labelSelector: "fault=held" });
+    const watch = await new Watch(cluster.kc).watch(
+      `/api/v1/namespaces/${ns}/configmaps`,
+      { allowWatchBookmarks: true, labelSelector: "fault=held", resourceVersion: list.metadata?.resourceVersion ?? "" },
+      (type, obj: V1ConfigMap) => { seen.push(`${type} ${obj.metadata?.name ?? ""}`); },
+      () => undefined,
+    );
+    try {
+      await core.createNamespacedConfigMap({ namespace: ns, body: { metadata: { name: "held-0", labels: { fault: "held" } } } });
+      await eventually("the first event", () => seen.length === 1);
+      fake.faults.holdWatchEvents();
+      for (let i = 1; i <= 3; i++) await core.createNamespacedConfigMap({ namespace: ns, body: { metadata: { name: `held-${String(i)}`, labels: { fault: "held" } } } });
+      await new Promise((r) => setTimeout(r, 300));
+      expect(seen).toEqual(["ADDED held-0"]);
+      await fake.faults.releaseWatchEvents();
+      await eventually("the held events", () => seen.filter((e) => e.startsWith("ADDED")).length === 4);
+      expect(seen.filter((e) => e.startsWith("ADDED"))).toEqual(["ADDED held-0", "ADDED held-1", "ADDED held-2", "ADDED held-3"]);
+    } finally {
+      watch.abort();
+    }
   });
 
   it("the request log records verb, resource, namespace, name, user agent and code", async () => {

@@ -28,7 +28,16 @@ export interface FaultKnobs {
   /** Hold the next `count` matching requests without any answer until releaseStalled() or close(). */
   stallNext(count?: number, filter?: RequestFilter): void;
   releaseStalled(): void;
-  /** Turn every knob off and release stalled requests. */
+  /**
+   * Open watches queue their events (and bookmarks) from now on instead of sending them, until
+   * releaseWatchEvents() writes each watch's queue at once: a backlog the server delivers as fast
+   * as the client reads it, made before it is delivered (a stalled watch cache catching up, or a
+   * burst whose producers run elsewhere). Resolves once every held event has been handed to the
+   * connection (the client has read all but what the socket buffers hold).
+   */
+  holdWatchEvents(): void;
+  releaseWatchEvents(): Promise<void>;
+  /** Turn every knob off and release stalled requests and held watch events. */
   reset(): void;
 }
 
@@ -44,6 +53,9 @@ export interface Faults {
   decide(req: RequestInfo): FaultDecision;
   takeGone(): "event" | "status" | undefined;
   trackWatch(end: (mode: "close" | "reset") => void): () => void;
+  /** Whether watch events are held; `flush` is called when they are released. */
+  holdingWatchEvents(): boolean;
+  onWatchEventsReleased(flush: () => Promise<void>): () => void;
 }
 
 const any: RequestFilter = () => true;
@@ -71,6 +83,8 @@ export function makeFaults(): Faults {
   let stallCount = 0;
   let stallFilter: RequestFilter = any;
   let releases: (() => void)[] = [];
+  let holding = false;
+  const flushes = new Set<() => Promise<void>>();
 
   const knobs: FaultKnobs = {
     dropWatches(mode = "close") {
@@ -103,12 +117,20 @@ export function makeFaults(): Faults {
       releases = [];
       for (const r of all) r();
     },
+    holdWatchEvents() {
+      holding = true;
+    },
+    async releaseWatchEvents() {
+      holding = false;
+      await Promise.all([...flushes].map((flush) => flush()));
+    },
     reset() {
       gone = 0;
       knobs.failShare(0);
       knobs.delayMs(0);
       stallCount = 0;
       knobs.releaseStalled();
+      void knobs.releaseWatchEvents();
     },
   };
 
@@ -130,6 +152,11 @@ export function makeFaults(): Faults {
     trackWatch(end) {
       watches.add(end);
       return () => watches.delete(end);
+    },
+    holdingWatchEvents: () => holding,
+    onWatchEventsReleased(flush) {
+      flushes.add(flush);
+      return () => flushes.delete(flush);
     },
   };
 }

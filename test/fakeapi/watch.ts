@@ -75,6 +75,12 @@ export function serveWatch(deps: WatchDeps, w: WatchRequest, res: ServerResponse
     return;
   }
   const inScope = (o: Obj): boolean => (w.namespace === undefined || namespaceOf(o) === w.namespace) && w.matches(o);
+  // Events (and bookmarks, which must not overtake them) wait here while faults hold them.
+  let held: string[] = [];
+  const write = (text: string): void => {
+    if (faults.holdingWatchEvents()) held.push(text);
+    else res.write(text);
+  };
 
   const send = (e: StoreEvent): void => {
     const now = inScope(e.object);
@@ -86,16 +92,16 @@ export function serveWatch(deps: WatchDeps, w: WatchRequest, res: ServerResponse
     else type = before ? "DELETED" : undefined;
     if (type === undefined) return;
     if (w.project !== undefined) {
-      res.write(line(type, w.project(e.object)));
+      write(line(type, w.project(e.object)));
     } else if (type === e.type) {
       let cached = lineCache.get(e);
       if (cached === undefined) {
         cached = line(e.type, e.object);
         lineCache.set(e, cached);
       }
-      res.write(cached);
+      write(cached);
     } else {
-      res.write(line(type, e.object));
+      write(line(type, e.object));
     }
   };
 
@@ -112,11 +118,18 @@ export function serveWatch(deps: WatchDeps, w: WatchRequest, res: ServerResponse
     for (const e of backlog) send(e);
   }
 
+  const stopFlushing = faults.onWatchEventsReleased(() => {
+    const backlog = held;
+    held = [];
+    let drained = true;
+    for (const text of backlog) drained = res.write(text);
+    return drained || res.destroyed ? Promise.resolve() : new Promise<void>((resolve) => { res.once("drain", resolve).once("close", resolve); });
+  });
   const unsubscribe = store.subscribe((e) => {
     if (e.res === w.res) send(e);
   });
   const timers: NodeJS.Timeout[] = [];
-  if (w.allowBookmarks) timers.push(setInterval(() => { res.write(bookmark(w.res, store.currentRv(), false)); }, deps.bookmarkIntervalMs));
+  if (w.allowBookmarks) timers.push(setInterval(() => { write(bookmark(w.res, store.currentRv(), false)); }, deps.bookmarkIntervalMs));
   if (w.timeoutSeconds !== undefined && w.timeoutSeconds > 0) timers.push(setTimeout(() => { finish("close"); }, w.timeoutSeconds * 1000));
   const untrack = faults.trackWatch(finish);
 
@@ -126,6 +139,7 @@ export function serveWatch(deps: WatchDeps, w: WatchRequest, res: ServerResponse
     finished = true;
     unsubscribe();
     untrack();
+    stopFlushing();
     for (const t of timers) clearTimeout(t);
     if (mode === "reset") res.destroy();
     else res.end();
