@@ -15,7 +15,11 @@ export const slicesCount = 100;
 export const perSlice = 100;
 export const benchNamespace = "bench";
 
-export type ClusterMessage = { readonly kind: "ready"; readonly kubeconfig: string; readonly uids: readonly string[] } | { readonly kind: "burst-done"; readonly ms: number };
+export type ClusterMessage =
+  | { readonly kind: "ready"; readonly kubeconfig: string; readonly uids: readonly string[] }
+  | { readonly kind: "burst-done"; readonly ms: number }
+  | { readonly kind: "burst-prepared"; readonly ms: number }
+  | { readonly kind: "burst-released"; readonly ms: number };
 
 /**
  * EndpointSlice bench-<s> of `perSlice` ready endpoints for pods pod-<s>-<e> in `namespace` (a Service
@@ -57,7 +61,13 @@ async function main(): Promise<void> {
   for (let s = 0; s < slicesCount; s++) api.store.create(Res.endpointslices, benchSlice(s, benchNamespace, (i, e) => uids[i * perSlice + e] ?? ""));
 
   process.on("message", (message: { kind: string; updates?: number }) => {
-    if (message.kind !== "burst") return;
+    if (message.kind === "release-burst") {
+      const started = performance.now();
+      void api.faults.releaseWatchEvents().then(() => process.send?.({ kind: "burst-released", ms: performance.now() - started } satisfies ClusterMessage));
+      return;
+    }
+    if (message.kind === "prepare-burst") api.faults.holdWatchEvents();
+    else if (message.kind !== "burst") return;
     const updates = message.updates ?? 0;
     const started = performance.now();
     let done = 0;
@@ -71,7 +81,7 @@ async function main(): Promise<void> {
         api.store.replace(Res.endpointslices, { ...current, metadata: { ...metadata, annotations: { "bench/update": String(done) } } });
       }
       if (done < updates) setImmediate(step);
-      else process.send?.({ kind: "burst-done", ms: performance.now() - started } satisfies ClusterMessage);
+      else process.send?.({ kind: message.kind === "burst" ? "burst-done" : "burst-prepared", ms: performance.now() - started } satisfies ClusterMessage);
     };
     step();
   });

@@ -143,14 +143,25 @@ export async function run(report: BenchReport): Promise<void> {
     const quiet = await openLoop(webhookPort, ca, agent, rate, 4_000);
     const quietStall = await longestStall(metricsPort);
     const heldQuiet = await metric(metricsPort, "lameduck_oracle_active_waits");
+    // The burst is made before the window and held back from the watches, then released in it: the
+    // controller receives 10,000 updates as fast as it reads them, while the work of making them
+    // (the EndpointSlice controller's, the API server's, etcd's) stays off this machine's two cores
+    // during the window, as it runs on other machines in a cluster. Made during the window instead,
+    // the fake API server took 0.5-1.1 of the two cores for 2-3 s, beside the controller and the
+    // load generator.
+    cluster.send({ kind: "prepare-burst", updates: burstUpdates });
+    const [prepared] = (await once(cluster, "message")) as [ClusterMessage];
+    const burstMadeMs = prepared.kind === "burst-prepared" ? prepared.ms : Number.NaN;
+    await sleep(1_000);
+    await longestStall(metricsPort);
     const cpuBefore = cpuSeconds(pid);
     const wallBefore = performance.now();
     const loaded = openLoop(webhookPort, ca, agent, rate, 8_000);
     await sleep(1_000);
     const burstAt = performance.now();
-    cluster.send({ kind: "burst", updates: burstUpdates });
-    const [burstDone] = (await once(cluster, "message")) as [ClusterMessage];
-    const burstSentMs = burstDone.kind === "burst-done" ? burstDone.ms : Number.NaN;
+    cluster.send({ kind: "release-burst" });
+    const [released] = (await once(cluster, "message")) as [ClusterMessage];
+    const burstSentMs = released.kind === "burst-released" ? released.ms : Number.NaN;
     const samples = await loaded;
     const cpuUsed = cpuSeconds(pid) - cpuBefore;
     const wallUsed = (performance.now() - wallBefore) / 1000;
@@ -165,7 +176,8 @@ export async function run(report: BenchReport): Promise<void> {
     latencyRows(report, "  of which sent while the burst arrived", during);
     report.row("  reviews answered 200, per second", ok.length / 8, "reviews/s", { target: rate * 0.99, higherIsBetter: true });
     report.row("  reviews failed", samples.length - ok.length, "reviews", { target: 0 });
-    report.row(`  the API server sent the ${burstUpdates.toLocaleString("en")} updates (100 slices × 100 endpoints) in`, burstSentMs, "ms");
+    report.row(`  the API server made the ${burstUpdates.toLocaleString("en")} updates (100 slices × 100 endpoints) before the window, in`, burstMadeMs, "ms");
+    report.row("  and delivered them (all handed to the connection) in", burstSentMs, "ms");
     report.row("  longest event-loop stall meanwhile", burstStall, "ms", { target: 100 });
     report.row(`  the controller's CPU time meanwhile (its limit is one CPU), in ${wallUsed.toFixed(1)} s`, cpuUsed, "s", { ratio: cpuUsed / wallUsed, baseline: "wall time" });
     report.row("  long-polls still held after the burst", heldAfter, "waits", { target: uids.length, higherIsBetter: true });
