@@ -5,7 +5,7 @@ import type { AddressInfo } from "node:net";
 import { KubeConfig } from "@kubernetes/client-node";
 import { afterEach, describe, expect, it } from "vitest";
 import { makeTransport } from "../../../injector/informers/client.ts";
-import { startWatch } from "../../../injector/informers/watch.ts";
+import { startWatch, watchBusyShare } from "../../../injector/informers/watch.ts";
 
 let server: Server | undefined;
 const held: ServerResponse[] = [];
@@ -92,6 +92,44 @@ describe("the informers' watch", () => {
     loop.stop();
     expect(delivered).toBe(2_000);
     expect(loop.turns() - turnsBefore).toBeGreaterThanOrEqual(5);
+  });
+
+  it("while other work waits, takes about its share of the time, and all of it when nothing else waits", async () => {
+    const busy = (ms: number): void => {
+      const until = performance.now() + ms;
+      while (performance.now() < until) { /* busy */ }
+    };
+    /** The share of wall time the watch's events took, delivering 2,000 of about 0.1 ms each, beside `load`. */
+    const share = async (busyShare: number | undefined, load: boolean): Promise<number> => {
+      const kc = await serve(events(2_000));
+      let handling = 0;
+      let running = true;
+      const other = (): void => {
+        if (!running) return;
+        busy(1); // e.g. webhook reviews arriving back to back
+        setImmediate(other);
+      };
+      if (load) setImmediate(other);
+      const started = performance.now();
+      const watch = startWatch(makeTransport(kc), { ...request, ...(busyShare === undefined ? {} : { busyShare }) }, () => {
+        const t = performance.now();
+        busy(0.1);
+        handling += performance.now() - t;
+      });
+      await watch.ended;
+      running = false;
+      const wall = performance.now() - started;
+      await new Promise<void>((resolve) => {
+        server?.close(() => { resolve(); });
+        server?.closeAllConnections();
+      });
+      server = undefined;
+      return handling / wall;
+    };
+    expect(await share(undefined, false)).toBeGreaterThan(0.6);
+    expect(await share(undefined, true)).toBeLessThan(watchBusyShare + 0.1);
+    // Without the share, the watch takes what its slices allow: about two thirds beside 1 ms turns.
+    expect(await share(1, true)).toBeGreaterThan(watchBusyShare + 0.2);
   });
 
   it("stops at once when aborted, delivering nothing more", async () => {
