@@ -49,7 +49,8 @@ export function makeSliceIndex(): SliceIndex {
   };
 
   // The endpoints and ports arrays each slice was last indexed from: the informer keeps a slice's
-  // arrays when an update leaves them unchanged (reuseEndpointSlice), and then nothing here can change.
+  // arrays when an update leaves them unchanged (leanEndpointSlice given the cached copy), and then
+  // nothing here can change.
   const indexedFrom = new Map<string, readonly [SliceLike["endpoints"], SliceLike["ports"]]>();
   const replace = (key: string, next: Map<string, EndpointView> | undefined): string[] => {
     const previous = bySlice.get(key) ?? nothing;

@@ -120,7 +120,7 @@ describe("the EndpointSlice index", () => {
     const index = makeSliceIndex();
     const first = slice("a", [80], [{ uid: "p1" }, { uid: "p2" }]);
     index.upsert(first);
-    // As the informer hands over an update that changed nothing lameduck reads (reuseEndpointSlice).
+    // As the informer hands over an update that changed nothing lameduck reads (leanEndpointSlice given the cached copy).
     const same = { ...first, metadata: { name: "a", namespace: "shop" } };
     expect(index.upsert(same)).toEqual([]);
     // Equal content in new arrays is compared, not skipped: a change is never missed.
