@@ -3,9 +3,13 @@
 // it would show up as review latency. Seeds what a realistic review needs (the review's namespace, a
 // node's architecture) and 100 EndpointSlices of 100 ready endpoints, pods that exist and are being
 // deleted (the oracle looks each asked-about pod up, and holds its question only for a pod being
-// deleted). Sends {kubeconfig, uids} once ready, uids[s * perSlice + e] the uid of pod-<s>-<e>. On {kind: "burst", updates} it replaces the slices round-robin
-// that many times, each a new version the controller's informer receives whole, yielding every 50
-// so its watch streams flush as a real API server's do, and answers {kind: "burst-done", ms}.
+// deleted). Sends {kubeconfig, uids} once ready, uids[s * perSlice + e] the uid of pod-<s>-<e>.
+// On {kind: "burst", updates} it replaces the slices round-robin that many times, each a new version
+// the controller's informer receives whole, yielding every 50 so its watch streams flush as a real
+// API server's do, and answers {kind: "burst-done", ms}. {kind: "prepare-burst", updates} does the
+// same with the watches' events held back and answers {kind: "burst-prepared", ms};
+// {kind: "release-burst"} then sends them all at once and answers {kind: "burst-released", ms} when
+// every one has been handed to its connection (what webhook.bench.ts uses).
 import { writeFileSync } from "node:fs";
 import { CoreV1Api } from "@kubernetes/client-node";
 import { startFakeApi } from "../fakeapi/index.ts";
