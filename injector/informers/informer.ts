@@ -88,8 +88,13 @@ function statusError(status: unknown): ApiStatusError | "expired" {
   return new ApiStatusError(`watch: ${code} ${message}`, code, reason);
 }
 
+/** An object's metadata as the API sent it, its fields not yet checked. */
+function rawMetadata(obj: unknown): { readonly name?: unknown; readonly namespace?: unknown; readonly resourceVersion?: unknown } | undefined {
+  return typeof obj === "object" && obj !== null ? (obj as { metadata?: { name?: unknown; namespace?: unknown; resourceVersion?: unknown } }).metadata : undefined;
+}
+
 function resourceVersionOf(obj: unknown): string | undefined {
-  const m = typeof obj === "object" && obj !== null ? (obj as { metadata?: { resourceVersion?: unknown } }).metadata : undefined;
+  const m = rawMetadata(obj);
   return typeof m?.resourceVersion === "string" ? m.resourceVersion : undefined;
 }
 
@@ -111,10 +116,8 @@ export function makeInformer<T extends Lean>(spec: InformerSpec<T>, deps: Inform
   const syncWaiters: (() => void)[] = [];
 
   const cachedCopy = (raw: unknown): T | undefined => {
-    const metadata = (raw as { metadata?: { name?: unknown; namespace?: unknown } } | null)?.metadata;
-    const name = metadata?.name;
-    const namespace = metadata?.namespace;
-    return typeof name === "string" ? store.get(name, typeof namespace === "string" ? namespace : undefined) : undefined;
+    const m = rawMetadata(raw);
+    return typeof m?.name === "string" ? store.get(m.name, typeof m.namespace === "string" ? m.namespace : undefined) : undefined;
   };
 
   const relist = async (gen: number): Promise<void> => {
