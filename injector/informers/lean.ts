@@ -205,8 +205,8 @@ export function leanEndpointSlice(raw: unknown, cached?: LeanEndpointSlice): Lea
   if (metadata === undefined) return undefined;
   const slice = obj(raw);
   const rawPorts = objs(slice?.["ports"]).flatMap((p) => (typeof p["port"] === "number" ? [p["port"]] : []));
-  const samePorts = cached?.ports !== undefined && cached.ports.length === rawPorts.length && cached.ports.every((p, i) => p.port === rawPorts[i]);
-  const ports = cached?.ports !== undefined && samePorts ? cached.ports : rawPorts.map((port) => ({ port }));
+  const ports =
+    cached?.ports !== undefined && cached.ports.length === rawPorts.length && cached.ports.every((p, i) => p.port === rawPorts[i]) ? cached.ports : rawPorts.map((port) => ({ port }));
   const before = cached?.endpoints ?? [];
   const rawEndpoints = objs(slice?.["endpoints"]);
   let allSame = before.length === rawEndpoints.length;
