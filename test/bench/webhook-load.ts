@@ -162,6 +162,15 @@ export function cpuSeconds(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
+/**
+ * How long the process's main thread has waited, runnable, for a CPU so far, in ms: time another
+ * process (or thread) on this machine held both cores. From /proc/PID/schedstat, the thread group
+ * leader's own line: time on a CPU, time waiting on a run queue (ns), slices run.
+ */
+export function runQueueMs(pid: number): number {
+  return Number(readFileSync(`/proc/${pid}/schedstat`, "utf8").split(" ")[1]) / 1e6;
+}
+
 /** Reviews answered per second by `clients` connections sending back to back (closed loop) for `durationMs`. */
 export async function capacity(port: number, ca: string, clients: number, durationMs: number): Promise<number> {
   const agent = new Agent({ keepAlive: true, maxSockets: clients });

@@ -24,7 +24,7 @@ import { imageNodeFlags } from "./image.ts";
 import type { BenchReport } from "./report.ts";
 import { percentile, post, review, reviewWithContainers } from "./review.ts";
 import type { ClusterMessage } from "./webhook-cluster.ts";
-import { capacity, cpuSeconds, holdUploads, holdWaits, openLoop, pollHealthz, rssMb, type Sample } from "./webhook-load.ts";
+import { capacity, cpuSeconds, holdUploads, holdWaits, openLoop, pollHealthz, rssMb, runQueueMs, type Sample } from "./webhook-load.ts";
 
 const root = join(import.meta.dirname, "..", "..");
 const rate = 1_000;
@@ -154,7 +154,10 @@ export async function run(report: BenchReport): Promise<void> {
     const burstMadeMs = prepared.kind === "burst-prepared" ? prepared.ms : Number.NaN;
     await sleep(1_000);
     await longestStall(metricsPort);
+    const others = [cluster.pid ?? 0, process.pid];
     const cpuBefore = cpuSeconds(pid);
+    const othersBefore = others.map(cpuSeconds);
+    const queuedBefore = runQueueMs(pid);
     const wallBefore = performance.now();
     const loaded = openLoop(webhookPort, ca, agent, rate, 8_000);
     await sleep(1_000);
@@ -164,6 +167,8 @@ export async function run(report: BenchReport): Promise<void> {
     const burstSentMs = released.kind === "burst-released" ? released.ms : Number.NaN;
     const samples = await loaded;
     const cpuUsed = cpuSeconds(pid) - cpuBefore;
+    const [apiCpu = 0, loadCpu = 0] = others.map((p, i) => cpuSeconds(p) - (othersBefore[i] ?? 0));
+    const queued = runQueueMs(pid) - queuedBefore;
     const wallUsed = (performance.now() - wallBefore) / 1000;
     const burstStall = await longestStall(metricsPort);
     const heldAfter = await metric(metricsPort, "lameduck_oracle_active_waits");
@@ -180,6 +185,11 @@ export async function run(report: BenchReport): Promise<void> {
     report.row("  and delivered them (all handed to the connection) in", burstSentMs, "ms");
     report.row("  longest event-loop stall meanwhile", burstStall, "ms", { target: 100 });
     report.row(`  the controller's CPU time meanwhile (its limit is one CPU), in ${wallUsed.toFixed(1)} s`, cpuUsed, "s", { ratio: cpuUsed / wallUsed, baseline: "wall time" });
+    // On this machine's two cores the API server and the load generator (on other machines in a
+    // cluster) compete with the controller: what they took, and how long its main thread waited for a CPU.
+    report.row("  the API server's CPU time meanwhile", apiCpu, "s");
+    report.row("  the load generator's CPU time meanwhile", loadCpu, "s");
+    report.row("  the controller's main thread waited for a CPU meanwhile (run queue, in total)", queued, "ms");
     report.row("  long-polls still held after the burst", heldAfter, "waits", { target: uids.length, higherIsBetter: true });
     waits.stop();
     waits = undefined;
