@@ -140,7 +140,9 @@ export async function run(report: BenchReport): Promise<void> {
     );
     await sleep(1_000);
     await longestStall(metricsPort);
+    const quietQueuedBefore = runQueueMs(pid);
     const quiet = await openLoop(webhookPort, ca, agent, rate, 4_000);
+    const quietQueued = runQueueMs(pid) - quietQueuedBefore;
     const quietStall = await longestStall(metricsPort);
     const heldQuiet = await metric(metricsPort, "lameduck_oracle_active_waits");
     // The burst is made before the window and held back from the watches, then released in it: the
@@ -176,6 +178,7 @@ export async function run(report: BenchReport): Promise<void> {
     const during = samples.filter((s) => s.at >= burstAt && s.at <= burstAt + burstSentMs + 1_000);
     latencyRows(report, "with 10,000 long-polls held, no burst (4 s)", quiet);
     report.row("  longest event-loop stall meanwhile", quietStall, "ms");
+    report.row("  the controller's main thread waited for a CPU meanwhile (run queue, in total)", quietQueued, "ms");
     report.row("  long-polls held", heldQuiet, "waits", { target: uids.length, higherIsBetter: true });
     latencyRows(report, "with 10,000 long-polls held and a burst of 10,000 slice updates (8 s)", samples, 5);
     latencyRows(report, "  of which sent while the burst arrived", during);
