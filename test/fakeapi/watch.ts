@@ -75,10 +75,11 @@ export function serveWatch(deps: WatchDeps, w: WatchRequest, res: ServerResponse
     return;
   }
   const inScope = (o: Obj): boolean => (w.namespace === undefined || namespaceOf(o) === w.namespace) && w.matches(o);
-  // Events (and bookmarks, which must not overtake them) wait here while faults hold them.
-  let held: string[] = [];
+  // Events (and bookmarks, which must not overtake them) wait here while faults hold them, encoded
+  // already: a held burst is hundreds of MB, and as strings it was this process's garbage when sent.
+  let held: Buffer[] = [];
   const write = (text: string): void => {
-    if (faults.holdingWatchEvents()) held.push(text);
+    if (faults.holdingWatchEvents()) held.push(Buffer.from(text));
     else res.write(text);
   };
 
