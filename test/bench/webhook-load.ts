@@ -1,6 +1,7 @@
 // What webhook.bench.ts does to the controller: an open-loop review load, hooks holding long-polls,
 // clients holding large uploads, and a liveness poll from outside.
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
+import { setPriority } from "node:os";
 import { request as httpRequest } from "node:http";
 import { Agent } from "node:https";
 import { connect as tcpConnect, type Socket } from "node:net";
@@ -169,6 +170,11 @@ export function cpuSeconds(pid: number): number {
  */
 export function runQueueMs(pid: number): number {
   return Number(readFileSync(`/proc/${pid}/schedstat`, "utf8").split(" ")[1]) / 1e6;
+}
+
+/** Sets the nice value of every thread `pid` has now (setpriority() on a pid reaches only its main thread on Linux). */
+export function reniceThreads(pid: number, nice: number): void {
+  for (const tid of readdirSync(`/proc/${pid}/task`)) setPriority(Number(tid), nice);
 }
 
 /** Reviews answered per second by `clients` connections sending back to back (closed loop) for `durationMs`. */

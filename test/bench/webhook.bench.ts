@@ -1,7 +1,8 @@
 // The admission webhook as `lameduck run` serves it (dist/lameduck.mjs in a process of its own, with
 // the image's Node flags, logging every decision at info) while the same process does its other
 // work, and under the attacks of issue 12. The API server (test/fakeapi) runs in a third process
-// (webhook-cluster.ts), this one only sends. Targets:
+// (webhook-cluster.ts), the hooks holding the long-polls in a fourth (webhook-hooks.ts), this one
+// only sends and measures. Targets:
 // - at a steady 1,000 reviews/s offered (more than any control plane creates pods) while the process
 //   holds 10,000 oracle long-polls and absorbs a burst of 10,000 EndpointSlice updates: p99 ≤ 5 ms;
 // - a review of a pod with 160,000 containers: answered within 2 s, the event loop never stalled
@@ -9,12 +10,12 @@
 //   /healthz answered within 500 ms from outside meanwhile;
 // - 60 clients each holding most of a 7 MiB upload (reconnecting when closed): RSS growth ≤ 150 MB,
 //   with a normal review's latency meanwhile.
-// Needs `ulimit -n` ≥ ~10,500 here and in the controller (10,000 held long-polls).
+// Needs `ulimit -n` ≥ ~10,500 for the hooks' process and the controller (10,000 held long-polls).
 import { fork, spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
 import { mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { Agent } from "node:https";
-import { loadavg, setPriority, tmpdir } from "node:os";
+import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { CoreV1Api, KubeConfig } from "@kubernetes/client-node";
@@ -24,7 +25,8 @@ import { imageNodeFlags } from "./image.ts";
 import type { BenchReport } from "./report.ts";
 import { percentile, post, review, reviewWithContainers } from "./review.ts";
 import type { ClusterMessage } from "./webhook-cluster.ts";
-import { capacity, cpuSeconds, holdUploads, holdWaits, openLoop, pollHealthz, rssMb, runQueueMs, type Sample } from "./webhook-load.ts";
+import type { HooksMessage } from "./webhook-hooks.ts";
+import { capacity, cpuSeconds, holdUploads, openLoop, pollHealthz, reniceThreads, rssMb, runQueueMs, type Sample } from "./webhook-load.ts";
 
 const root = join(import.meta.dirname, "..", "..");
 const rate = 1_000;
@@ -67,7 +69,7 @@ export async function run(report: BenchReport): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), "lameduck-webhook-bench-"));
   const cluster = fork(join(import.meta.dirname, "webhook-cluster.ts"), [join(dir, "kubeconfig")], { stdio: ["ignore", "inherit", "inherit", "ipc"] });
   let controller: ChildProcess | undefined;
-  let waits: ReturnType<typeof holdWaits> | undefined;
+  let hooks: ChildProcess | undefined;
   const agent = new Agent({ keepAlive: true, maxSockets: 64 });
   try {
     const [ready] = (await once(cluster, "message")) as [ClusterMessage];
@@ -75,8 +77,10 @@ export async function run(report: BenchReport): Promise<void> {
     // In a cluster the API server runs elsewhere: here it yields the CPU to the controller and the
     // load generator when they want it. (Pinning the controller to a CPU of its own was tried: harsher
     // than its Deployment's limit of one CPU, a CFS quota that still lets the GC threads run beside
-    // the main thread; every latency figure got worse.)
-    setPriority(cluster.pid ?? 0, 10);
+    // the main thread; every latency figure got worse.) Every thread of it: on Linux a nice value is
+    // a thread's, and its garbage collector's threads kept competing at the controller's priority
+    // when only the main thread was reniced.
+    reniceThreads(cluster.pid ?? 0, 10);
     const [webhookPort, oraclePort, metricsPort] = [await freePort(), await freePort(), await freePort()];
     controller = spawn(
       process.execPath,
@@ -130,7 +134,8 @@ export async function run(report: BenchReport): Promise<void> {
 
     // 1. Steady load, 10,000 held long-polls, a burst of 10,000 slice updates.
     const uids = ready.uids;
-    waits = holdWaits(oraclePort, uids);
+    hooks = fork(join(import.meta.dirname, "webhook-hooks.ts"), [String(oraclePort)], { stdio: ["ignore", "inherit", "inherit", "ipc"] });
+    hooks.send({ kind: "hold", uids } satisfies HooksMessage);
     // Held, and each pod looked up once (32 at a time): the steady state the load below runs in.
     await until(
       "10,000 held long-polls",
@@ -138,6 +143,8 @@ export async function run(report: BenchReport): Promise<void> {
       120_000,
       200,
     );
+    // On other nodes in a cluster, as the API server is: they yield the CPU here too.
+    reniceThreads(hooks.pid ?? 0, 10);
     await sleep(1_000);
     await longestStall(metricsPort);
     const quietQueuedBefore = runQueueMs(pid);
@@ -194,8 +201,9 @@ export async function run(report: BenchReport): Promise<void> {
     report.row("  the load generator's CPU time meanwhile", loadCpu, "s");
     report.row("  the controller's main thread waited for a CPU meanwhile (run queue, in total)", queued, "ms");
     report.row("  long-polls still held after the burst", heldAfter, "waits", { target: uids.length, higherIsBetter: true });
-    waits.stop();
-    waits = undefined;
+    hooks.send({ kind: "stop" } satisfies HooksMessage);
+    await once(hooks, "exit");
+    hooks = undefined;
     await until("the long-polls gone", async () => (await metric(metricsPort, "lameduck_oracle_active_waits")) === 0, 30_000, 200);
 
     // 2. A pod with 160,000 containers, and the largest review lameduck parses.
@@ -241,7 +249,7 @@ export async function run(report: BenchReport): Promise<void> {
     latencyRows(report, "a normal review meanwhile (one every 100 ms)", normal);
     report.row("  normal reviews answered 200", normal.filter((s) => s.ok).length, `of ${normal.length}`, { pass: normal.every((s) => s.ok) });
   } finally {
-    waits?.stop();
+    hooks?.kill("SIGTERM");
     agent.destroy();
     if (controller !== undefined && controller.exitCode === null) controller.kill("SIGKILL");
     cluster.kill("SIGTERM");
