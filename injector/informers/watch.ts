@@ -12,9 +12,8 @@
 // Slices alone still let a burst take the whole event loop when events keep arriving: with 1,000
 // reviews/s and 10,000 updates delivered at once, reviews waited 7-54 ms at the median while the burst
 // arrived. While other work is waiting, a watch now takes at most a share of the time (0.9-1.5 ms
-// median then); the cache catches up at a quarter of its speed meanwhile (7-9 s for that burst instead
-// of 4-6 s), and at full speed whenever nothing else waits. Turns of 1 ms instead of 2 ms took the
-// reviews' p99 during that burst from 4.0-6.5 ms to 3.4-4.0 ms, and the whole burst was read sooner
+// median then), and the whole of it whenever nothing else waits. Turns of 1 ms instead of 2 ms took
+// the reviews' p99 during that burst from 4.0-6.5 ms to 3.4-4.0 ms, and the burst was read sooner
 // (2.8-3.1 s instead of 4.0 s): shorter turns leave less work waiting behind them, so fewer turns
 // find others waiting and rest.
 import { setImmediate as nextTurn, setTimeout as sleep } from "node:timers/promises";

@@ -1,8 +1,8 @@
 // The hooks that hold the oracle's long-polls in webhook.bench.ts, in a process of their own: in a
 // cluster they are 10,000 pods on other nodes. Held in the load generator's process, their sockets
 // made its heap and its garbage collections, and its pauses (up to 10 ms) showed as reviews' latency.
-// Started with fork(), the oracle's port as the argument; {uids} starts the hooks, {stop} ends them
-// and the process.
+// Started with fork(), the oracle's port as the argument; {kind: "hold", uids} starts one hook per
+// uid, {kind: "stop"} ends them and the process.
 import { holdWaits } from "./webhook-load.ts";
 
 export type HooksMessage = { readonly kind: "hold"; readonly uids: readonly string[] } | { readonly kind: "stop" };
