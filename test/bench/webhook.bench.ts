@@ -135,6 +135,8 @@ export async function run(report: BenchReport): Promise<void> {
     // 1. Steady load, 10,000 held long-polls, a burst of 10,000 slice updates.
     const uids = ready.uids;
     hooks = fork(join(import.meta.dirname, "webhook-hooks.ts"), [String(oraclePort)], { stdio: ["ignore", "inherit", "inherit", "ipc"] });
+    // A message sent before the child listens is lost: its one message ({kind: "ready"} satisfies HooksReply) says when it does.
+    await once(hooks, "message");
     hooks.send({ kind: "hold", uids } satisfies HooksMessage);
     // Held, and each pod looked up once (32 at a time): the steady state the load below runs in.
     await until(
@@ -163,9 +165,9 @@ export async function run(report: BenchReport): Promise<void> {
     const burstMadeMs = prepared.kind === "burst-prepared" ? prepared.ms : Number.NaN;
     await sleep(1_000);
     await longestStall(metricsPort);
-    const others = [cluster.pid ?? 0, process.pid];
     const cpuBefore = cpuSeconds(pid);
-    const othersBefore = others.map(cpuSeconds);
+    const apiCpuBefore = cpuSeconds(cluster.pid ?? 0);
+    const loadCpuBefore = cpuSeconds(process.pid);
     const queuedBefore = runQueueMs(pid);
     const wallBefore = performance.now();
     const loaded = openLoop(webhookPort, ca, agent, rate, 8_000);
@@ -176,7 +178,8 @@ export async function run(report: BenchReport): Promise<void> {
     const burstSentMs = released.kind === "burst-released" ? released.ms : Number.NaN;
     const samples = await loaded;
     const cpuUsed = cpuSeconds(pid) - cpuBefore;
-    const [apiCpu = 0, loadCpu = 0] = others.map((p, i) => cpuSeconds(p) - (othersBefore[i] ?? 0));
+    const apiCpu = cpuSeconds(cluster.pid ?? 0) - apiCpuBefore;
+    const loadCpu = cpuSeconds(process.pid) - loadCpuBefore;
     const queued = runQueueMs(pid) - queuedBefore;
     const wallUsed = (performance.now() - wallBefore) / 1000;
     const burstStall = await longestStall(metricsPort);
